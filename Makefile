@@ -1,0 +1,34 @@
+# Two commands set everything up on a fresh machine with only Python 3.11+:
+#   make demo   — create .venv, install, build the evidence store from ../shared/data
+#   make test   — create .venv, install, lint, run the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DATA   ?= ../shared/data
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/vigil demo --data $(DATA)
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python benchmarks/run.py --data $(DATA)
+
+clean:
+	rm -rf $(VENV) vigil.duckdb vigil.duckdb.wal .pytest_cache

@@ -1,0 +1,363 @@
+"""Command line: thin commands over the library; errors become one line and an exit code."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from vigil import __version__, settings, sources
+from vigil.errors import UsageError, VigilError
+from vigil.ingest import BatchReport, NotLoaded, ingest_file, plan_folder
+from vigil.sources.http import Fetcher
+from vigil.store import connect
+from vigil.store.status import store_status
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Vigil: auditable early warning for armed-conflict escalation.",
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+_state = {"debug": False}
+
+DbOption = Annotated[
+    Path, typer.Option("--db", envvar="VIGIL_DB", help="DuckDB store (env VIGIL_DB).")
+]
+DEFAULT_DB = Path(settings.SETTINGS["db"].default)
+FormatOption = Annotated[str, typer.Option("--format", help="text or json.")]
+
+
+def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn library errors into one line on stderr and the error's exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except VigilError as exc:
+            if _state["debug"]:
+                raise
+            err.print(
+                f"[bold red]error:[/] {exc.message}", highlight=False, markup=True, soft_wrap=True
+            )
+            if exc.hint:
+                err.print(f"  hint: {exc.hint}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err.print(
+                "interrupted: the batch in progress was rolled back; "
+                "the store holds only batches reported as loaded",
+                highlight=False,
+            )
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"vigil {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Vigil: collect evidence, match indicators, assess scenarios, brief."""
+    _state["debug"] = debug
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in ("text", "json"):
+        raise UsageError(f"unknown --format {fmt!r}", "use --format text or --format json")
+
+
+def _parse_options(pairs: list[str]) -> dict[str, str]:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(
+                f"--option {pair!r} is not KEY=VALUE", "e.g. --option since=2022-02-20"
+            )
+        options[key] = value
+    return options
+
+
+@app.command("sources")
+@_handle_errors
+def sources_cmd(fmt: FormatOption = "text") -> None:
+    """List the source adapters, the data folders they read and what --live fetches."""
+    _check_format(fmt)
+    rows = [
+        {
+            "name": a.name,
+            "description": a.description,
+            "folders": list(a.folders),
+            "formats": [r.label for r in a.readers],
+            "live": a.live_help,
+            "options": dict(a.options),
+        }
+        for a in sources.all_adapters()
+    ]
+    if fmt == "json":
+        out.print_json(json.dumps({"sources": rows}))
+        return
+    table = Table("source", "what", "data folder", "live")
+    for r in rows:
+        table.add_row(r["name"], r["description"], ", ".join(r["folders"]), r["live"] or "—")
+    out.print(table)
+
+
+@app.command()
+@_handle_errors
+def ingest(
+    source: Annotated[str | None, typer.Argument(help="Source name (see `vigil sources`).")] = None,
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files to load.")] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data", help="Load every recognised folder of a data directory like ../shared/data."
+        ),
+    ] = None,
+    live: Annotated[bool, typer.Option("--live", help="Fetch the source's live feed.")] = False,
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", "-o", help="Adapter option KEY=VALUE for --live (repeatable)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Re-merge files already loaded.")] = False,
+    max_reject_share: Annotated[
+        float | None,
+        typer.Option(
+            "--max-reject-share",
+            help="Fail a batch above this share of malformed rows "
+            "(default 0.01, env VIGIL_MAX_REJECT_SHARE).",
+        ),
+    ] = None,
+    db: DbOption = DEFAULT_DB,
+    fmt: FormatOption = "text",
+) -> None:
+    """Load files, a data folder or a live feed into the store (idempotent, per-file atomic)."""
+    _check_format(fmt)
+    work, skipped = _ingest_plan(source, paths or [], data, live, _parse_options(option or []))
+    con = connect(db)
+    reports = _run_batches(con, work, force, max_reject_share, quiet=fmt == "json")
+    _print_reports(reports, skipped, fmt)
+
+
+def _ingest_plan(source, paths, data, live, options):
+    if data is not None:
+        if source or paths or live:
+            raise UsageError("--data loads a whole folder: give no SOURCE, PATH or --live with it")
+        return plan_folder(data, sources.all_adapters())
+    if source is None:
+        raise UsageError(
+            "say what to load", "vigil ingest SOURCE PATH... | --data DIR | SOURCE --live"
+        )
+    adapter = sources.get(source)
+    if live:
+        if paths:
+            raise UsageError("--live fetches files itself: give no PATH with it")
+        fetcher = Fetcher(Path(settings.get("cache")))
+        return [(adapter, f) for f in adapter.fetch_live(fetcher, **options)], []
+    if not paths:
+        raise UsageError(
+            f"no files given for {source}", f"vigil ingest {source} PATH... (or --live)"
+        )
+    return [(adapter, p) for p in paths], []
+
+
+def _run_batches(con, work, force, share, *, quiet: bool) -> list[BatchReport]:
+    reports = []
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} files"),
+        TimeElapsedColumn(),
+    )
+    with Progress(
+        *columns, console=err, transient=True, disable=quiet or not err.is_terminal
+    ) as progress:
+        task = progress.add_task("loading", total=len(work))
+        for adapter, item in work:
+            path = getattr(item, "path", item)
+            progress.update(task, description=f"{adapter.name}: {Path(path).name}")
+            reports.append(
+                ingest_file(
+                    con,
+                    adapter,
+                    Path(path),
+                    force=force,
+                    max_reject_share=share,
+                    published_md5=getattr(item, "md5", None),
+                    label=getattr(item, "url", None),
+                )
+            )
+            progress.advance(task)
+    return reports
+
+
+def _print_reports(reports: list[BatchReport], skipped: list[NotLoaded], fmt: str) -> None:
+    if fmt == "json":
+        out.print_json(
+            json.dumps(
+                {
+                    "batches": [r.as_dict() for r in reports],
+                    "not_loaded": [{"path": s.path, "reason": s.reason} for s in skipped],
+                },
+                default=str,
+            )
+        )
+        return
+    table = Table(
+        "source", "input", "rows in", "loaded", "updated", "dupl.", "rejected", "s", title="batches"
+    )
+    for r in reports:
+        name = Path(r.input).name if "://" not in r.input else r.input
+        if r.skipped:
+            table.add_row(
+                r.source, name, "—", "—", "—", "—", "—", "", style="dim", end_section=False
+            )
+            continue
+        table.add_row(
+            r.source,
+            name,
+            f"{r.rows_in:,}",
+            f"{r.loaded:,}",
+            f"{r.updated:,}",
+            f"{r.duplicates:,}",
+            f"{r.rejected:,}",
+            f"{r.seconds:.1f}",
+        )
+    out.print(table)
+    done = [r for r in reports if not r.skipped]
+    again = len(reports) - len(done)
+    out.print(
+        f"{len(done)} batch(es) loaded: {sum(r.loaded for r in done):,} records written, "
+        f"{sum(r.duplicates for r in done):,} duplicates, "
+        f"{sum(r.rejected for r in done):,} rejected (see `vigil rejects`)"
+        + (f"; {again} file(s) already loaded, skipped (--force re-merges)" if again else ""),
+        highlight=False,
+    )
+    for r in done:
+        for note in r.notes:
+            out.print(f"  note [{r.source}] {Path(r.input).name}: {note}", highlight=False)
+    for s in skipped:
+        out.print(f"  not loaded: {s.path}: {s.reason}", highlight=False, style="yellow")
+
+
+@app.command()
+@_handle_errors
+def status(db: DbOption = DEFAULT_DB, fmt: FormatOption = "text") -> None:
+    """Per source: records, date range, rejects and the last batch."""
+    _check_format(fmt)
+    con = connect(db)
+    info = store_status(con)
+    if fmt == "json":
+        out.print_json(json.dumps(info))
+        return
+    table = Table(
+        "source", "kind", "records", "first", "last", "rejects", "last batch", title=f"store {db}"
+    )
+    for s in info["sources"]:
+        last = s["last_batch"] or {}
+        for i, (kind, k) in enumerate(sorted(s["kinds"].items())):
+            table.add_row(
+                s["source"] if i == 0 else "",
+                kind,
+                f"{k['records']:,}",
+                k["first"],
+                k["last"],
+                f"{s['rejects']:,}" if i == 0 else "",
+                (last.get("finished_at") or "")[:19] if i == 0 else "",
+            )
+    out.print(table)
+    t = info["totals"]
+    out.print(
+        f"{t['events']:,} events, {t['observations']:,} observations, "
+        f"{t['documents']:,} documents; {t['batches']} batches, {t['rejects']} rejects",
+        highlight=False,
+    )
+
+
+@app.command()
+@_handle_errors
+def rejects(
+    source: Annotated[str | None, typer.Option("--source", help="Only this source.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Most rows to show.")] = 20,
+    db: DbOption = DEFAULT_DB,
+    fmt: FormatOption = "text",
+) -> None:
+    """Rows that could not be loaded, with file, line and reason."""
+    _check_format(fmt)
+    con = connect(db)
+    where, params = ("WHERE source = ?", [source]) if source else ("", [])
+    rows = con.execute(
+        f"SELECT batch_id, source, input, line, error_type, reason, raw FROM rejects {where} "
+        f"ORDER BY batch_id, line LIMIT {int(limit)}",
+        params,
+    ).fetchall()
+    keys = ("batch_id", "source", "input", "line", "error_type", "reason", "raw")
+    if fmt == "json":
+        out.print_json(json.dumps({"rejects": [dict(zip(keys, r, strict=True)) for r in rows]}))
+        return
+    for batch, src, inp, line, etype, reason, _ in rows:
+        out.print(
+            f"[{src} batch {batch}] {Path(inp).name}:{line or '?'}: {etype}: {reason}",
+            highlight=False,
+            markup=False,
+        )
+    if not rows:
+        out.print("no rejects")
+
+
+@app.command()
+@_handle_errors
+def demo(
+    data: Annotated[
+        Path, typer.Option("--data", envvar="VIGIL_DATA", help="Data folder like ../shared/data.")
+    ] = Path(settings.SETTINGS["data"].default),
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """The main job: build the evidence store from a data folder and show what it holds."""
+    if not data.is_dir():
+        raise UsageError(
+            f"no data folder at {data}",
+            "pass --data DIR (a folder laid out like ../shared/data), or fetch live sources: "
+            "`vigil ingest gdelt --live` (no credentials), `vigil ingest acled --live` "
+            "(ACLED_USERNAME, ACLED_PASSWORD), `vigil ingest rss --live`",
+        )
+    out.print(f"Building the evidence store {db} from {data} …", highlight=False)
+    work, skipped = plan_folder(data, sources.all_adapters())
+    con = connect(db)
+    reports = _run_batches(con, work, False, None, quiet=False)
+    _print_reports(reports, skipped, "text")
+    con.close()
+    status(db=db, fmt="text")
+
+
+def run() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except SystemExit as exc:
+        sys.exit(exc.code)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,349 @@
+"""The one place sources meet the store: stage → validate → merge → count → commit.
+
+Guarantees, per batch (one input file):
+
+* **transactional** — everything happens in one DuckDB transaction; an error or an
+  interrupt rolls it back and the store is exactly as before;
+* **idempotent** — records are keyed on ``(source, source_id)``; a row already stored
+  with the same content is a duplicate, a changed row replaces the stored one only if it
+  is at least as recent (``available_at``), and a file whose checksum was already loaded
+  is skipped unless ``force``;
+* **no silent loss** — every input row is loaded, counted as a duplicate, or written to
+  ``rejects`` with its line and reason, and ``rows_in = loaded + duplicates + rejected
+  + deleted`` is checked before commit; a batch whose reject share passes the threshold
+  fails whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vigil import __version__, settings
+from vigil.errors import InputError, ReconciliationError, RejectThresholdError
+from vigil.sources.base import Adapter, Reject, Stage
+
+if TYPE_CHECKING:
+    import duckdb
+
+STAGE = "_vigil_stage"
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """What one batch did; ``skipped`` when its checksum was already loaded."""
+
+    source: str
+    input: str
+    kind: str
+    batch_id: int | None
+    rows_in: int
+    loaded: int
+    updated: int
+    duplicates: int
+    rejected: int
+    deleted: int
+    skipped: bool
+    seconds: float
+    notes: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def ingest_file(
+    con: duckdb.DuckDBPyConnection,
+    adapter: Adapter,
+    path: Path,
+    *,
+    max_reject_share: float | None = None,
+    force: bool = False,
+    published_md5: str | None = None,
+    label: str | None = None,
+) -> BatchReport:
+    """Load one file through ``adapter`` as one batch; see the module docstring."""
+    started = time.perf_counter()
+    share = (
+        float(settings.get("max_reject_share")) if max_reject_share is None else max_reject_share
+    )
+    path = Path(path)
+    _check_readable(path)
+    reader = adapter.reader_for(path)
+    checksum = sha256_file(path)
+    name = label or str(path)
+    if not force:
+        prior = con.execute(
+            "SELECT batch_id FROM batches WHERE source = ? AND sha256 = ? LIMIT 1",
+            [adapter.name, checksum],
+        ).fetchone()
+        if prior:
+            return BatchReport(
+                adapter.name,
+                name,
+                reader.kind,
+                prior[0],
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                True,
+                time.perf_counter() - started,
+                (f"already loaded as batch {prior[0]}",),
+            )
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"DROP TABLE IF EXISTS {STAGE}")
+        stage = reader.stage(con, path, STAGE)
+        report = _merge(
+            con, adapter.name, reader, path, name, stage, share, started, checksum, published_md5
+        )
+        con.execute(f"DROP TABLE IF EXISTS {STAGE}")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return report
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise InputError(f"{path}: no such file", "check the path")
+    if not path.is_file():
+        raise InputError(f"{path}: not a file", "give a file, or a data folder with --data")
+    if path.stat().st_size == 0:
+        raise InputError(
+            f"{path}: the file is empty (0 bytes)",
+            "re-download it: an empty file is usually an interrupted download",
+        )
+
+
+def _merge(con, source, reader, path, name, stage: Stage, share, started, checksum, md5):
+    table = reader.kind
+    invalid = _validation_rejects(con, reader, path)
+    rejects = list(stage.rejects) + invalid
+    rows_in = stage.rows_in
+    if rows_in == 0:
+        raise InputError(
+            f"{path}: no rows to load (the file has no data rows)",
+            "re-download it: an empty export usually means an interrupted download",
+        )
+    _check_share(path, rows_in, rejects, share)
+    has_delete = _has_column(con, STAGE, "_delete")
+    batch_id = con.execute("SELECT nextval('batch_id_seq')").fetchone()[0]
+    counts = _apply(con, table, source, has_delete, batch_id)
+    loaded, updated, duplicates, deleted = counts
+    total = loaded + duplicates + len(rejects) + deleted
+    if total != rows_in:
+        raise ReconciliationError(
+            f"{path}: counts do not reconcile: {rows_in} rows in, {loaded} loaded + "
+            f"{duplicates} duplicates + {len(rejects)} rejected + {deleted} deleted = {total}",
+            "this is a bug in the adapter; nothing was written — please report it with the file",
+        )
+    _write_rejects(con, batch_id, source, name, rejects)
+    seconds = time.perf_counter() - started
+    con.execute(
+        """INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+               now()::TIMESTAMP - to_microseconds(?::BIGINT), now()::TIMESTAMP)""",
+        [
+            batch_id,
+            source,
+            table,
+            name,
+            checksum,
+            md5,
+            path.stat().st_size,
+            rows_in,
+            loaded,
+            updated,
+            duplicates,
+            len(rejects),
+            "; ".join(stage.notes) or None,
+            __version__,
+            int(seconds * 1e6),
+        ],
+    )
+    return BatchReport(
+        source,
+        name,
+        table,
+        batch_id,
+        rows_in,
+        loaded,
+        updated,
+        duplicates,
+        len(rejects),
+        deleted,
+        False,
+        seconds,
+        stage.notes,
+    )
+
+
+def _validation_rejects(con, reader, path: Path) -> list[Reject]:
+    """Rows that parsed but failed the reader's SQL validation, with their lines found."""
+    rows = con.execute(f"SELECT _reject, raw FROM {STAGE} WHERE _reject IS NOT NULL").fetchall()
+    if not rows:
+        return []
+    lines = reader.locate(path, [raw for _, raw in rows])
+    con.execute(f"DELETE FROM {STAGE} WHERE _reject IS NOT NULL")
+    return [Reject(lines.get(raw), "invalid", reason, raw) for reason, raw in rows]
+
+
+def _check_share(path: Path, rows_in: int, rejects: list[Reject], share: float) -> None:
+    if not rejects or len(rejects) / rows_in <= share:
+        return
+    first = rejects[0]
+    where = f"line {first.line}" if first.line else "a row"
+    raise RejectThresholdError(
+        f"{path}: {len(rejects)} of {rows_in} rows rejected "
+        f"({len(rejects) / rows_in:.1%} > {share:.1%} allowed); first, {where}: {first.reason}",
+        "nothing was loaded; fix or re-download the file, check it was given to the right "
+        "SOURCE, or raise the limit with --max-reject-share",
+    )
+
+
+def _has_column(con, table: str, column: str) -> bool:
+    return any(r[0] == column for r in con.execute(f"DESCRIBE {table}").fetchall())
+
+
+def _apply(
+    con, table: str, source: str, has_delete: bool, batch_id: int
+) -> tuple[int, int, int, int]:
+    """Merge staged rows into ``table``; returns (loaded, updated, duplicates, deleted).
+
+    ``loaded`` counts rows written (new plus updated). Within the batch the most recent
+    version of a key wins; earlier copies count as duplicates.
+    """
+    cols = [
+        r[0]
+        for r in con.execute(f"DESCRIBE {table}").fetchall()
+        if r[0] not in ("source", "batch_id")
+    ]
+    delete_expr = "s._delete" if has_delete else "FALSE"
+    # One small table of keys and decisions, so the wide staged rows are read once more.
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _vigil_plan AS
+        SELECT s.rowid AS rid, {delete_expr} AS is_delete,
+               row_number() OVER (PARTITION BY s.source_id
+                                  ORDER BY s.available_at DESC, s.rowid DESC) AS rn,
+               t.source_id IS NOT NULL AS stored,
+               t.record_hash = s.record_hash AS same,
+               s.available_at >= t.available_at AS newer
+        FROM {STAGE} s
+        LEFT JOIN (SELECT source_id, record_hash, available_at FROM {table}
+                   WHERE source = $src) t USING (source_id)
+    """,
+        {"src": source},
+    )
+    plan = dict(
+        con.execute("""
+        SELECT CASE
+                 WHEN rn > 1 THEN 'dup'
+                 WHEN is_delete AND stored AND newer THEN 'delete'
+                 WHEN is_delete THEN 'dup'
+                 WHEN NOT stored THEN 'new'
+                 WHEN same OR NOT newer THEN 'dup'
+                 ELSE 'update' END AS action, count(*)
+        FROM _vigil_plan GROUP BY 1
+    """).fetchall()
+    )
+    if plan.get("update") or plan.get("delete"):
+        con.execute(
+            f"""
+            DELETE FROM {table} WHERE source = $src AND source_id IN (
+                SELECT s.source_id FROM {STAGE} s JOIN _vigil_plan p ON s.rowid = p.rid
+                WHERE p.rn = 1 AND p.stored AND p.newer AND (p.is_delete OR NOT p.same))
+        """,
+            {"src": source},
+        )
+    collist = ", ".join(cols)
+    scols = ", ".join(f"s.{c}" for c in cols)
+    con.execute(
+        f"""
+        INSERT INTO {table} (source, {collist}, batch_id)
+        SELECT $src, {scols}, $batch FROM {STAGE} s JOIN _vigil_plan p ON s.rowid = p.rid
+        WHERE p.rn = 1 AND NOT p.is_delete AND (NOT p.stored OR (p.newer AND NOT p.same))
+    """,
+        {"src": source, "batch": batch_id},
+    )
+    con.execute("DROP TABLE _vigil_plan")
+    new, upd = plan.get("new", 0), plan.get("update", 0)
+    return new + upd, upd, plan.get("dup", 0), plan.get("delete", 0)
+
+
+def _write_rejects(con, batch_id: int, source: str, name: str, rejects: list[Reject]) -> None:
+    if not rejects:
+        return
+    con.executemany(
+        "INSERT INTO rejects VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            [batch_id, source, name, r.line, r.column, r.error_type, r.reason, r.raw]
+            for r in rejects
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class NotLoaded:
+    """A file or folder of a data directory that no adapter reads, and why."""
+
+    path: str
+    reason: str
+
+
+def plan_folder(
+    data_dir: Path, adapters: list[Adapter]
+) -> tuple[list[tuple[Adapter, Path]], list[NotLoaded]]:
+    """Which adapter loads which file of a folder laid out like ``../shared/data``.
+
+    Nothing is passed over silently: every file that no reader takes (other than
+    READMEs and licences) comes back in the second list with the reason.
+    """
+    if not data_dir.is_dir():
+        raise InputError(
+            f"{data_dir}: no such data folder",
+            "pass --data DIR (a folder laid out like ../shared/data)",
+        )
+    by_folder = {f: a for a in adapters for f in a.folders}
+    work: list[tuple[Adapter, Path]] = []
+    skipped: list[NotLoaded] = []
+    for folder in sorted(p for p in data_dir.iterdir() if p.is_dir()):
+        adapter = by_folder.get(folder.name)
+        if adapter is None:
+            skipped.append(
+                NotLoaded(
+                    str(folder),
+                    "no adapter recognises this folder; read "
+                    "its README and add one (docs/ADAPTERS.md)",
+                )
+            )
+            continue
+        taken = adapter.files_in(folder)
+        work += [(adapter, p) for p in taken]
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            if path not in taken and not _is_documentation(path):
+                skipped.append(
+                    NotLoaded(
+                        str(path),
+                        f"not a format the {adapter.name} adapter loads (reference or schema file)",
+                    )
+                )
+    return work, skipped
+
+
+def _is_documentation(path: Path) -> bool:
+    return path.name.upper().startswith(("README", "LICENCE", "LICENSE"))

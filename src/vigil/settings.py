@@ -1,0 +1,50 @@
+"""Settings: one table of name, default and help; each can be overridden by ``VIGIL_<NAME>``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+
+    @property
+    def env(self) -> str:
+        return f"VIGIL_{self.name.upper()}"
+
+    def get(self) -> str:
+        return os.environ.get(self.env) or self.default
+
+
+SETTINGS = {
+    s.name: s
+    for s in (
+        Setting("db", "vigil.duckdb", "Path of the DuckDB evidence store."),
+        Setting(
+            "cache",
+            str(Path.home() / ".cache" / "vigil"),
+            "Folder where live downloads are cached (one sub-folder per source).",
+        ),
+        Setting(
+            "max_reject_share",
+            "0.01",
+            "A batch whose share of malformed rows exceeds this fails and loads nothing.",
+        ),
+        Setting("data", "../shared/data", "Data folder laid out like ../shared/data."),
+        Setting(
+            "memory_limit",
+            "1GB",
+            "DuckDB memory limit; larger loads spill to disk instead of exhausting RAM.",
+        ),
+    )
+}
+
+
+def get(name: str) -> str:
+    """Current value of setting ``name`` (environment first, then default)."""
+    return SETTINGS[name].get()

@@ -1,0 +1,108 @@
+"""Named schema migrations, applied in order and recorded in ``schema_migrations``.
+
+Never edit a migration that has shipped: add a new one. Keys are ``(source, source_id)``
+and are enforced by the ingest merge rather than a PRIMARY KEY, because DuckDB's ART
+index costs ~2 GB of RAM per 1.5 M rows (measured, SOURCES.md §3) and loads anti-join
+per batch anyway.
+"""
+
+from __future__ import annotations
+
+# Columns common to every record kind, after the kind's own columns.
+_PROVENANCE = """
+    available_at     TIMESTAMP NOT NULL,   -- UTC time the record was knowable (backtests cut here)
+    available_basis  VARCHAR NOT NULL,     -- how available_at was obtained (field or stated lag)
+    url              VARCHAR,              -- link to the record's origin
+    raw              VARCHAR NOT NULL,     -- the input row as read (TSV line or JSON object)
+    record_hash      VARCHAR NOT NULL,     -- md5 of raw: a changed row is a revision
+    batch_id         BIGINT NOT NULL       -- the batch (manifest row) that wrote it
+"""
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_records",
+        f"""
+        CREATE SEQUENCE batch_id_seq START 1;
+        CREATE TABLE batches (
+            batch_id        BIGINT PRIMARY KEY,
+            source          VARCHAR NOT NULL,
+            kind            VARCHAR NOT NULL,
+            input           VARCHAR NOT NULL,
+            sha256          VARCHAR NOT NULL,
+            published_md5   VARCHAR,
+            bytes           BIGINT NOT NULL,
+            rows_in         BIGINT NOT NULL,
+            loaded          BIGINT NOT NULL,
+            updated         BIGINT NOT NULL,
+            duplicates      BIGINT NOT NULL,
+            rejected        BIGINT NOT NULL,
+            notes           VARCHAR,
+            loader_version  VARCHAR NOT NULL,
+            started_at      TIMESTAMP NOT NULL,
+            finished_at     TIMESTAMP NOT NULL
+        );
+        CREATE TABLE rejects (
+            batch_id     BIGINT NOT NULL,
+            source       VARCHAR NOT NULL,
+            input        VARCHAR NOT NULL,
+            line         BIGINT,
+            column_name  VARCHAR,
+            error_type   VARCHAR NOT NULL,
+            reason       VARCHAR NOT NULL,
+            raw          VARCHAR
+        );
+        CREATE TABLE events (
+            source          VARCHAR NOT NULL,
+            source_id       VARCHAR NOT NULL,
+            occurred_on     DATE NOT NULL,
+            occurred_until  DATE NOT NULL,
+            category        VARCHAR NOT NULL,
+            mode            VARCHAR,
+            source_code     VARCHAR,
+            actor1          VARCHAR,
+            actor1_country  VARCHAR,
+            actor2          VARCHAR,
+            actor2_country  VARCHAR,
+            country         VARCHAR,
+            admin1          VARCHAR,
+            location        VARCHAR,
+            latitude        DOUBLE,
+            longitude       DOUBLE,
+            geo_precision   VARCHAR,
+            fatalities      INTEGER,
+            mentions        INTEGER,
+            goldstein       DOUBLE,
+            tone            DOUBLE,
+            summary         VARCHAR,
+            {_PROVENANCE}
+        );
+        CREATE TABLE observations (
+            source          VARCHAR NOT NULL,
+            source_id       VARCHAR NOT NULL,
+            series          VARCHAR NOT NULL,
+            geo             VARCHAR NOT NULL,
+            period_start    DATE NOT NULL,
+            period_end      DATE NOT NULL,
+            freq            VARCHAR NOT NULL,
+            value           DOUBLE,
+            unit            VARCHAR NOT NULL,
+            attrs           VARCHAR,
+            {_PROVENANCE}
+        );
+        CREATE TABLE documents (
+            source          VARCHAR NOT NULL,
+            source_id       VARCHAR NOT NULL,
+            published_at    TIMESTAMP NOT NULL,
+            doc_type        VARCHAR NOT NULL,
+            title           VARCHAR,
+            body            VARCHAR,
+            language        VARCHAR,
+            outlet          VARCHAR,
+            {_PROVENANCE}
+        );
+        """,
+    ),
+]
+
+# Columns of each record kind, in table order, without batch_id (set by the ingest).
+RECORD_KINDS = ("events", "observations", "documents")

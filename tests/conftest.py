@@ -1,0 +1,114 @@
+"""Shared fixtures: an in-memory store, the real data folder, and a local HTTP server."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from vigil.sources.http import Fetcher
+from vigil.store import connect
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def _shared_data() -> Path:
+    return Path(os.environ.get("VIGIL_DATA") or ROOT.parent / "shared" / "data").resolve()
+
+
+@pytest.fixture
+def con():
+    """A fresh, migrated in-memory store."""
+    connection = connect(":memory:")
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real data folder (``../shared/data``); tests that need it fail loudly if absent."""
+    path = _shared_data()
+    if not path.is_dir():
+        pytest.fail(f"real data folder {path} is missing: set VIGIL_DATA or check out shared/")
+    return path
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes | str = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class LocalServer:
+    """Routes: path (without query) → list of Replies, served in order; the last repeats.
+
+    ``requests`` records (method, path-with-query, headers, body) for assertions.
+    """
+
+    def __init__(self) -> None:
+        self.routes: dict[str, list[Reply]] = {}
+        self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def route(self, path: str, *replies: Reply) -> None:
+        self.routes[path] = list(replies)
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                server.requests.append((self.command, self.path, dict(self.headers), body))
+                replies = server.routes.get(self.path.split("?", 1)[0])
+                if not replies:
+                    reply = Reply(404, b"not found")
+                else:
+                    reply = replies.pop(0) if len(replies) > 1 else replies[0]
+                data = reply.body.encode() if isinstance(reply.body, str) else reply.body
+                self.send_response(reply.status)
+                for key, value in reply.headers.items():
+                    self.send_header(key, value)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _serve  # noqa: N815 - http.server's naming
+
+            def log_message(self, *args) -> None:  # keep test output clean
+                pass
+
+        return Handler
+
+
+@pytest.fixture
+def http_server() -> Iterator[LocalServer]:
+    """A loopback HTTP server; tests register routes and replies."""
+    server = LocalServer()
+    server.thread.start()
+    yield server
+    server.httpd.shutdown()
+    server.httpd.server_close()
+
+
+@pytest.fixture
+def fetcher(tmp_path: Path) -> Fetcher:
+    """A Fetcher with a temporary cache that records back-off waits instead of sleeping."""
+    waits: list[float] = []
+    f = Fetcher(tmp_path / "cache", sleep=waits.append, retries=3, backoff=0.5)
+    f.waits = waits  # type: ignore[attr-defined]
+    return f

@@ -1,0 +1,150 @@
+"""The command line: exit codes, one-line errors, JSON output, and a killed load."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gdelt_rows import row, rows, write
+from vigil.cli import app
+from vigil.store import connect
+
+ROOT = Path(__file__).resolve().parents[1]
+NAME = "20220220101500.export.CSV"
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_ingest_then_status_json(tmp_path: Path) -> None:
+    db = tmp_path / "v.duckdb"
+    path = write(tmp_path / NAME, rows(20))
+    result = invoke("ingest", "gdelt", str(path), "--db", str(db), "--format", "json")
+    assert result.exit_code == 0, result.output
+    batch = json.loads(result.output)["batches"][0]
+    assert (batch["rows_in"], batch["loaded"], batch["rejected"]) == (20, 20, 0)
+    status = json.loads(invoke("status", "--db", str(db), "--format", "json").output)
+    (gdelt,) = status["sources"]
+    assert gdelt["source"] == "gdelt" and gdelt["records"] == 20 and gdelt["rejects"] == 0
+    assert gdelt["kinds"]["events"]["first"] == "2022-02-20"
+    assert gdelt["last_batch"]["input"] == str(path)
+    assert status["totals"]["events"] == 20
+
+
+def test_db_from_environment(tmp_path: Path, monkeypatch) -> None:
+    db = tmp_path / "env.duckdb"
+    monkeypatch.setenv("VIGIL_DB", str(db))
+    assert invoke("ingest", "gdelt", str(write(tmp_path / NAME, rows(3)))).exit_code == 0
+    assert connect(db).execute("SELECT count(*) FROM events").fetchone()[0] == 3
+
+
+def test_second_ingest_reports_skip(tmp_path: Path) -> None:
+    db = tmp_path / "v.duckdb"
+    path = write(tmp_path / NAME, rows(5))
+    invoke("ingest", "gdelt", str(path), "--db", str(db))
+    result = invoke("ingest", "gdelt", str(path), "--db", str(db))
+    assert "1 file(s) already loaded, skipped (--force re-merges)" in result.output
+
+
+def test_unknown_source_is_a_usage_error(tmp_path: Path) -> None:
+    result = invoke("ingest", "nosuch", "x.csv", "--db", str(tmp_path / "v.duckdb"))
+    assert result.exit_code == 2
+    assert "error: unknown source 'nosuch'" in result.output
+    assert "hint: choose one of:" in result.output and "gdelt" in result.output
+
+
+def test_bad_file_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    lines = rows(10)
+    lines[2] = row(GLOBALEVENTID="x")
+    path = write(tmp_path / NAME, lines)
+    result = invoke("ingest", "gdelt", str(path), "--db", str(tmp_path / "v.duckdb"))
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0] == (
+        f"error: {path}: 1 of 10 rows rejected (10.0% > 1.0% allowed); first, line 3: "
+        "GLOBALEVENTID 'x' is not an integer"
+    )
+    assert "Traceback" not in result.output
+
+
+def test_reject_share_option_and_rejects_listing(tmp_path: Path) -> None:
+    db = tmp_path / "v.duckdb"
+    lines = rows(10)
+    lines[2] = row(GLOBALEVENTID="x")
+    path = write(tmp_path / NAME, lines)
+    ok = invoke("ingest", "gdelt", str(path), "--db", str(db), "--max-reject-share", "0.2")
+    assert ok.exit_code == 0
+    listing = invoke("rejects", "--db", str(db))
+    assert f"{NAME}:3: invalid: GLOBALEVENTID 'x' is not an integer" in listing.output
+
+
+def test_debug_shows_traceback(tmp_path: Path) -> None:
+    path = tmp_path / NAME
+    path.write_bytes(b"")
+    with pytest.raises(Exception, match="the file is empty"):
+        runner.invoke(
+            app,
+            ["--debug", "ingest", "gdelt", str(path), "--db", str(tmp_path / "v.duckdb")],
+            catch_exceptions=False,
+        )
+
+
+def test_ingest_without_arguments_is_usage_error(tmp_path: Path) -> None:
+    result = invoke("ingest", "--db", str(tmp_path / "v.duckdb"))
+    assert result.exit_code == 2
+    assert "error: say what to load" in result.output
+
+
+def test_sources_lists_every_adapter() -> None:
+    got = json.loads(invoke("sources", "--format", "json").output)["sources"]
+    names = {s["name"] for s in got}
+    assert "gdelt" in names
+    gdelt = next(s for s in got if s["name"] == "gdelt")
+    assert gdelt["folders"] == ["gdelt_raw_samples"]
+
+
+def test_demo_without_data_says_how_to_fetch_live(tmp_path: Path) -> None:
+    result = invoke("demo", "--data", str(tmp_path / "none"), "--db", str(tmp_path / "v.duckdb"))
+    assert result.exit_code == 2
+    assert "vigil ingest gdelt --live" in result.output
+
+
+def test_killed_load_leaves_the_store_as_it_was(tmp_path: Path) -> None:
+    """SIGKILL in the middle of a batch: on reopen only committed batches exist."""
+    db = tmp_path / "v.duckdb"
+    first = write(tmp_path / "20220220100000.export.CSV", rows(7, start=1))
+    assert invoke("ingest", "gdelt", str(first), "--db", str(db)).exit_code == 0
+    marker = tmp_path / "inside"
+    second = write(tmp_path / NAME, rows(500))
+    script = f"""
+import time, pathlib
+import vigil.ingest as ingest
+from vigil.cli import run
+real = ingest._write_rejects
+def slow(*a, **k):
+    pathlib.Path({str(marker)!r}).write_text("x")   # the batch's rows are already inserted
+    time.sleep(60)
+ingest._write_rejects = slow
+import sys; sys.argv = ["vigil", "ingest", "gdelt", {str(second)!r}, "--db", {str(db)!r}]
+run()
+"""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env)
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert marker.exists(), "the load never reached the merge"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    con = connect(db)
+    assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 7
+    assert con.execute("SELECT count(*) FROM batches").fetchone()[0] == 1
