@@ -56,7 +56,9 @@ class LocalServer:
         self.routes: dict[str, list[Reply]] = {}
         self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:

@@ -148,3 +148,37 @@ run()
     con = connect(db)
     assert con.execute("SELECT count(*) FROM events").fetchone()[0] == 7
     assert con.execute("SELECT count(*) FROM batches").fetchone()[0] == 1
+
+
+def test_live_ingest_from_local_feed(tmp_path: Path, http_server, monkeypatch) -> None:
+    import hashlib
+    import io
+    import zipfile
+
+    from conftest import Reply
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(NAME, "".join(x + "\n" for x in rows(4)))
+    body = buf.getvalue()
+    url = f"{http_server.url}/g/{NAME}.zip"
+    http_server.route(
+        "/g/lastupdate.txt", Reply(body=f"{len(body)} {hashlib.md5(body).hexdigest()} {url}\n")
+    )
+    http_server.route(f"/g/{NAME}.zip", Reply(body=body))
+    monkeypatch.setenv("VIGIL_CACHE", str(tmp_path / "cache"))
+    db = tmp_path / "v.duckdb"
+    args = ("ingest", "gdelt", "--live", "-o", f"base_url={http_server.url}/g/", "--db", str(db))
+    result = invoke(*args, "--format", "json")
+    assert result.exit_code == 0, result.output
+    batch = json.loads(result.output)["batches"][0]
+    assert (batch["loaded"], batch["input"]) == (4, url)
+    assert (tmp_path / "cache" / "gdelt" / f"{NAME}.zip").exists()
+    again = json.loads(invoke(*args, "--format", "json").output)["batches"][0]
+    assert again["skipped"] is True
+
+
+def test_bad_option_syntax(tmp_path: Path) -> None:
+    result = invoke("ingest", "gdelt", "--live", "-o", "nokey", "--db", str(tmp_path / "v.db"))
+    assert result.exit_code == 2
+    assert "error: --option 'nokey' is not KEY=VALUE" in result.output

@@ -26,8 +26,10 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Vigil: auditable early warning for armed-conflict escalation.",
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# Piped output (logs, CI, the README transcript) gets a fixed width instead of 80.
+_WIDTH = None if sys.stdout.isatty() else 132
+out = Console(soft_wrap=True, width=_WIDTH)
+err = Console(stderr=True, soft_wrap=True, width=_WIDTH)
 _state = {"debug": False}
 
 DbOption = Annotated[

@@ -120,6 +120,11 @@ def register_reference_tables(con: duckdb.DuckDBPyConnection) -> None:
     ``alias_norm`` is normalised exactly as by :func:`normalise_name`, so
     ``JOIN ref_country_alias a ON a.alias_norm = vigil_norm_name(t.country)`` works.
     """
+    # Static data: build once per connection (executemany is slow in DuckDB).
+    if con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = 'ref_country_alias'"
+    ).fetchone()[0]:
+        return
     con.execute(
         "CREATE OR REPLACE TEMP TABLE ref_country("
         "iso3 VARCHAR PRIMARY KEY, iso2 VARCHAR, fips VARCHAR, cameo VARCHAR, name VARCHAR)"

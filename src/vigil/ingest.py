@@ -133,7 +133,8 @@ def _check_readable(path: Path) -> None:
 def _merge(con, source, reader, path, name, stage: Stage, share, started, checksum, md5):
     table = reader.kind
     invalid = _validation_rejects(con, reader, path)
-    rejects = list(stage.rejects) + invalid
+    # Readers' joins may reorder rows, so order by line for a stable "first" reject.
+    rejects = sorted([*stage.rejects, *invalid], key=lambda r: (r.line is None, r.line or 0))
     rows_in = stage.rows_in
     if rows_in == 0:
         raise InputError(
@@ -225,7 +226,8 @@ def _apply(
     """Merge staged rows into ``table``; returns (loaded, updated, duplicates, deleted).
 
     ``loaded`` counts rows written (new plus updated). Within the batch the most recent
-    version of a key wins; earlier copies count as duplicates.
+    version of a key wins (ties broken by content hash, never by row order, which joins
+    in a reader may shuffle); the other copies count as duplicates.
     """
     cols = [
         r[0]
@@ -239,7 +241,7 @@ def _apply(
         CREATE OR REPLACE TEMP TABLE _vigil_plan AS
         SELECT s.rowid AS rid, {delete_expr} AS is_delete,
                row_number() OVER (PARTITION BY s.source_id
-                                  ORDER BY s.available_at DESC, s.rowid DESC) AS rn,
+                                  ORDER BY s.available_at DESC, s.record_hash DESC) AS rn,
                t.source_id IS NOT NULL AS stored,
                t.record_hash = s.record_hash AS same,
                s.available_at >= t.available_at AS newer

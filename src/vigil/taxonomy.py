@@ -185,6 +185,11 @@ def cameo_join_sql(code_expr: str) -> str:
 
 def register_reference_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create TEMP tables ref_category_map, ref_category and macro vigil_cir_group_key."""
+    # Static data: build once per connection (executemany is slow in DuckDB).
+    if con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = 'ref_category'"
+    ).fetchone()[0]:
+        return
     con.execute(
         "CREATE OR REPLACE TEMP TABLE ref_category_map("
         "scheme VARCHAR, code VARCHAR, category VARCHAR, mode VARCHAR, "

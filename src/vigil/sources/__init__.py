@@ -11,7 +11,18 @@ REGISTRY: dict[str, Adapter] = {}
 
 # Built-in adapters: each module defines ``ADAPTER``. A third-party adapter calls
 # ``register`` the same way.
-BUILTINS = ("gdelt",)
+BUILTINS = (
+    "acled",
+    "cir",
+    "fires",
+    "frontex",
+    "gdelt",
+    "gpr",
+    "losses",
+    "naturalearth",
+    "rss",
+    "ucdp",
+)
 
 
 def register(adapter: Adapter) -> Adapter:

@@ -28,7 +28,7 @@ from vigil.errors import InputError
 if TYPE_CHECKING:
     import duckdb
 
-    from vigil.sources.http import Fetcher
+    from vigil.sources.http import Fetched, Fetcher
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ class Adapter:
             p for p in folder.rglob("*") if p.is_file() and any(r.matches(p) for r in self.readers)
         )
 
-    def fetch_live(self, fetcher: Fetcher, **options: str) -> list[Path]:
+    def fetch_live(self, fetcher: Fetcher, **options: str) -> list[Fetched]:
         """Download the source's current files into the cache; return paths to ingest."""
         raise InputError(
             f"the {self.name} adapter has no live feed",

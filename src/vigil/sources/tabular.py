@@ -51,10 +51,15 @@ def _lit(value: str) -> str:
 
 
 def collect_rejects(con: duckdb.DuckDBPyConnection) -> tuple[Reject, ...]:
-    """One Reject per malformed line DuckDB recorded in the last scan."""
+    """One Reject per malformed line DuckDB recorded in the last scan (none for non-CSV)."""
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [REJECTS_TABLE]
+    ).fetchone()[0]
+    if not exists:
+        return ()
     rows = con.execute(
         f"""SELECT line, string_agg(DISTINCT error_type::VARCHAR, ', '),
-                   string_agg(DISTINCT error_message, '; '), any_value(csv_line),
+                   arg_min(error_message, coalesce(column_idx, 0)), any_value(csv_line),
                    any_value(column_name)
             FROM {REJECTS_TABLE} GROUP BY line ORDER BY line"""
     ).fetchall()

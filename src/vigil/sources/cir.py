@@ -1,0 +1,190 @@
+"""CIR / Bellingcat "Russia-Ukraine Monitor Map" events, as mirrored in ``events.csv``.
+
+One geolocated OSINT incident per row (entry, date, event_group, title, brief
+description, lat, lon, country, province, district, town/city, arms/munition, violence
+level, link, geolocation). ``event_group`` names embed months ("Civilian Infrastructure
+Damage March 2022"), so the category is looked up by :func:`taxonomy.cir_group_key`.
+Country names are free text with typos ("Belaurs"), resolved through the alias table.
+
+``available_at`` is ``date`` plus :data:`PUBLICATION_LAG_DAYS`: the map has no per-row
+publication time; CIR verifies and geolocates a social-media post and maps it within days.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vigil import countries, taxonomy
+from vigil.sources.base import Adapter, Reader, Stage
+from vigil.sources.http import Fetched, Fetcher
+from vigil.sources.tabular import (
+    check_required,
+    header_names,
+    locate_csv_records,
+    read_csv_sql,
+    stage_select,
+)
+from vigil.sources.ucdp import in_file_order, restore_file_order
+
+REQUIRED = (
+    "entry",
+    "date",
+    "event_group",
+    "title",
+    "brief description",
+    "lat",
+    "lon",
+    "country",
+    "province",
+    "town/city",
+    "link",
+)
+
+# CIR's workflow (collect a post, verify, geolocate, publish on the map) takes days, not
+# weeks; 2 days is a conservative constant for most rows (the mirror does not keep the
+# map's per-row edit times, so the real delay cannot be measured here).
+PUBLICATION_LAG_DAYS = 2
+BASIS = f"date+{PUBLICATION_LAG_DAYS}d (CIR verifies and maps OSINT posts within days)"
+
+MIRROR = "https://raw.githubusercontent.com/mauforonda/ukraine/master/events.csv"
+
+_DATE = (
+    "CASE WHEN regexp_full_match(src.date, '\\d{4}-\\d{2}-\\d{2}') "
+    "THEN TRY_CAST(src.date AS DATE) END"
+)
+_LAT = "TRY_CAST(src.lat AS DOUBLE)"
+_LON = "TRY_CAST(src.lon AS DOUBLE)"
+
+_REJECT = f"""CASE
+    WHEN src.entry IS NULL THEN 'entry is empty (the row has no CIR id)'
+    WHEN src.date IS NULL THEN 'date is empty'
+    WHEN {_DATE} IS NULL THEN 'date ''' || src.date || ''' is not a YYYY-MM-DD date'
+    WHEN cat.category IS NULL
+        THEN 'event_group ' || coalesce('''' || src.event_group || '''', 'empty')
+             || ' is not a known CIR event group'
+    WHEN src.lat IS NOT NULL AND {_LAT} IS NULL THEN 'lat ''' || src.lat || ''' is not a number'
+    WHEN src.lon IS NOT NULL AND {_LON} IS NULL THEN 'lon ''' || src.lon || ''' is not a number'
+    WHEN abs({_LAT}) > 90 OR abs({_LON}) > 180
+        THEN 'lat/lon ' || src.lat || ',' || src.lon || ' is outside the globe'
+END"""
+
+# A few entry ids were reused for different incidents (two convoys filed under one id on
+# different days or at different places). An incident is (date, title, lat, lon): rows that
+# agree on it are copies of one incident, even with another source link, and share a rank so
+# the ingest keeps one; a different incident under a reused id gets "#2", "#3"… in that
+# order, which is stable across downloads, so no incident is merged into another. Ranked
+# after staging, so that the staged rows keep file order (rejects are reported in order).
+_RANK = """SELECT rowid AS rid, source_id, dense_rank() OVER (PARTITION BY source_id
+               ORDER BY raw->>'date', raw->>'title', raw->>'lat', raw->>'lon') AS n
+           FROM {table} WHERE _reject IS NULL"""
+
+SELECT = f"""
+    src.entry AS source_id,
+    {_DATE} AS occurred_on,
+    {_DATE} AS occurred_until,
+    cat.category AS category,
+    cat.mode AS mode,
+    src.event_group AS source_code,
+    NULL::VARCHAR AS actor1,
+    NULL::VARCHAR AS actor1_country,
+    NULL::VARCHAR AS actor2,
+    NULL::VARCHAR AS actor2_country,
+    geo.iso3 AS country,
+    src.province AS admin1,
+    src."town/city" AS location,
+    {_LAT} AS latitude,
+    {_LON} AS longitude,
+    CASE WHEN {_LAT} IS NOT NULL AND {_LON} IS NOT NULL THEN 'point' END AS geo_precision,
+    NULL::INTEGER AS fatalities,
+    NULL::INTEGER AS mentions,
+    NULL::DOUBLE AS goldstein,
+    NULL::DOUBLE AS tone,
+    nullif(concat_ws(' — ', src.title, src."brief description"), '') AS summary,
+    ({_DATE} + INTERVAL {PUBLICATION_LAG_DAYS} DAY)::TIMESTAMP AS available_at,
+    '{BASIS}' AS available_basis,
+    src.link AS url,
+    CASE WHEN geo.alias_norm IS NULL THEN src.country END AS _unmapped,
+    src._pos AS _pos,
+    {_REJECT} AS _reject"""
+
+JOINS = """
+    LEFT JOIN ref_country_alias geo ON geo.alias_norm = vigil_norm_name(src.country)
+    LEFT JOIN ref_category_map cat
+        ON cat.scheme = 'cir' AND cat.code = vigil_cir_group_key(src.event_group)"""
+
+
+class MonitorReader(Reader):
+    """The Russia-Ukraine Monitor ``events.csv`` (plain or gzipped)."""
+
+    kind = "events"
+    label = (
+        "CIR Russia-Ukraine Monitor events.csv (entry, date, event_group, title, "
+        "brief description, lat, lon, country, …)"
+    )
+
+    def matches(self, path: Path) -> bool:
+        name = path.name.lower()
+        return name in ("events.csv", "events.csv.gz") or (
+            "cir" in name and name.endswith((".csv", ".csv.gz"))
+        )
+
+    def stage(self, con, path: Path, table: str) -> Stage:
+        countries.register_reference_tables(con)
+        taxonomy.register_reference_tables(con)
+        names = header_names(path, ",")
+        check_required(path, names, REQUIRED, self.label)
+        source, raw = in_file_order(
+            read_csv_sql(
+                path, dict.fromkeys(names, "VARCHAR"), delim=",", header=True, quote='"', escape='"'
+            ),
+            names,
+        )
+        stage = stage_select(con, path, table, SELECT, source, raw_sql=raw, joins=JOINS)
+        restore_file_order(con, table)
+        notes = list(stage.notes)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _vigil_cir_rank AS {_RANK.format(table=table)}")
+        reused = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT source_id FROM _vigil_cir_rank WHERE n > 1 ORDER BY 1"
+            ).fetchall()
+        ]
+        if reused:
+            con.execute(f"""UPDATE {table} SET source_id = k.source_id || '#' || k.n
+                            FROM _vigil_cir_rank k WHERE {table}.rowid = k.rid AND k.n > 1""")
+            notes.append(
+                f"{len(reused)} entry ids reused for different incidents, kept apart "
+                f"as <entry>#2…: {', '.join(reused[:10])}"
+            )
+        con.execute("DROP TABLE _vigil_cir_rank")
+        unmapped = con.execute(
+            f"SELECT _unmapped, count(*) FROM {table} WHERE _unmapped IS NOT NULL "
+            "GROUP BY 1 ORDER BY 2 DESC, 1"
+        ).fetchall()
+        if unmapped:
+            listed = ", ".join(f"{name!r} ×{n}" for name, n in unmapped[:10])
+            notes.append(f"country names with no ISO3 (country left empty): {listed}")
+        con.execute(f"ALTER TABLE {table} DROP COLUMN _unmapped")
+        return Stage(stage.rows_in, stage.rejects, tuple(notes))
+
+    def locate(self, path: Path, raws: list[str]) -> dict[str, int]:
+        return locate_csv_records(path, raws)
+
+
+class CirAdapter(Adapter):
+    """CIR with the GitHub mirror: the whole events.csv, re-downloaded each time."""
+
+    def fetch_live(self, fetcher: Fetcher, **options: str) -> list[Fetched]:
+        url = options.get("url") or self.options["url"]
+        # The mirror rewrites events.csv in place, so a cached copy is never trusted.
+        return [fetcher.download(url, self.name, name="events.csv", refresh=True)]
+
+
+ADAPTER = CirAdapter(
+    name="cir",
+    description="CIR / Bellingcat Russia-Ukraine Monitor Map: geolocated OSINT incidents, 2022",
+    readers=[MonitorReader()],
+    folders=("cir_russia_ukraine_monitor_2022",),
+    live_help="the mirror's events.csv (--option url=… to change it); no credentials",
+    options={"url": MIRROR},
+)
