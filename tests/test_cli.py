@@ -182,3 +182,36 @@ def test_bad_option_syntax(tmp_path: Path) -> None:
     result = invoke("ingest", "gdelt", "--live", "-o", "nokey", "--db", str(tmp_path / "v.db"))
     assert result.exit_code == 2
     assert "error: --option 'nokey' is not KEY=VALUE" in result.output
+
+
+def test_error_text_with_brackets_is_printed_verbatim(tmp_path: Path) -> None:
+    folder = tmp_path / "[bold]x[red]"
+    folder.mkdir()
+    path = folder / NAME
+    path.write_bytes(b"")
+    result = invoke("ingest", "gdelt", str(path), "--db", str(tmp_path / "v.duckdb"))
+    assert result.exit_code == 1
+    assert f"error: {path}: the file is empty (0 bytes)" in result.output
+
+
+@pytest.mark.slow
+def test_whole_data_folder_twice_changes_nothing(tmp_path: Path, shared_data: Path) -> None:
+    """`ingest --data` on the real folder: every batch reconciles; a second run is a no-op."""
+    db = tmp_path / "full.duckdb"
+    first = invoke("ingest", "--data", str(shared_data), "--db", str(db), "--format", "json")
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.output)
+    assert report["batches"] and not any(b["skipped"] for b in report["batches"])
+    for b in report["batches"]:
+        assert b["rows_in"] == b["loaded"] + b["duplicates"] + b["rejected"] + b["deleted"]
+    con = connect(db)
+    tables = ("events", "observations", "documents", "rejects", "batches")
+    before = [con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables]
+    con.close()
+    second = json.loads(
+        invoke("ingest", "--data", str(shared_data), "--db", str(db), "--format", "json").output
+    )
+    assert all(b["skipped"] for b in second["batches"])
+    con = connect(db)
+    assert [con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables] == before
+    assert before[3] == sum(b["rejected"] for b in report["batches"])

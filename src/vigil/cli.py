@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -49,11 +50,9 @@ def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except VigilError as exc:
             if _state["debug"]:
                 raise
-            err.print(
-                f"[bold red]error:[/] {exc.message}", highlight=False, markup=True, soft_wrap=True
-            )
+            err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
             if exc.hint:
-                err.print(f"  hint: {exc.hint}", highlight=False, soft_wrap=True)
+                err.print(f"  hint: {exc.hint}", highlight=False, markup=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err.print(
@@ -233,12 +232,12 @@ def _print_reports(reports: list[BatchReport], skipped: list[NotLoaded], fmt: st
         name = Path(r.input).name if "://" not in r.input else r.input
         if r.skipped:
             table.add_row(
-                r.source, name, "—", "—", "—", "—", "—", "", style="dim", end_section=False
+                r.source, escape(name), "—", "—", "—", "—", "—", "", style="dim", end_section=False
             )
             continue
         table.add_row(
             r.source,
-            name,
+            escape(name),
             f"{r.rows_in:,}",
             f"{r.loaded:,}",
             f"{r.updated:,}",
@@ -258,9 +257,13 @@ def _print_reports(reports: list[BatchReport], skipped: list[NotLoaded], fmt: st
     )
     for r in done:
         for note in r.notes:
-            out.print(f"  note [{r.source}] {Path(r.input).name}: {note}", highlight=False)
+            out.print(
+                f"  note [{r.source}] {Path(r.input).name}: {note}", highlight=False, markup=False
+            )
     for s in skipped:
-        out.print(f"  not loaded: {s.path}: {s.reason}", highlight=False, style="yellow")
+        out.print(
+            f"  not loaded: {s.path}: {s.reason}", highlight=False, markup=False, style="yellow"
+        )
 
 
 @app.command()

@@ -273,7 +273,10 @@ def _apply(
             {"src": source},
         )
     collist = ", ".join(cols)
-    scols = ", ".join(f"s.{c}" for c in cols)
+    # A column added by a later migration may be absent from older readers' staging: it
+    # is stored as NULL (NOT NULL columns then fail loudly at insert, as they should).
+    staged = {r[0] for r in con.execute(f"DESCRIBE {STAGE}").fetchall()}
+    scols = ", ".join(f"s.{c}" if c in staged else f"NULL AS {c}" for c in cols)
     con.execute(
         f"""
         INSERT INTO {table} (source, {collist}, batch_id)

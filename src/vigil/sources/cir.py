@@ -20,11 +20,12 @@ from vigil.sources.http import Fetched, Fetcher
 from vigil.sources.tabular import (
     check_required,
     header_names,
+    in_file_order,
     locate_csv_records,
     read_csv_sql,
+    restore_file_order,
     stage_select,
 )
-from vigil.sources.ucdp import in_file_order, restore_file_order
 
 REQUIRED = (
     "entry",

@@ -31,8 +31,15 @@ from pathlib import Path
 
 from vigil import countries
 from vigil.sources.base import Adapter
-from vigil.sources.gpr import Parsed, RecordReader, cell_select, cells_note, csv_rows, dumps
 from vigil.sources.http import Fetched, Fetcher
+from vigil.sources.series import (
+    Parsed,
+    RecordReader,
+    cell_select,
+    cells_note,
+    csv_rows,
+    dumps,
+)
 
 # FIRMS data for a day are complete hours after it ends; the Economist updates daily.
 LAG_DAYS = 1

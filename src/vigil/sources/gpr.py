@@ -22,186 +22,27 @@ whole 115-column row), so a revision of one value updates one observation.
 Caveat for backtests: the index is computed retrospectively by the authors (current
 method since Oct 2021); ``available_at`` is the regular release time of each period.
 
-The helpers here (``RecordReader``, ``stage_records``, ``cell_select``, ``csv_rows``)
-serve every wide/JSON series adapter (fires, losses, naturalearth); ``json_array`` is in
-:mod:`vigil.sources.losses`.
+The shared reading machinery is in :mod:`vigil.sources.series`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from vigil import countries
 from vigil.errors import InputError
-from vigil.sources.base import Adapter, Reader, Reject, Stage, open_text
+from vigil.sources.base import Adapter
 from vigil.sources.http import Fetched, Fetcher
-from vigil.sources.tabular import check_required
-
-if TYPE_CHECKING:
-    import duckdb
-
-RECORDS = "_vigil_records"
-#: text fields of every parsed record: ``seq`` is its place in the file, ``problem`` a reason
-#: found in Python (an unknown code), ``aux`` a reader's own extra text
-_NAMES = "line seq period col cell series geo unit attrs problem aux raw"
-FIELDS = tuple(_NAMES.split())
-
-
-@dataclass
-class Parsed:
-    """Text records parsed from a file, lines that could not be parsed, and notes."""
-
-    records: list[dict[str, str | None]] = field(default_factory=list)
-    rejects: list[Reject] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def add(self, line: int, **values: str | None) -> None:
-        self.records.append({"line": str(line), "seq": str(len(self.records)), **values})
-
-
-class RecordReader(Reader):
-    """A file parsed in Python into one text record per observation, typed in SQL."""
-
-    kind = "observations"
-    pattern: re.Pattern[str]
-
-    def matches(self, path: Path) -> bool:
-        return bool(self.pattern.match(path.name))
-
-    def parse(self, path: Path) -> Parsed:
-        raise NotImplementedError
-
-    def select(self, parsed: Parsed) -> str:
-        """The SQL select-list over ``src`` (see :func:`cell_select`)."""
-        raise NotImplementedError
-
-    def stage(self, con: duckdb.DuckDBPyConnection, path: Path, table: str) -> Stage:
-        parsed = self.parse(path)
-        return stage_records(con, table, parsed, self.select(parsed))
-
-    def locate(self, path: Path, raws: list[str]) -> dict[str, int]:
-        wanted = set(raws)
-        found: dict[str, int] = {}
-        for rec in self.parse(path).records:
-            if rec["raw"] in wanted:
-                found.setdefault(rec["raw"], int(rec["line"]))
-        return found
-
-
-def stage_records(con: duckdb.DuckDBPyConnection, table: str, parsed: Parsed, select: str) -> Stage:
-    """Run ``select`` over the parsed records into TEMP ``table`` (adds raw, record_hash)."""
-    params = {f"c{i}": [r.get(name) for r in parsed.records] for i, name in enumerate(FIELDS)}
-    cols = ", ".join(f"unnest($c{i}::VARCHAR[]) AS {name}" for i, name in enumerate(FIELDS))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {RECORDS} AS SELECT {cols}", params)
-    # ORDER BY seq: staged rows follow the file, so a staged table is the same on every run.
-    con.execute(
-        f"""CREATE TEMP TABLE {table} AS
-            SELECT *, md5(raw) AS record_hash FROM (
-                SELECT {select}, src.raw AS raw FROM {RECORDS} AS src
-                ORDER BY src.seq::BIGINT)"""
-    )
-    con.execute(f"DROP TABLE {RECORDS}")
-    staged = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-    return Stage(staged + len(parsed.rejects), tuple(parsed.rejects), tuple(parsed.notes))
-
-
-def q(sql: str) -> str:
-    """SQL for a reason fragment: the value quoted, or the word empty."""
-    return f"coalesce('''' || {sql} || '''', 'empty')"
-
-
-def cell_select(
-    *,
-    period: str,
-    period_end: str,
-    freq: str,
-    id_period: str,
-    lag_days: int,
-    basis: str,
-    period_name: str,
-    period_format: str,
-    available: str | None = None,
-    checks: Sequence[tuple[str, str]] = (),
-    key: str = "src.series || '|' || src.geo",
-) -> str:
-    """Select-list turning a text record into an observation.
-
-    ``period``/``period_end`` are SQL DATE expressions over ``src.period``;
-    ``available_at`` is the end of the period plus ``lag_days`` unless ``available``
-    (SQL, ``{end}`` = period end) says otherwise; ``checks`` are extra (condition,
-    reason) pairs tried after the period, the Python-found problem and the number;
-    ``source_id`` is ``key`` (SQL) and the period formatted by ``id_period``.
-    """
-    end = period_end
-    avail = (
-        available.format(end=end)
-        if available
-        else (f"({end} + INTERVAL 1 DAY)::TIMESTAMP + INTERVAL {lag_days} DAY")
-    )
-    value = "TRY_CAST(src.cell AS DOUBLE)"
-    basis = basis.replace("'", "''")
-    extra = "".join(f"\n        WHEN {cond} THEN {reason}" for cond, reason in checks)
-    return f"""
-    {key} || '|' || strftime({period}, '{id_period}') AS source_id,
-    src.series AS series, src.geo AS geo, {period} AS period_start, {end} AS period_end,
-    '{freq}' AS freq, {value} AS value, src.unit AS unit, src.attrs AS attrs,
-    {avail} AS available_at, '{basis}' AS available_basis, NULL::VARCHAR AS url,
-    CASE
-        WHEN {period} IS NULL
-            THEN '{period_name} ' || {q("src.period")} || ' is not a {period_format} date'
-        WHEN src.problem IS NOT NULL THEN src.problem
-        WHEN {value} IS NULL OR NOT isfinite({value})
-            THEN src.col || ' ' || {q("src.cell")} || ' is not a number'{extra}
-    END AS _reject"""
-
-
-Rows = list[tuple[int, list[str]]]
-
-
-def csv_rows(
-    path: Path, label: str, required: Sequence[str]
-) -> tuple[list[str], Rows, list[Reject]]:
-    """Header, (line, fields) rows and parse rejects of a header'd UTF-8 CSV file."""
-    rows: Rows = []
-    rejects: list[Reject] = []
-    try:
-        with open_text(path) as fh:  # type: ignore[attr-defined]
-            text = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")
-            reader = csv.reader(text)
-            header = next(reader, [])
-            check_required(path, header, required, label)
-            line = reader.line_num
-            for fields in reader:
-                start, line = line + 1, reader.line_num
-                if not fields:
-                    continue  # a blank line holds no row
-                if len(fields) != len(header):
-                    reason = f"expected {len(header)} fields, found {len(fields)}"
-                    rejects.append(Reject(start, "parse", reason, ",".join(fields)))
-                else:
-                    rows.append((start, fields))
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(
-            f"{path}: not a readable UTF-8 CSV file ({exc})",
-            "re-download it or check that it was given to the right SOURCE",
-        ) from exc
-    return header, rows, rejects
-
-
-def dumps(obj: dict) -> str:
-    return json.dumps(obj, ensure_ascii=False)
-
-
-def cells_note(rows: int, cells: int, skipped: int, what: str = "empty") -> str:
-    return f"{rows} input rows → {cells} observations; {skipped} {what} cells skipped"
-
+from vigil.sources.series import (
+    Parsed,
+    RecordReader,
+    cell_select,
+    cells_note,
+    csv_rows,
+    dumps,
+    q,
+)
 
 INDEX_RECENT = "index (1985-2019=100)"
 INDEX_HIST = "index (1900-2019=100)"

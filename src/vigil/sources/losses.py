@@ -23,16 +23,21 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vigil import countries
 from vigil.errors import InputError
-from vigil.sources.base import Adapter, Reject, Stage, open_text
-from vigil.sources.gpr import Parsed, RecordReader, cell_select, dumps
+from vigil.sources.base import Adapter, Reject, Stage
 from vigil.sources.http import Fetched, Fetcher
+from vigil.sources.series import (
+    Parsed,
+    RecordReader,
+    cell_select,
+    dumps,
+    json_array,
+)
 from vigil.sources.tabular import (
     CsvReader,
     CsvSpec,
@@ -58,47 +63,6 @@ MISLABEL = "losses of armoured combat vehicles"
 
 _DATE = "try_strptime(src.period, '%Y-%m-%d')::DATE"
 _BASIS = "end of date (UA General Staff posts the tally on the morning of the date)"
-
-
-def json_array(path: Path, label: str, key: str | None = None) -> list[tuple[int, Any]]:
-    """(line, item) for each item of the file's top-level JSON array (or of its ``key``)."""
-    try:
-        with open_text(path) as fh:  # type: ignore[attr-defined]
-            text = fh.read().decode("utf-8-sig")
-        # Decode item by item so that each keeps the line it starts on, for rejects.
-        decoder, pos = json.JSONDecoder(), 0
-        if key is not None:
-            found = re.search(r'"' + re.escape(key) + r'"\s*:\s*(?=\[)', text)
-            pos = found.end() if found else len(text)
-        pos = _skip_ws(text, pos)
-        if not text.startswith("[", pos):
-            where = f"a {key!r} array" if key else "a JSON array"
-            raise InputError(
-                f"{path}: not a {label}: expected {where}",
-                "check that the file was given to the right SOURCE",
-            )
-        items, line, last, pos = [], 1, 0, _skip_ws(text, pos + 1)
-        while not text.startswith("]", pos):
-            item, end = decoder.raw_decode(text, pos)
-            line, last = line + text.count("\n", last, pos), pos
-            items.append((line, item))
-            pos = _skip_ws(text, end)
-            if text.startswith(",", pos):
-                pos = _skip_ws(text, pos + 1)
-            elif not text.startswith("]", pos):
-                raise json.JSONDecodeError("expected ',' or ']'", text, pos)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(
-            f"{path}: not valid UTF-8 JSON ({exc})",
-            "re-download it: the file is probably truncated",
-        ) from exc
-    return items
-
-
-def _skip_ws(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos] in " \t\r\n":
-        pos += 1
-    return pos
 
 
 def _slug(name: str) -> str:

@@ -25,9 +25,15 @@ from pathlib import Path
 
 from vigil import countries
 from vigil.sources.base import Adapter, Reject
-from vigil.sources.gpr import Parsed, RecordReader, cell_select, dumps, q
 from vigil.sources.http import Fetched, Fetcher
-from vigil.sources.losses import json_array
+from vigil.sources.series import (
+    Parsed,
+    RecordReader,
+    cell_select,
+    dumps,
+    json_array,
+    q,
+)
 
 # Date of the v4.0 countries file in the mirror (README): the values were public then.
 PUBLISHED = "2017-11-09"

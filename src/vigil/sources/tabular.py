@@ -190,3 +190,25 @@ def locate_csv_records(path: Path, raws: Sequence[str], delim: str = ",") -> dic
             if key in wanted:
                 found[wanted[key]] = number
     return found
+
+
+def in_file_order(read_sql: str, names: list[str] | tuple[str, ...]) -> tuple[str, str]:
+    """(source, raw) SQL for stage_select that number rows by file position in ``_pos``.
+
+    Joins may reorder rows (DuckDB builds its hash table on the smaller side); readers
+    whose own post-processing (numbering reused ids, notes) must follow the file use
+    ``_pos`` and :func:`restore_file_order`. The ingest itself never relies on row order.
+    """
+    source = f"(SELECT *, row_number() OVER () AS _pos FROM {read_sql})"
+    pairs = ", ".join(
+        "'" + n.replace("'", "''") + "': src.\"" + n.replace('"', '""') + '"' for n in names
+    )
+    return source, "to_json({" + pairs + "})::VARCHAR"
+
+
+def restore_file_order(con, table: str) -> None:
+    """Rewrite staged ``table`` in ``_pos`` order and drop ``_pos``."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table} AS "
+        f"SELECT * EXCLUDE (_pos) FROM {table} ORDER BY _pos"
+    )

@@ -26,7 +26,13 @@ from vigil import countries, taxonomy
 from vigil.errors import FetchError, InputError
 from vigil.sources.base import Adapter, Reader, Stage, open_text
 from vigil.sources.http import RETRY_STATUSES, Fetched, Fetcher
-from vigil.sources.tabular import check_required, read_csv_sql, stage_select
+from vigil.sources.tabular import (
+    check_required,
+    in_file_order,
+    read_csv_sql,
+    restore_file_order,
+    stage_select,
+)
 
 # The header line of a GED CSV download, in file order.
 HEADER = (
@@ -156,28 +162,6 @@ SELECT = f"""
 JOINS = """
     LEFT JOIN ref_country_alias geo ON geo.alias_norm = vigil_norm_name(src.country)
     LEFT JOIN ref_category_map cat ON cat.scheme = 'ucdp' AND cat.code = src.type_of_violence"""
-
-
-def in_file_order(read_sql: str, names: list[str] | tuple[str, ...]) -> tuple[str, str]:
-    """(source, raw) SQL for stage_select that number rows by file position in ``_pos``.
-
-    Joins may reorder rows (DuckDB builds its hash table on the smaller side), yet the
-    ingest reports rejects in table order and breaks ties between copies of a key by rowid;
-    ``_pos`` lets :func:`restore_file_order` put the staged rows back in file order.
-    """
-    source = f"(SELECT *, row_number() OVER () AS _pos FROM {read_sql})"
-    pairs = ", ".join(
-        "'" + n.replace("'", "''") + "': src.\"" + n.replace('"', '""') + '"' for n in names
-    )
-    return source, "to_json({" + pairs + "})::VARCHAR"
-
-
-def restore_file_order(con, table: str) -> None:
-    """Rewrite staged ``table`` in ``_pos`` order and drop ``_pos``."""
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {table} AS "
-        f"SELECT * EXCLUDE (_pos) FROM {table} ORDER BY _pos"
-    )
 
 
 def decoded_lines(path: Path, counts: list[int] | None = None) -> Iterator[str]:

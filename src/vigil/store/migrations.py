@@ -102,6 +102,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # Who the actors are, in the source's own vocabulary: ACLED's inter codes as labels
+        # ("State forces", "Rebel groups"…), GDELT's CAMEO actor type (MIL, GOV, REB…).
+        "0002_event_actor_types",
+        """
+        ALTER TABLE events ADD COLUMN actor1_type VARCHAR;
+        ALTER TABLE events ADD COLUMN actor2_type VARCHAR;
+        """,
+    ),
 ]
 
 # Columns of each record kind, in table order, without batch_id (set by the ingest).

@@ -1,0 +1,113 @@
+"""Contracts every adapter and module keeps: registry, data folders, import layering."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from vigil import sources
+from vigil.ingest import plan_folder
+from vigil.sources.base import Adapter, Reader
+from vigil.store.migrations import RECORD_KINDS
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "vigil"
+ADAPTERS = sources.all_adapters()
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS, ids=[a.name for a in ADAPTERS])
+def test_adapter_contract(adapter: Adapter, shared_data: Path) -> None:
+    assert sources.get(adapter.name) is adapter
+    assert adapter.description and adapter.live_help
+    assert adapter.readers and all(isinstance(r, Reader) for r in adapter.readers)
+    assert all(r.kind in RECORD_KINDS and r.label for r in adapter.readers)
+    for folder in adapter.folders:
+        assert (shared_data / folder).is_dir(), f"{adapter.name}: no folder {folder}"
+        assert adapter.files_in(shared_data / folder), f"{adapter.name} reads nothing in {folder}"
+
+
+def test_every_data_folder_has_exactly_one_adapter(shared_data: Path) -> None:
+    claims = [f for a in ADAPTERS for f in a.folders]
+    assert len(claims) == len(set(claims))
+    folders = {p.name for p in shared_data.iterdir() if p.is_dir()}
+    assert folders == set(claims)
+
+
+def test_folder_plan_accounts_for_every_file(shared_data: Path) -> None:
+    work, skipped = plan_folder(shared_data, ADAPTERS)
+    planned = {str(p) for _, p in work}
+    left = {s.path for s in skipped}
+    assert not planned & left
+    every = {str(p) for p in shared_data.rglob("*") if p.is_file()}
+    docs = {p for p in every if Path(p).name.upper().startswith(("README", "LICEN"))}
+    assert every - docs == planned | left
+    assert all(s.reason for s in skipped)
+
+
+def test_unknown_folder_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "new_source").mkdir()
+    (tmp_path / "new_source" / "data.csv").write_text("a\n1\n")
+    work, skipped = plan_folder(tmp_path, ADAPTERS)
+    assert work == []
+    assert [s.path for s in skipped] == [str(tmp_path / "new_source")]
+    assert "no adapter recognises this folder" in skipped[0].reason
+
+
+# Which vigil modules each part may import: data flows one way (ARCHITECTURE.md).
+ALLOWED = {
+    "errors": set(),
+    "settings": set(),
+    "countries": {"errors", "settings"},
+    "taxonomy": {"errors", "settings"},
+    "store": {"errors", "settings", "store"},
+    "sources": {"errors", "settings", "countries", "taxonomy", "sources", "__init__"},
+    "ingest": {"errors", "settings", "sources", "store", "__init__"},
+    "cli": {"errors", "settings", "sources", "store", "ingest", "__init__"},
+}
+
+
+def _vigil_imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("vigil"):
+            parts = node.module.split(".")
+            if len(parts) == 1:  # from vigil import x
+                found |= {a.name for a in node.names}
+            else:
+                found.add(parts[1])
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("vigil.")}
+    return found - {"__version__"}
+
+
+@pytest.mark.parametrize("path", sorted(SRC.rglob("*.py")), ids=lambda p: str(p.relative_to(SRC)))
+def test_no_module_reaches_upward(path: Path) -> None:
+    rel = path.relative_to(SRC)
+    part = rel.parts[0].removesuffix(".py")
+    if part == "__init__":
+        return
+    imports = _vigil_imports(path)
+    imports.discard("__init__")
+    assert imports <= ALLOWED[part] | {"__init__"}, f"{rel} imports {imports - ALLOWED[part]}"
+
+
+def test_adapters_do_not_import_each_other() -> None:
+    shared = {"base", "http", "tabular", "series"}
+    names = {a.name for a in ADAPTERS}
+    for path in (SRC / "sources").glob("*.py"):
+        if path.stem in shared | {"__init__"}:
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "vigil.sources":
+                others = {a.name for a in node.names} & names
+                # acled_api / rss_feed are private helpers of their own adapter
+                assert not others, f"{path.name} imports adapter(s) {others}"
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "vigil.sources."
+            ):
+                target = node.module.split(".")[2]
+                assert target in shared or target.startswith(path.stem.split("_")[0]), (
+                    f"{path.name} imports vigil.sources.{target}"
+                )
