@@ -22,6 +22,16 @@ def _shared_data() -> Path:
     return Path(os.environ.get("VIGIL_DATA") or ROOT.parent / "shared" / "data").resolve()
 
 
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch) -> None:
+    """Tests see defaults, whatever VIGIL_*/credential variables the developer exported."""
+    for name in list(os.environ):
+        if name.startswith("VIGIL_") and name != "VIGIL_DATA":
+            monkeypatch.delenv(name)
+    for name in ("ACLED_USERNAME", "ACLED_PASSWORD", "UCDP_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def con():
     """A fresh, migrated in-memory store."""

@@ -368,8 +368,10 @@ def test_malformed_event_rows(con):
 
 def test_malformed_deletions(con):
     report = ingest_file(con, ADAPTER, FIX / "acled_deleted_malformed.csv", max_reject_share=1.0)
-    # Nothing stored to delete: the good tombstone is a duplicate, the bad one a reject.
-    assert (report.rows_in, report.duplicates, report.deleted, report.rejected) == (2, 1, 0, 1)
+    # Nothing stored to delete: the good tombstone is still kept (so a later load of the
+    # event cannot bring it back) and counted as deleted; the bad one is a reject.
+    assert (report.rows_in, report.duplicates, report.deleted, report.rejected) == (2, 0, 1, 1)
+    assert con.execute("SELECT count(*) FROM tombstones").fetchone()[0] == 1
     assert con.execute("SELECT line, reason FROM rejects").fetchall() == [
         (3, "deleted_timestamp 'soon' is not a Unix time in seconds")
     ]
@@ -588,3 +590,71 @@ def test_live_page_ignored_by_server_is_caught(http_server, fetcher, creds):
     _serve(http_server, _ok([api_row(1), api_row(2)]))
     with pytest.raises(FetchError, match="page 2 repeats page 1"):
         _fetch(fetcher, http_server, limit="2")
+
+
+def test_live_orphaned_deletions_file_is_returned_again(con, http_server, fetcher, creds):
+    rows = [api_row(1), api_row(2)]
+    _serve(http_server, _ok(rows))
+    first = _fetch(fetcher, http_server)
+    assert ingest_file(con, ADAPTER, first[0].path).loaded == 2
+    mark = int((fetcher.cache_dir / "acled" / "deleted_watermark.txt").read_text())
+    gone = {"event_id_cnty": "UKR80001", "deleted_timestamp": str(1645747200 + 3600)}
+    # Run 1 fetches a deletion, but its files are never ingested (the ingest failed).
+    _serve(http_server, _ok(rows), deleted=[gone])
+    run1 = _fetch(fetcher, http_server)
+    mark1 = int((fetcher.cache_dir / "acled" / "deleted_watermark.txt").read_text())
+    orphan = f"acled_deleted_since_{mark - 86400}.csv"
+    assert [f.path.name for f in run1] == [
+        "acled_events_ukraine_2022-02-01_2022-02-28.csv",
+        orphan,
+    ]
+    # Run 2: the watermark moved on, so the API lists no deletion any more; the cached
+    # deletions file is offered again, last.
+    _serve(http_server, _ok(rows), deleted=[])
+    run2 = _fetch(fetcher, http_server)
+    mark1 = int((fetcher.cache_dir / "acled" / "deleted_watermark.txt").read_text())
+    assert (
+        _queries(http_server, "/api/deleted/read")[-1]["deleted_timestamp"] == str(mark1 - 86400)
+        or mark1 == mark
+    )
+    assert [f.path.name for f in run2] == [
+        "acled_events_ukraine_2022-02-01_2022-02-28.csv",
+        orphan,
+    ]
+    assert run2[1].url.startswith("file://")
+    reports = [ingest_file(con, ADAPTER, f.path) for f in run2]
+    assert [r.skipped for r in reports] == [True, False]
+    assert (reports[1].rows_in, reports[1].deleted) == (1, 1)
+    assert con.execute("SELECT source_id FROM events").fetchall() == [("UKR80002",)]
+    # Run 3: everything is offered again and the ingest skips it all (idempotent).
+    run3 = _fetch(fetcher, http_server)
+    assert [ingest_file(con, ADAPTER, f.path).skipped for f in run3] == [True, True]
+
+
+def test_live_cached_window_files_are_returned_with_deletions_last(http_server, fetcher, creds):
+    cache = fetcher.cache_dir / "acled"
+    cache.mkdir(parents=True)
+    for name in ("acled_deleted_since_20.csv", "acled_deleted_since_100.csv"):
+        (cache / name).write_text("event_id_cnty,deleted_timestamp\n", encoding="utf-8")
+    _serve(http_server, _ok([api_row(1)]))
+    _fetch(fetcher, http_server, since="2022-01-01", until="2022-01-31")
+    got = _fetch(fetcher, http_server, deleted_since="50")  # Feb; Jan's file is cached
+    assert [f.path.name for f in got] == [
+        "acled_events_ukraine_2022-02-01_2022-02-28.csv",
+        "acled_events_ukraine_2022-01-01_2022-01-31.csv",
+        "acled_deleted_since_20.csv",
+        "acled_deleted_since_100.csv",
+    ]
+
+
+def test_live_limit_above_page_cap_is_clamped(http_server, fetcher, creds):
+    rows = [api_row(i) for i in range(12000)]
+    # The server caps every page at 5000 rows, whatever `limit` asks for.
+    _serve(http_server, _ok(rows[:5000]), _ok(rows[5000:10000]), _ok(rows[10000:]))
+    fetched = _fetch(fetcher, http_server, limit="10000")
+    assert [q["limit"] for q in _queries(http_server, "/api/acled/read")] == ["5000"] * 3
+    with fetched[0].path.open(encoding="utf-8", newline="") as fh:
+        got = [r["event_id_cnty"] for r in csv.DictReader(fh)]
+    assert len(got) == 12000 and len(set(got)) == 12000
+    assert got[0] == "UKR80000" and got[-1] == "UKR811999"
+    assert "at most 5000" in ADAPTER.live_help

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import gzip
+import hashlib
 import re
 from pathlib import Path
 
@@ -24,6 +25,10 @@ def csv_rows(path: Path) -> list[dict[str, str]]:
     opener = gzip.open if path.name.endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh))
+
+
+def incident_hash(date: str, title: str, lat: str, lon: str) -> str:
+    return hashlib.md5("|".join((date, title, lat, lon)).encode()).hexdigest()[:8]
 
 
 def snapshot(con) -> list[tuple]:
@@ -51,9 +56,20 @@ def test_real_file_loads_and_reconciles(con, shared_data):
     assert report.loaded == len(incidents) == 6639
     assert report.duplicates == 6650 - 8 - 6639
     assert report.notes == (
-        "5 entry ids reused for different incidents, kept apart as "
-        "<entry>#2…: UW0104, UW0105, UW0132, UW0454, UW5227",
+        "5 entry ids reused for different incidents, each incident kept as "
+        "<entry>#<md5(date|title|lat|lon)[:8]>: UW0104, UW0105, UW0132, UW0454, UW5227",
     )
+    # ids computed independently: the plain entry, or entry#hash for a reused entry
+    by_entry: dict[str, set] = {}
+    for entry, *incident in incidents:
+        by_entry.setdefault(entry, set()).add(tuple(incident))
+    expected_ids = {
+        e if len(found) == 1 else f"{e}#{incident_hash(*i)}"
+        for e, found in by_entry.items()
+        for i in found
+    }
+    stored_ids = {r[0] for r in con.execute("SELECT source_id FROM events").fetchall()}
+    assert stored_ids == expected_ids and len(stored_ids) == 6639
     reasons = dict(con.execute("SELECT reason, count(*) FROM rejects GROUP BY 1").fetchall())
     assert reasons == {"entry is empty (the row has no CIR id)": 4, "date is empty": 4}
     assert (
@@ -112,12 +128,19 @@ def test_spot_values(con, shared_data):
     )
     assert e["url"] == "https://twitter.com/GirkinGirkin/status/1488544876908187650"
     assert e["available_at"] == dt.datetime(2022, 1, 3)
-    # a reused id: the second incident is kept under UW0104#2
-    assert (event(con, "UW0104")["location"], event(con, "UW0104#2")["location"]) == (
+    # a reused id: each incident is kept under UW0104#<md5(date|title|lat|lon)[:8]>
+    assert (
+        event(con, "UW0104#31939d09")["location"],
+        event(con, "UW0104#ef62b66d")["location"],
+    ) == (
         "Sevastopol",
         "Rylsk",
     )
-    assert event(con, "UW0104#2")["country"] == "RUS"
+    assert event(con, "UW0104#ef62b66d")["country"] == "RUS"
+    assert con.execute("SELECT count(*) FROM events WHERE source_id = 'UW0104'").fetchone()[0] == 0
+
+
+TITLE7 = "05/03/2022 Synthetic damage, quoted"
 
 
 def test_malformed_rows(con):
@@ -138,10 +161,18 @@ def test_malformed_rows(con):
         (7, "date is empty"),
     ]
     assert event(con, "TST0001")["country"] == "BLR"  # "Belaurs"
-    first = event(con, "TST0007")
+    # TST0007 names two incidents (the first twice): each kept under entry#hash
+    first = event(con, "TST0007#" + incident_hash("2022-03-05", TITLE7, "", ""))
     assert (first["country"], first["geo_precision"], first["latitude"]) == ("UKR", None, None)
     assert first["summary"] == "05/03/2022 Synthetic damage, quoted — Good row"
-    assert event(con, "TST0007#2")["category"] == "ASSAULT"
+    second = event(
+        con, "TST0007#" + incident_hash("2022-03-06", "06/03/2022 Synthetic loss", "49.6", "36.6")
+    )
+    assert second["category"] == "ASSAULT"
+    assert (
+        con.execute("SELECT count(*) FROM events WHERE source_id LIKE 'TST0007%'").fetchone()[0]
+        == 2
+    )
 
 
 def test_wrong_file_for_adapter(con):
@@ -184,3 +215,50 @@ def test_row_with_extra_fields_is_a_parse_reject(con):
     line, kind, reason = con.execute("SELECT line, error_type, reason FROM rejects").fetchone()
     assert (line, kind) == (4, "TOO MANY COLUMNS")
     assert reason.startswith("too many columns: Expected Number of Columns: 15")
+
+
+HEADER = (
+    "entry,date,event_group,title,brief description,lat,lon,country,province,district,"
+    "town/city,arms/munition,violence level,link,geolocation"
+)
+INCIDENT = {
+    "A": "E1,2022-03-05,Bombing or Explosion Feb - June,A strike,a,50.1,30.1,Ukraine,"
+    "Kyiv Oblast,,X,,2,https://e.org/a,",
+    "B": "E1,2022-03-10,Bombing or Explosion Feb - June,B strike,b,50.2,30.2,Ukraine,"
+    "Kyiv Oblast,,Y,,2,https://e.org/b,",
+    "C": "E1,2022-03-07,Bombing or Explosion Feb - June,C strike,c,50.3,30.3,Ukraine,"
+    "Kyiv Oblast,,Z,,2,https://e.org/c,",
+    # a copy of A with another link: the same incident
+    "A2": "E1,2022-03-05,Bombing or Explosion Feb - June,A strike,a,50.1,30.1,Ukraine,"
+    "Kyiv Oblast,,X,,2,https://e.org/a-copy,",
+    "D": "E2,2022-03-08,Bombing or Explosion Feb - June,D strike,d,50.4,30.4,Ukraine,"
+    "Kyiv Oblast,,W,,2,https://e.org/d,",
+}
+
+
+def _download(folder: Path, *keys: str) -> Path:
+    folder.mkdir()
+    path = folder / "events.csv"
+    path.write_text("\n".join([HEADER, *(INCIDENT[k] for k in keys)]) + "\n", encoding="utf-8")
+    return path
+
+
+def test_reused_ids_are_stable_across_downloads(con, tmp_path):
+    """A newly inserted incident under a reused entry must not shift the others' ids."""
+    ids = {
+        "A": "E1#" + incident_hash("2022-03-05", "A strike", "50.1", "30.1"),
+        "B": "E1#" + incident_hash("2022-03-10", "B strike", "50.2", "30.2"),
+        "C": "E1#" + incident_hash("2022-03-07", "C strike", "50.3", "30.3"),
+    }
+    v1 = ingest_file(con, ADAPTER, _download(tmp_path / "v1", "A", "B", "D"))
+    assert (v1.rows_in, v1.loaded, v1.duplicates) == (3, 3, 0)
+    assert v1.notes == (
+        "1 entry ids reused for different incidents, each incident kept as "
+        "<entry>#<md5(date|title|lat|lon)[:8]>: E1",
+    )
+    v2 = ingest_file(con, ADAPTER, _download(tmp_path / "v2", "A", "B", "C", "D", "A2"))
+    assert (v2.rows_in, v2.loaded, v2.duplicates) == (5, 1, 4)
+    got = con.execute("SELECT source_id, location FROM events ORDER BY 1").fetchall()
+    assert got == sorted(
+        [(ids["A"], "X"), (ids["B"], "Y"), (ids["C"], "Z"), ("E2", "W")]
+    )  # A, B and C exactly once each; E2, used once, keeps its plain id

@@ -215,3 +215,41 @@ def test_whole_data_folder_twice_changes_nothing(tmp_path: Path, shared_data: Pa
     con = connect(db)
     assert [con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables] == before
     assert before[3] == sum(b["rejected"] for b in report["batches"])
+
+
+def test_failing_file_does_not_stop_the_others(tmp_path: Path) -> None:
+    db = tmp_path / "v.duckdb"
+    good = write(tmp_path / "20220220100000.export.CSV", rows(4, start=1))
+    bad = tmp_path / NAME
+    bad.write_bytes(b"")
+    later = write(tmp_path / "20220220103000.export.CSV", rows(3, start=100))
+    result = invoke("ingest", "gdelt", str(good), str(bad), str(later), "--db", str(db))
+    assert result.exit_code == 1
+    assert f"error: {bad}: the file is empty (0 bytes)" in result.output
+    assert "1 file(s) failed and loaded nothing; the other batches above are committed" in (
+        result.output
+    )
+    assert connect(db).execute("SELECT count(*) FROM events").fetchone()[0] == 7
+
+
+def test_control_characters_from_data_are_made_visible(tmp_path: Path) -> None:
+    db = tmp_path / "v.duckdb"
+    lines = rows(200)
+    lines[3] = row(GLOBALEVENTID="\x1b]0;pwned\x07\x1b[31mRED")
+    invoke("ingest", "gdelt", str(write(tmp_path / NAME, lines)), "--db", str(db))
+    listing = invoke("rejects", "--db", str(db)).output
+    assert "\x1b" not in listing and "\x07" not in listing
+    assert "\\x1b]0;pwned\\x07\\x1b[31mRED" in listing
+
+
+def test_bad_settings_are_named(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("VIGIL_MAX_REJECT_SHARE", "abc")
+    path = write(tmp_path / NAME, rows(2))
+    result = invoke("ingest", "gdelt", str(path), "--db", str(tmp_path / "v.duckdb"))
+    assert result.exit_code == 1
+    assert "VIGIL_MAX_REJECT_SHARE='abc' is not a share between 0 and 1" in result.output
+
+
+def test_rejects_limit_must_be_positive(tmp_path: Path) -> None:
+    result = invoke("rejects", "--limit", "-1", "--db", str(tmp_path / "v.duckdb"))
+    assert result.exit_code == 2

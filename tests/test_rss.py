@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -19,6 +20,7 @@ from conftest import FIXTURES, Reply
 from vigil.errors import FetchError, InputError
 from vigil.ingest import ingest_file
 from vigil.sources import rss_feed
+from vigil.sources.http import Fetched
 from vigil.sources.rss import ADAPTER
 from vigil.sources.rss_feed import html_to_text, outlet_key, parse_date, parse_feed
 
@@ -398,21 +400,56 @@ def test_live_conditional_get(con, http_server, fetcher, clock):
     assert state[url]["etag"] == '"v1"'
 
 
-def test_live_bad_feed_named_others_kept(http_server, fetcher, clock):
+def test_live_bad_feed_named_others_kept(con, http_server, fetcher, clock):
     http_server.route("/bad.xml", Reply(200, xml("malformed.xml")))
     http_server.route("/good.xml", Reply(200, xml("world_rdf.xml")))
     bad, good = f"{http_server.url}/bad.xml", f"{http_server.url}/good.xml"
-    with pytest.raises(FetchError) as err:
-        ADAPTER.fetch_live(fetcher, feeds=f"{bad},{good}")
-    assert err.value.message == (
-        f"1 of 2 feeds failed: {bad}: the feed is not well-formed XML "
+    got = ADAPTER.fetch_live(fetcher, feeds=f"{bad},{good}")
+    assert fetcher.warnings == [
+        f"rss feed skipped: {bad}: the feed is not well-formed XML "
         "(mismatched tag: line 2, column 48)"
-    )
+    ]
     state = json.loads((fetcher.cache_dir / "rss" / "feeds_state.json").read_text())
     assert list(state) == [good]
+    assert [f.path.name for f in got] == [state[good]["file"]]
+    assert got[0].url == good
     items = (fetcher.cache_dir / "rss" / state[good]["file"]).read_text().splitlines()
     assert json.loads(items[0])["format"] == "rss1"
     assert json.loads(items[1])["published"] == "2023-07-11T03:00:00Z"
+    assert ingest_file(con, ADAPTER, got[0].path).loaded == len(items) - 1
+
+
+def test_live_failed_feed_and_orphaned_fetch_file(con, http_server, fetcher, monkeypatch):
+    """Run 1: feed a succeeds, b fails; run 1's file is never ingested. Run 2 offers it."""
+    http_server.route(
+        "/a.xml", Reply(200, xml("world_rss2.xml")), Reply(200, xml("world_atom.xml"))
+    )
+    http_server.route("/b.xml", Reply(404, "gone"), Reply(200, xml("world_rdf.xml")))
+    a, b = f"{http_server.url}/a.xml", f"{http_server.url}/b.xml"
+    monkeypatch.setattr(rss_feed, "_utcnow", lambda: datetime(2024, 3, 1, 12, tzinfo=UTC))
+    run1 = ADAPTER.fetch_live(fetcher, feeds=f"{a},{b}")
+    assert [f.url for f in run1] == [a]
+    assert fetcher.warnings == [f"rss feed skipped: GET {b} failed: HTTP 404 (gone)"]
+    first_a = run1[0].path
+    # run 1's file is not ingested (say the ingest failed); run 2 gets new content for a
+    monkeypatch.setattr(rss_feed, "_utcnow", lambda: datetime(2024, 3, 1, 13, tzinfo=UTC))
+    fetcher.warnings.clear()
+    run2 = ADAPTER.fetch_live(fetcher, feeds=f"{a},{b}")
+    assert fetcher.warnings == []
+    assert [f.url for f in run2][:2] == [a, b]
+    assert first_a not in [f.path for f in run2[:2]]
+    assert [f.path for f in run2[2:]] == [first_a]  # the orphan, offered again
+    assert first_a.name.endswith("-20240301T120000.000000Z.rss.jsonl")
+    reports = [ingest_file(con, ADAPTER, f.path) for f in run2]
+    assert [r.loaded for r in reports] == [2, 1, 4]  # atom 2, rdf 1, rss2 4 items
+    # run 3: everything cached is offered again, and skipped as already loaded
+    http_server.route("/a.xml", Reply(500, "down"))
+    http_server.route("/b.xml", Reply(500, "down"))
+    run3 = ADAPTER.fetch_live(fetcher, feeds=f"{a},{b}")
+    assert len(fetcher.warnings) == 2
+    assert fetcher.warnings[0] == f"rss feed skipped: GET {a} failed after 4 attempts: HTTP 500"
+    assert sorted(f.path for f in run3) == sorted(f.path for f in run2)
+    assert all(ingest_file(con, ADAPTER, f.path).skipped for f in run3)
 
 
 def test_live_billion_laughs_refused(http_server, fetcher):
@@ -433,9 +470,21 @@ def test_live_retries_429_then_fails_on_persistent_500(http_server, fetcher, clo
     assert len(got) == 1 and fetcher.waits == [7.0]
     fetcher.waits.clear()
     url = f"{http_server.url}/down.xml"
-    with pytest.raises(FetchError, match=re.escape(f"GET {url} failed after 4 attempts: HTTP 500")):
-        ADAPTER.fetch_live(fetcher, feeds=url)
+    # the feed failed, but a fetch file is cached: it is returned, the failure a warning
+    assert ADAPTER.fetch_live(fetcher, feeds=url) == [
+        Fetched(got[0].path, got[0].path.resolve().as_uri())
+    ]
+    assert fetcher.warnings == [f"rss feed skipped: GET {url} failed after 4 attempts: HTTP 500"]
     assert fetcher.waits == [0.5, 1.0, 2.0]
+    # every feed failed and nothing is cached: an error
+    got[0].path.unlink()
+    with pytest.raises(FetchError) as err:
+        ADAPTER.fetch_live(fetcher, feeds=url)
+    assert err.value.message == f"1 of 1 feeds failed: GET {url} failed after 4 attempts: HTTP 500"
+    assert err.value.hint == (
+        "nothing was fetched and no earlier fetch file is cached; check the URLs in "
+        "--option feeds, or try again later"
+    )
 
 
 def test_parser_details():
@@ -457,3 +506,27 @@ def test_parser_details():
     )
     assert parse_date("2021-11-09T10:54:36") == datetime(2021, 11, 9, 10, 54, 36, tzinfo=UTC)
     assert parse_date("someday") is None
+
+
+def test_snapshot_column_names_with_quotes(con, tmp_path):
+    """Parquet column names are data: quotes in them must not break (or inject into) SQL."""
+    path = tmp_path / "rss_headlines_quotes.parquet"
+    table = pa.table(
+        {
+            "day": ["2022-01-05", "not a day"],
+            "feed": ["f.a", "f.a"],
+            "title": ["Quoted", "Bad"],
+            "description": ["Synthetic.", "Synthetic."],
+            "link": ["https://e.test/q", "https://e.test/b"],
+            "date_published": ["2022-01-05 08:00:00+00:00", ""],
+            "language": ["en", "en"],
+            'x"': ['a "b"', "c"],
+            "it's": ["d'e", "f"],
+        }
+    )
+    pq.write_table(table, path)
+    report = ingest_file(con, ADAPTER, path, max_reject_share=1.0)
+    assert (report.rows_in, report.loaded, report.rejected) == (2, 1, 1)
+    assert rejects(con) == [(2, "invalid", "day 'not a day' is not a YYYY-MM-DD date")]
+    raw = json.loads(con.execute("SELECT raw FROM documents").fetchone()[0])
+    assert (raw['x"'], raw["it's"], raw["title"]) == ('a "b"', "d'e", "Quoted")

@@ -27,10 +27,17 @@ def test_old_store_is_migrated_on_open_and_keeps_its_rows(tmp_path: Path, monkey
     path = tmp_path / "old.duckdb"
     monkeypatch.setattr(db_module, "MIGRATIONS", MIGRATIONS[:1])
     old = connect(path)
-    ingest_file(old, gdelt.ADAPTER, write(tmp_path / "20220220101500.export.CSV", rows(3)))
+    old.execute(
+        "INSERT INTO events (source, source_id, occurred_on, occurred_until, category, "
+        "available_at, available_basis, raw, record_hash, batch_id) "
+        "SELECT 'gdelt', i::VARCHAR, DATE '2022-02-20', DATE '2022-02-20', 'CONSULT', "
+        "TIMESTAMP '2022-02-20 10:15:00', 'DATEADDED', 'x', md5('x'), 1 FROM range(3) t(i)"
+    )
     old.close()
     monkeypatch.setattr(db_module, "MIGRATIONS", MIGRATIONS)
-    with pytest.raises(StoreError, match="needs migrations 0002_event_actor_types"):
+    with pytest.raises(
+        StoreError, match="needs migrations 0002_event_actor_types, 0003_tombstones"
+    ):
         connect(path, read_only=True)
     new = connect(path)
     assert pending_migrations(new) == []
@@ -56,3 +63,29 @@ def test_actor_types_reach_the_store(con, tmp_path: Path) -> None:
     ingest_file(con, gdelt.ADAPTER, write(tmp_path / "20220220101500.export.CSV", rows(2)))
     got = con.execute("SELECT DISTINCT actor1_type FROM events WHERE source = 'gdelt'").fetchall()
     assert got == [("MIL",)]
+
+
+def test_tombstone_before_the_record_keeps_it_withdrawn(con, tmp_path: Path) -> None:
+    """A deletion loaded before or after the event: either order ends with no event."""
+    events = FIXTURES / "acled" / "acled_export_synthetic.csv"
+    ingest_file(con, acled.ADAPTER, events)
+    ids = {r[0] for r in con.execute("SELECT source_id FROM events").fetchall()}
+    withdrawn = sorted(ids)[0]
+    deletions = tmp_path / "acled_deleted_test.csv"
+    deletions.write_text(f"event_id_cnty,deleted_timestamp\n{withdrawn},4102444800\n")
+
+    first = connect(":memory:")  # deletion first, then the events
+    assert ingest_file(first, acled.ADAPTER, deletions).deleted == 1
+    late = ingest_file(first, acled.ADAPTER, events)
+    assert (late.deleted, late.loaded) == (1, len(ids) - 1)
+    kept = {r[0] for r in first.execute("SELECT source_id FROM events").fetchall()}
+    assert kept == ids - {withdrawn}
+
+    after = ingest_file(con, acled.ADAPTER, deletions)  # events first, then the deletion
+    assert after.deleted == 1
+    assert {r[0] for r in con.execute("SELECT source_id FROM events").fetchall()} == kept
+    manifest = con.execute(
+        "SELECT rows_in, loaded, duplicates, rejected, deleted FROM batches WHERE batch_id = ?",
+        [after.batch_id],
+    ).fetchone()
+    assert manifest == (1, 0, 0, 0, 1)

@@ -15,7 +15,8 @@ import pytest
 from conftest import FIXTURES, Reply
 from vigil.errors import FetchError, InputError
 from vigil.ingest import ingest_file
-from vigil.sources.ucdp import ADAPTER, BASIS, COLUMNS
+from vigil.sources.ucdp import ADAPTER, BASIS, COLUMNS, GED_BASIS, is_candidate
+from vigil.store import connect
 
 FIX = FIXTURES / "ucdp"
 GED = "ucdp_ged_ukraine_2014_2022q1/UCDP-Ukraine.csv.gz"
@@ -62,11 +63,34 @@ def test_real_file_loads_and_reconciles(con, shared_data, name, expected):
     assert stored == (expected, expected, sum(int(r["best"]) for r in rows))
     assert (
         con.execute(
-            "SELECT count(*) FROM events WHERE category IS NULL OR country IS NULL "
-            "OR available_basis <> ?",
-            [BASIS],
+            "SELECT count(*) FROM events WHERE category IS NULL OR country IS NULL"
         ).fetchone()[0]
         == 0
+    )
+    # available_at, computed independently: the candidate file's rows all get date_end+31d;
+    # in the GED(+candidate) file, years before its latest year are stable GED (June y+1)
+    latest = max(int(r["year"]) for r in rows)
+    expected_at = {}
+    for r in rows:
+        if name == GED and int(r["year"]) < latest:
+            expected_at[r["id"]] = (dt.datetime(int(r["year"]) + 1, 6, 30), GED_BASIS)
+        else:
+            end = dt.date.fromisoformat(
+                r["date_end_iso"] if name == CANDIDATE else r["date_end"][:10]
+            )
+            expected_at[r["id"]] = (
+                dt.datetime.combine(end, dt.time()) + dt.timedelta(days=31),
+                BASIS,
+            )
+    got_at = {
+        sid: (at, basis)
+        for sid, at, basis in con.execute(
+            "SELECT source_id, available_at, available_basis FROM events"
+        ).fetchall()
+    }
+    assert got_at == expected_at
+    assert Counter(b for _, b in got_at.values()) == (
+        {GED_BASIS: 3077 - 21, BASIS: 21} if name == GED else {BASIS: 894}
     )
 
     before = snapshot(con)
@@ -92,7 +116,18 @@ def test_ged_spot_values(con, shared_data):
     )
     assert (mh17["category"], mh17["mode"], mh17["source_code"]) == ("ASSAULT", "state-based", "1")
     assert mh17["geo_precision"] == "point" and mh17["url"] is None
-    assert mh17["available_at"] == dt.datetime(2014, 8, 17)
+    # stable GED row: public with the annual GED release, June of year+1
+    assert (mh17["available_at"], mh17["available_basis"]) == (
+        dt.datetime(2015, 6, 30),
+        "annual GED release (June of year+1)",
+    )
+    # the file's latest year (2022) is its candidate part: date_end + 31 days
+    late = event(con, "429380")
+    assert (late["occurred_until"], late["available_at"], late["available_basis"]) == (
+        dt.date(2022, 2, 20),
+        dt.datetime(2022, 3, 23),
+        "date_end+31d (UCDP Candidate monthly release, <1 month lag)",
+    )
     # README: deaths (best) per year 2014 4893 … 2022 35
     per_year = dict(
         con.execute("SELECT year(occurred_on), sum(fatalities) FROM events GROUP BY 1").fetchall()
@@ -351,3 +386,98 @@ def test_api_empty_window_is_an_error(http_server, fetcher, token):
     http_server.route(ROUTE, Reply(200, page([], "")))
     with pytest.raises(InputError, match="the UCDP API returned no events for"):
         ADAPTER.fetch_live(fetcher, base_url=http_server.url, version="25.1")
+
+
+def test_available_at_by_release(con, tmp_path):
+    """Mixed years: earlier years are stable GED; a candidate-named copy is all candidate."""
+    report = ingest_file(con, ADAPTER, FIX / "ucdp_us_dates.csv")
+    assert report.loaded == 4
+    got = dict(con.execute("SELECT source_id, available_at FROM events ORDER BY 1").fetchall())
+    assert got == {
+        "900001": dt.datetime(2023, 6, 30),  # 2022 < 2023, the file's latest year
+        "900002": dt.datetime(2023, 6, 30),
+        "900003": dt.datetime(2015, 6, 30),
+        "900004": dt.datetime(2023, 3, 6),  # 2023-02-03 + 31 days
+    }
+    folder = tmp_path / "ucdp_candidate_2022"
+    folder.mkdir()
+    copy = folder / "ucdp_events.csv"
+    copy.write_bytes((FIX / "ucdp_us_dates.csv").read_bytes())
+    other = connect(":memory:")  # a fresh store: the same rows would be duplicates here
+    try:
+        ingest_file(other, ADAPTER, copy)
+        got = dict(
+            other.execute(
+                "SELECT source_id, available_at FROM events WHERE available_basis = ? ORDER BY 1",
+                [BASIS],
+            ).fetchall()
+        )
+    finally:
+        other.close()
+    assert got == {
+        "900001": dt.datetime(2022, 10, 31),
+        "900002": dt.datetime(2022, 10, 2),
+        "900003": dt.datetime(2014, 2, 23),
+        "900004": dt.datetime(2023, 3, 6),
+    }
+    assert [
+        is_candidate(Path(n))
+        for n in (
+            "GEDEvent_v24_0_1.csv",
+            "ucdp_ged_25.0.9_369_start_end.csv",
+            "GEDEvent_v24_1.csv",
+            "ucdp_ged_25.1_369_2022-09-01_2022-09-30.csv",
+            "x/GedEvent_Candidate.csv",
+        )
+    ] == [True, True, False, False, True]
+
+
+def test_optional_column_absent_reads_as_empty(con, tmp_path):
+    with (FIX / "ucdp_us_dates.csv").open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    path = tmp_path / "ucdp_no_sources.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        names = [c for c in rows[0] if c not in ("number_of_sources", "source_headline")]
+        writer = csv.DictWriter(fh, names, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    report = ingest_file(con, ADAPTER, path)
+    assert (report.rows_in, report.loaded, report.rejected) == (4, 4, 0)
+    assert report.notes == ("columns absent, read as empty: number_of_sources, source_headline",)
+    e = event(con, "900004")
+    assert (e["mentions"], e["summary"], e["fatalities"]) == (None, None, 1)
+    assert "number_of_sources" not in json.loads(e["raw"])
+
+
+def test_api_next_page_on_another_host_is_refused(http_server, fetcher, token):
+    evil = "http://localhost:1/api/gedevents/25.1?page=1"
+    http_server.route(ROUTE, Reply(200, page([api_event(1, "2022-09-01")], evil)))
+    with pytest.raises(FetchError) as err:
+        ADAPTER.fetch_live(fetcher, base_url=http_server.url)
+    assert err.value.message.startswith(
+        f"UCDP API NextPageUrl {evil} is on another host than the API (http://127.0.0.1:"
+    )
+    assert err.value.message.endswith("not sending the token there")
+    assert len(http_server.requests) == 1  # only the API itself was asked
+    # the same origin spelt with its path only is followed
+    http_server.route(
+        ROUTE,
+        Reply(200, page([api_event(1, "2022-09-01")], f"{ROUTE}?pagesize=1000&page=2")),
+        Reply(200, page([api_event(2, "2022-09-02")], "")),
+    )
+    fetched = ADAPTER.fetch_live(fetcher, base_url=http_server.url)
+    assert http_server.requests[-1][1] == f"{ROUTE}?pagesize=1000&page=2"
+    assert len(list(csv.reader(io.StringIO(fetched[0].path.read_text())))) == 3
+
+
+def test_api_options_are_url_encoded(http_server, fetcher, token):
+    http_server.route(ROUTE, Reply(200, page([api_event(1, "2022-09-01")], "")))
+    fetched = ADAPTER.fetch_live(
+        fetcher, base_url=http_server.url, country="369&x=1 2", since="2022-09-01"
+    )
+    assert [r[1] for r in http_server.requests] == [
+        f"{ROUTE}?pagesize=1000&Country=369%26x%3D1+2&StartDate=2022-09-01"
+    ]
+    assert fetched[0].url == (
+        f"{http_server.url}{ROUTE}?pagesize=1000&Country=369%26x%3D1+2&StartDate=2022-09-01"
+    )

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+import duckdb
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -50,10 +53,25 @@ def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except VigilError as exc:
             if _state["debug"]:
                 raise
-            err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
+            err.print(
+                f"[bold red]error:[/] {escape(safe(exc.message))}", highlight=False, soft_wrap=True
+            )
             if exc.hint:
-                err.print(f"  hint: {exc.hint}", highlight=False, markup=False, soft_wrap=True)
+                err.print(
+                    f"  hint: {safe(exc.hint)}", highlight=False, markup=False, soft_wrap=True
+                )
             raise typer.Exit(exc.exit_code) from None
+        except duckdb.Error as exc:
+            if _state["debug"]:
+                raise
+            first = safe(str(exc).splitlines()[0])
+            err.print(f"error: store error: {first}", highlight=False, markup=False)
+            err.print(
+                "  hint: run again with --debug and report it with the command you ran",
+                highlight=False,
+                markup=False,
+            )
+            raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err.print(
                 "interrupted: the batch in progress was rolled back; "
@@ -145,6 +163,8 @@ def ingest(
         float | None,
         typer.Option(
             "--max-reject-share",
+            min=0.0,
+            max=1.0,
             help="Fail a batch above this share of malformed rows "
             "(default 0.01, env VIGIL_MAX_REJECT_SHARE).",
         ),
@@ -156,8 +176,9 @@ def ingest(
     _check_format(fmt)
     work, skipped = _ingest_plan(source, paths or [], data, live, _parse_options(option or []))
     con = connect(db)
-    reports = _run_batches(con, work, force, max_reject_share, quiet=fmt == "json")
-    _print_reports(reports, skipped, fmt)
+    reports, failures = _run_batches(con, work, force, max_reject_share, quiet=fmt == "json")
+    _print_reports(reports, skipped, fmt, failures)
+    _exit_on_failures(failures, fmt)
 
 
 def _ingest_plan(source, paths, data, live, options):
@@ -174,7 +195,10 @@ def _ingest_plan(source, paths, data, live, options):
         if paths:
             raise UsageError("--live fetches files itself: give no PATH with it")
         fetcher = Fetcher(Path(settings.get("cache")))
-        return [(adapter, f) for f in adapter.fetch_live(fetcher, **options)], []
+        fetched = adapter.fetch_live(fetcher, **options)
+        for warning in fetcher.warnings:
+            err.print(f"warning: {safe(warning)}", highlight=False, markup=False)
+        return [(adapter, f) for f in fetched], []
     if not paths:
         raise UsageError(
             f"no files given for {source}", f"vigil ingest {source} PATH... (or --live)"
@@ -182,8 +206,19 @@ def _ingest_plan(source, paths, data, live, options):
     return [(adapter, p) for p in paths], []
 
 
-def _run_batches(con, work, force, share, *, quiet: bool) -> list[BatchReport]:
-    reports = []
+@dataclass(frozen=True)
+class Failure:
+    """A file whose batch failed (and was rolled back) while the others went on."""
+
+    input: str
+    error: str
+    hint: str | None
+
+
+def _run_batches(con, work, force, share, *, quiet: bool):
+    """Load each file as its own batch; a failing file is reported, the others still load."""
+    reports: list[BatchReport] = []
+    failures: list[Failure] = []
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -196,48 +231,82 @@ def _run_batches(con, work, force, share, *, quiet: bool) -> list[BatchReport]:
     ) as progress:
         task = progress.add_task("loading", total=len(work))
         for adapter, item in work:
-            path = getattr(item, "path", item)
-            progress.update(task, description=f"{adapter.name}: {Path(path).name}")
-            reports.append(
-                ingest_file(
-                    con,
-                    adapter,
-                    Path(path),
-                    force=force,
-                    max_reject_share=share,
-                    published_md5=getattr(item, "md5", None),
-                    label=getattr(item, "url", None),
+            path = Path(getattr(item, "path", item))
+            progress.update(task, description=f"{adapter.name}: {path.name}")
+            try:
+                reports.append(
+                    ingest_file(
+                        con,
+                        adapter,
+                        path,
+                        force=force,
+                        max_reject_share=share,
+                        published_md5=getattr(item, "md5", None),
+                        label=getattr(item, "url", None),
+                    )
                 )
-            )
+            except VigilError as exc:
+                if _state["debug"]:
+                    raise
+                failures.append(Failure(str(path), exc.message, exc.hint))
             progress.advance(task)
-    return reports
+    return reports, failures
 
 
-def _print_reports(reports: list[BatchReport], skipped: list[NotLoaded], fmt: str) -> None:
+def _exit_on_failures(failures: list[Failure], fmt: str) -> None:
+    """Name every failed file (its batch was rolled back) and exit 1."""
+    if not failures:
+        return
+    if fmt != "json":
+        for f in failures:
+            err.print(f"error: {safe(f.error)}", highlight=False, markup=False)
+            if f.hint:
+                err.print(f"  hint: {safe(f.hint)}", highlight=False, markup=False)
+        err.print(
+            f"{len(failures)} file(s) failed and loaded nothing; the other batches above "
+            "are committed",
+            highlight=False,
+            markup=False,
+        )
+    raise typer.Exit(1)
+
+
+def safe(text: object) -> str:
+    """Text from sources with control characters made visible (no terminal escapes)."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), str(text))
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _print_reports(
+    reports: list[BatchReport], skipped: list[NotLoaded], fmt: str, failures: list[Failure]
+) -> None:
     if fmt == "json":
         out.print_json(
             json.dumps(
                 {
                     "batches": [r.as_dict() for r in reports],
                     "not_loaded": [{"path": s.path, "reason": s.reason} for s in skipped],
+                    "failed": [asdict(f) for f in failures],
                 },
                 default=str,
             )
         )
         return
+    if not reports and not skipped:
+        return  # nothing loaded: the errors alone say what happened
     table = Table(
         "source", "input", "rows in", "loaded", "updated", "dupl.", "rejected", "s", title="batches"
     )
     for r in reports:
         name = Path(r.input).name if "://" not in r.input else r.input
         if r.skipped:
-            table.add_row(
-                r.source, escape(name), "—", "—", "—", "—", "—", "", style="dim", end_section=False
-            )
+            table.add_row(r.source, escape(safe(name)), "—", "—", "—", "—", "—", "", style="dim")
             continue
         table.add_row(
             r.source,
-            escape(name),
+            escape(safe(name)),
             f"{r.rows_in:,}",
             f"{r.loaded:,}",
             f"{r.updated:,}",
@@ -258,11 +327,16 @@ def _print_reports(reports: list[BatchReport], skipped: list[NotLoaded], fmt: st
     for r in done:
         for note in r.notes:
             out.print(
-                f"  note [{r.source}] {Path(r.input).name}: {note}", highlight=False, markup=False
+                f"  note [{r.source}] {safe(Path(r.input).name)}: {safe(note)}",
+                highlight=False,
+                markup=False,
             )
     for s in skipped:
         out.print(
-            f"  not loaded: {s.path}: {s.reason}", highlight=False, markup=False, style="yellow"
+            f"  not loaded: {safe(s.path)}: {s.reason}",
+            highlight=False,
+            markup=False,
+            style="yellow",
         )
 
 
@@ -304,7 +378,7 @@ def status(db: DbOption = DEFAULT_DB, fmt: FormatOption = "text") -> None:
 @_handle_errors
 def rejects(
     source: Annotated[str | None, typer.Option("--source", help="Only this source.")] = None,
-    limit: Annotated[int, typer.Option("--limit", help="Most rows to show.")] = 20,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Most rows to show.")] = 20,
     db: DbOption = DEFAULT_DB,
     fmt: FormatOption = "text",
 ) -> None:
@@ -323,7 +397,7 @@ def rejects(
         return
     for batch, src, inp, line, etype, reason, _ in rows:
         out.print(
-            f"[{src} batch {batch}] {Path(inp).name}:{line or '?'}: {etype}: {reason}",
+            safe(f"[{src} batch {batch}] {Path(inp).name}:{line or '?'}: {etype}: {reason}"),
             highlight=False,
             markup=False,
         )
@@ -350,8 +424,8 @@ def demo(
     out.print(f"Building the evidence store {db} from {data} …", highlight=False)
     work, skipped = plan_folder(data, sources.all_adapters())
     con = connect(db)
-    reports = _run_batches(con, work, False, None, quiet=False)
-    _print_reports(reports, skipped, "text")
+    reports, failures = _run_batches(con, work, False, None, quiet=False)
+    _print_reports(reports, skipped, "text", failures)
     con.close()
     status(db=db, fmt="text")
 

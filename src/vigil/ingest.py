@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from vigil import __version__, settings
 from vigil.errors import InputError, ReconciliationError, RejectThresholdError
 from vigil.sources.base import Adapter, Reject, Stage
+from vigil.store.merge import merge_staged
 
 if TYPE_CHECKING:
     import duckdb
@@ -74,9 +75,7 @@ def ingest_file(
 ) -> BatchReport:
     """Load one file through ``adapter`` as one batch; see the module docstring."""
     started = time.perf_counter()
-    share = (
-        float(settings.get("max_reject_share")) if max_reject_share is None else max_reject_share
-    )
+    share = settings.get_share("max_reject_share") if max_reject_share is None else max_reject_share
     path = Path(path)
     _check_readable(path)
     reader = adapter.reader_for(path)
@@ -141,11 +140,11 @@ def _merge(con, source, reader, path, name, stage: Stage, share, started, checks
             f"{path}: no rows to load (the file has no data rows)",
             "re-download it: an empty export usually means an interrupted download",
         )
-    _check_share(path, rows_in, rejects, share)
-    has_delete = _has_column(con, STAGE, "_delete")
+    _check_share(path, stage, rejects, share)
     batch_id = con.execute("SELECT nextval('batch_id_seq')").fetchone()[0]
-    counts = _apply(con, table, source, has_delete, batch_id)
-    loaded, updated, duplicates, deleted = counts
+    counts = merge_staged(con, STAGE, table, source, batch_id)
+    loaded, updated = counts.loaded, counts.updated
+    duplicates, deleted = counts.duplicates, counts.deleted
     total = loaded + duplicates + len(rejects) + deleted
     if total != rows_in:
         raise ReconciliationError(
@@ -156,8 +155,11 @@ def _merge(con, source, reader, path, name, stage: Stage, share, started, checks
     _write_rejects(con, batch_id, source, name, rejects)
     seconds = time.perf_counter() - started
     con.execute(
-        """INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-               now()::TIMESTAMP - to_microseconds(?::BIGINT), now()::TIMESTAMP)""",
+        """INSERT INTO batches (batch_id, source, kind, input, sha256, published_md5, bytes,
+               rows_in, loaded, updated, duplicates, rejected, notes, loader_version,
+               started_at, finished_at, deleted)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+               now()::TIMESTAMP - to_microseconds(?::BIGINT), now()::TIMESTAMP, ?)""",
         [
             batch_id,
             source,
@@ -174,6 +176,7 @@ def _merge(con, source, reader, path, name, stage: Stage, share, started, checks
             "; ".join(stage.notes) or None,
             __version__,
             int(seconds * 1e6),
+            deleted,
         ],
     )
     return BatchReport(
@@ -203,91 +206,24 @@ def _validation_rejects(con, reader, path: Path) -> list[Reject]:
     return [Reject(lines.get(raw), "invalid", reason, raw) for reason, raw in rows]
 
 
-def _check_share(path: Path, rows_in: int, rejects: list[Reject], share: float) -> None:
-    if not rejects or len(rejects) / rows_in <= share:
+def _check_share(path: Path, stage: Stage, rejects: list[Reject], share: float) -> None:
+    if not rejects:
+        return
+    if stage.lines_in:
+        bad, total, unit = len({r.line for r in rejects}), stage.lines_in, "input lines"
+        what = f"rejects on {bad} of {total} {unit}"
+    else:
+        bad, total = len(rejects), stage.rows_in
+        what = f"{bad} of {total} rows rejected"
+    if bad / total <= share:
         return
     first = rejects[0]
     where = f"line {first.line}" if first.line else "a row"
     raise RejectThresholdError(
-        f"{path}: {len(rejects)} of {rows_in} rows rejected "
-        f"({len(rejects) / rows_in:.1%} > {share:.1%} allowed); first, {where}: {first.reason}",
+        f"{path}: {what} ({bad / total:.1%} > {share:.1%} allowed); first, {where}: {first.reason}",
         "nothing was loaded; fix or re-download the file, check it was given to the right "
         "SOURCE, or raise the limit with --max-reject-share",
     )
-
-
-def _has_column(con, table: str, column: str) -> bool:
-    return any(r[0] == column for r in con.execute(f"DESCRIBE {table}").fetchall())
-
-
-def _apply(
-    con, table: str, source: str, has_delete: bool, batch_id: int
-) -> tuple[int, int, int, int]:
-    """Merge staged rows into ``table``; returns (loaded, updated, duplicates, deleted).
-
-    ``loaded`` counts rows written (new plus updated). Within the batch the most recent
-    version of a key wins (ties broken by content hash, never by row order, which joins
-    in a reader may shuffle); the other copies count as duplicates.
-    """
-    cols = [
-        r[0]
-        for r in con.execute(f"DESCRIBE {table}").fetchall()
-        if r[0] not in ("source", "batch_id")
-    ]
-    delete_expr = "s._delete" if has_delete else "FALSE"
-    # One small table of keys and decisions, so the wide staged rows are read once more.
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _vigil_plan AS
-        SELECT s.rowid AS rid, {delete_expr} AS is_delete,
-               row_number() OVER (PARTITION BY s.source_id
-                                  ORDER BY s.available_at DESC, s.record_hash DESC) AS rn,
-               t.source_id IS NOT NULL AS stored,
-               t.record_hash = s.record_hash AS same,
-               s.available_at >= t.available_at AS newer
-        FROM {STAGE} s
-        LEFT JOIN (SELECT source_id, record_hash, available_at FROM {table}
-                   WHERE source = $src) t USING (source_id)
-    """,
-        {"src": source},
-    )
-    plan = dict(
-        con.execute("""
-        SELECT CASE
-                 WHEN rn > 1 THEN 'dup'
-                 WHEN is_delete AND stored AND newer THEN 'delete'
-                 WHEN is_delete THEN 'dup'
-                 WHEN NOT stored THEN 'new'
-                 WHEN same OR NOT newer THEN 'dup'
-                 ELSE 'update' END AS action, count(*)
-        FROM _vigil_plan GROUP BY 1
-    """).fetchall()
-    )
-    if plan.get("update") or plan.get("delete"):
-        con.execute(
-            f"""
-            DELETE FROM {table} WHERE source = $src AND source_id IN (
-                SELECT s.source_id FROM {STAGE} s JOIN _vigil_plan p ON s.rowid = p.rid
-                WHERE p.rn = 1 AND p.stored AND p.newer AND (p.is_delete OR NOT p.same))
-        """,
-            {"src": source},
-        )
-    collist = ", ".join(cols)
-    # A column added by a later migration may be absent from older readers' staging: it
-    # is stored as NULL (NOT NULL columns then fail loudly at insert, as they should).
-    staged = {r[0] for r in con.execute(f"DESCRIBE {STAGE}").fetchall()}
-    scols = ", ".join(f"s.{c}" if c in staged else f"NULL AS {c}" for c in cols)
-    con.execute(
-        f"""
-        INSERT INTO {table} (source, {collist}, batch_id)
-        SELECT $src, {scols}, $batch FROM {STAGE} s JOIN _vigil_plan p ON s.rowid = p.rid
-        WHERE p.rn = 1 AND NOT p.is_delete AND (NOT p.stored OR (p.newer AND NOT p.same))
-    """,
-        {"src": source, "batch": batch_id},
-    )
-    con.execute("DROP TABLE _vigil_plan")
-    new, upd = plan.get("new", 0), plan.get("update", 0)
-    return new + upd, upd, plan.get("dup", 0), plan.get("delete", 0)
 
 
 def _write_rejects(con, batch_id: int, source: str, name: str, rejects: list[Reject]) -> None:

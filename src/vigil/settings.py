@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from vigil.errors import UsageError
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -48,3 +50,17 @@ SETTINGS = {
 def get(name: str) -> str:
     """Current value of setting ``name`` (environment first, then default)."""
     return SETTINGS[name].get()
+
+
+def get_share(name: str) -> float:
+    """A setting that must be a share between 0 and 1, with an error naming the variable."""
+    raw = get(name)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise UsageError(
+            f"{SETTINGS[name].env}={raw!r} is not a share between 0 and 1", "e.g. 0.01 for 1 %"
+        )
+    return value

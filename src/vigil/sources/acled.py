@@ -503,7 +503,9 @@ ADAPTER = AcledAdapter(
     folders=("acled_aggregates",),
     live_help="events per country and month from the ACLED API (OAuth) plus deletions; "
     f"needs {acled_api.ENV_USER} and {acled_api.ENV_PASSWORD}; --option "
-    "countries=Ukraine,… since=YYYY-MM-DD until=YYYY-MM-DD",
+    "countries=Ukraine,… since=YYYY-MM-DD until=YYYY-MM-DD limit=N (page size, at most "
+    f"{acled_api.PAGE_LIMIT}, the API's maximum: a larger value is lowered to it); also "
+    "returns the events and deletions files already cached (loaded ones are skipped)",
     options={
         "base_url": acled_api.BASE_URL,
         "countries": acled_api.DEFAULT_COUNTRIES,

@@ -10,7 +10,11 @@ Pitfalls handled here (SOURCES.md §4.2):
 * large unfiltered calls come back empty, so requests are split by country and month;
 * an authenticated account without API access can get 0 rows, so a window that returned
   rows before and 0 now is an error, not "no events";
-* events are deleted upstream: the deletions list becomes tombstones.
+* events are deleted upstream: the deletions list becomes tombstones;
+* a run's files can be written but never ingested (the ingest, or an earlier batch,
+  fails), while the deletions watermark has already moved on: so every run also
+  returns the events-window and deletions files already in the cache (deletions last).
+  Re-offering is idempotent: the ingest skips a file whose checksum is already loaded.
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ READ_PATH = "/api/acled/read"
 DELETED_PATH = "/api/deleted/read"
 DEFAULT_COUNTRIES = "Ukraine,Belarus,Poland,Lithuania,Latvia,Russia"
 PAGE_LIMIT = "5000"  # the API's own maximum page size
+# A larger --option limit is clamped to PAGE_LIMIT: the server caps every page at 5000 rows,
+# and paging stops on the first page shorter than `limit`, so a larger limit would end the
+# read after the first (capped) page and silently drop the rest of the window.
 MAX_PAGES = 1000  # 5 M rows per country-month: only a server ignoring `page` gets here
 # Deletions are re-requested from a day before the last run: tombstones are idempotent,
 # and the overlap covers clock skew and deletions stamped while that run was paging.
@@ -86,7 +93,7 @@ def fetch(fetcher: Fetcher, source: str, options: dict[str, str]) -> list[Fetche
     """Fetch every country × month window and the deletions; return the files to ingest."""
     started = int(time.time())
     base = options.get("base_url", BASE_URL).rstrip("/")
-    limit = _positive_int(options.get("limit") or PAGE_LIMIT, "limit")
+    limit = min(_positive_int(options.get("limit") or PAGE_LIMIT, "limit"), int(PAGE_LIMIT))
     until = _day(options.get("until"), "until") or datetime.now(UTC).date()
     since = _day(options.get("since"), "since") or _first_of_previous_month(until)
     if since > until:
@@ -124,7 +131,34 @@ def fetch(fetcher: Fetcher, source: str, options: dict[str, str]) -> list[Fetche
     # Recorded only once everything succeeded, so a failed run is retried from the old mark.
     cache.mkdir(parents=True, exist_ok=True)
     (cache / STATE_FILE).write_text(f"{started}\n", encoding="utf-8")
-    return out
+    return with_cached(out, cache)
+
+
+def with_cached(out: list[Fetched], cache: Path) -> list[Fetched]:
+    """``out`` plus every events-window and deletions file already in ``cache``.
+
+    The watermark moves on when the fetch succeeds, before anything is ingested; a run
+    whose ingest failed would otherwise orphan its deletions file for good. Events files
+    come first and deletions last (oldest watermark first), so a deletion is never undone
+    by an events file loaded after it.
+    """
+    returned = {f.path for f in out}
+    extra = [
+        Fetched(path, path.resolve().as_uri())
+        for pattern in ("acled_events_*.csv", "acled_deleted_*.csv")
+        for path in sorted(cache.glob(pattern))
+        if path.is_file() and path not in returned
+    ]
+    files = out + extra
+    deleted = [f for f in files if f.path.name.startswith("acled_deleted_")]
+    events = [f for f in files if not f.path.name.startswith("acled_deleted_")]
+    return events + sorted(deleted, key=lambda f: _deleted_order(f.path))
+
+
+def _deleted_order(path: Path) -> tuple[int, str]:
+    """Deletions files by their watermark (``acled_deleted_since_<unix>.csv``), then name."""
+    match = re.search(r"(\d+)\.csv$", path.name)
+    return (int(match.group(1)) if match else -1, path.name)
 
 
 def _token(fetcher: Fetcher, base: str) -> str:
@@ -156,6 +190,7 @@ def read_pages(
     fetcher: Fetcher, url: str, params: dict[str, str], headers: dict[str, str], limit: int
 ) -> list[dict[str, Any]]:
     """All rows of one query, page by page until a page has fewer than ``limit`` rows."""
+    limit = min(limit, int(PAGE_LIMIT))  # a larger page is capped by the server
     rows: list[dict[str, Any]] = []
     previous: list[dict[str, Any]] | None = None
     for page in range(1, MAX_PAGES + 1):

@@ -49,6 +49,9 @@ class Stage:
     rows_in: int
     rejects: tuple[Reject, ...] = ()
     notes: tuple[str, ...] = ()
+    #: input lines, when a line holds many records (wide files): the reject share is
+    #: then judged over lines
+    lines_in: int | None = None
 
 
 class Reader(ABC):

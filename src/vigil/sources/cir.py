@@ -71,13 +71,22 @@ END"""
 
 # A few entry ids were reused for different incidents (two convoys filed under one id on
 # different days or at different places). An incident is (date, title, lat, lon): rows that
-# agree on it are copies of one incident, even with another source link, and share a rank so
-# the ingest keeps one; a different incident under a reused id gets "#2", "#3"… in that
-# order, which is stable across downloads, so no incident is merged into another. Ranked
-# after staging, so that the staged rows keep file order (rejects are reported in order).
-_RANK = """SELECT rowid AS rid, source_id, dense_rank() OVER (PARTITION BY source_id
-               ORDER BY raw->>'date', raw->>'title', raw->>'lat', raw->>'lon') AS n
-           FROM {table} WHERE _reject IS NULL"""
+# agree on it are copies of one incident, even with another source link, and keep one id so
+# the ingest keeps one. When an entry id names more than one incident in the file, EVERY
+# incident of that entry gets "<entry>#<first 8 hex of md5(date|title|lat|lon)>": derived
+# from the incident itself, so the id does not change when another incident is added
+# under the same entry in a later download (a rank "#2" would shift and merge incidents).
+# Entries used once keep the plain id. Done after staging, so that the staged rows keep
+# file order (rejects are reported in order).
+_INCIDENT_KEY = (
+    "md5(concat_ws('|', coalesce(raw->>'date', ''), coalesce(raw->>'title', ''), "
+    "coalesce(raw->>'lat', ''), coalesce(raw->>'lon', '')))"
+)
+_REUSED = f"""SELECT t.rowid AS rid, t.source_id, left({_INCIDENT_KEY}, 8) AS suffix
+           FROM {{table}} t JOIN (
+               SELECT source_id FROM {{table}} WHERE _reject IS NULL
+               GROUP BY 1 HAVING count(DISTINCT {_INCIDENT_KEY}) > 1) r USING (source_id)
+           WHERE t._reject IS NULL"""
 
 SELECT = f"""
     src.entry AS source_id,
@@ -143,19 +152,21 @@ class MonitorReader(Reader):
         stage = stage_select(con, path, table, SELECT, source, raw_sql=raw, joins=JOINS)
         restore_file_order(con, table)
         notes = list(stage.notes)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _vigil_cir_rank AS {_RANK.format(table=table)}")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _vigil_cir_rank AS {_REUSED.format(table=table)}"
+        )
         reused = [
             r[0]
             for r in con.execute(
-                "SELECT DISTINCT source_id FROM _vigil_cir_rank WHERE n > 1 ORDER BY 1"
+                "SELECT DISTINCT source_id FROM _vigil_cir_rank ORDER BY 1"
             ).fetchall()
         ]
         if reused:
-            con.execute(f"""UPDATE {table} SET source_id = k.source_id || '#' || k.n
-                            FROM _vigil_cir_rank k WHERE {table}.rowid = k.rid AND k.n > 1""")
+            con.execute(f"""UPDATE {table} SET source_id = k.source_id || '#' || k.suffix
+                            FROM _vigil_cir_rank k WHERE {table}.rowid = k.rid""")
             notes.append(
-                f"{len(reused)} entry ids reused for different incidents, kept apart "
-                f"as <entry>#2…: {', '.join(reused[:10])}"
+                f"{len(reused)} entry ids reused for different incidents, each incident kept "
+                f"as <entry>#<md5(date|title|lat|lon)[:8]>: {', '.join(reused[:10])}"
             )
         con.execute("DROP TABLE _vigil_cir_rank")
         unmapped = con.execute(

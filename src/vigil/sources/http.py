@@ -8,6 +8,7 @@ holds a half-written or corrupt file. Tests point adapters at a local HTTP serve
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,6 +56,9 @@ class Fetcher:
         self.backoff = backoff
         self.max_wait = max_wait
         self.sleep = sleep
+        #: problems that did not stop the fetch (one feed of several failing): the CLI
+        #: prints them after loading what did arrive
+        self.warnings: list[str] = []
 
     def request(
         self, method: str, url: str, *, retry_on: frozenset[int] = RETRY_STATUSES, **kwargs: Any
@@ -90,9 +94,11 @@ class Fetcher:
     def _wait(self, response: httpx.Response | None, attempt: int) -> float:
         if response is not None and "retry-after" in response.headers:
             try:
-                return min(float(response.headers["retry-after"]), self.max_wait)
+                wait = float(response.headers["retry-after"])
             except ValueError:
-                pass
+                wait = math.nan
+            if math.isfinite(wait):  # a hostile or broken header must not crash or stall us
+                return min(max(wait, 0.0), self.max_wait)
         return min(self.backoff * 2**attempt, self.max_wait)
 
     def get_text(self, url: str, **kwargs: Any) -> str:
@@ -125,7 +131,7 @@ class Fetcher:
         (``refresh`` forces one — for files that change under the same name).
         """
         target = self.cache_dir / source / (name or url.rstrip("/").rsplit("/", 1)[-1])
-        if target.exists() and not refresh and (md5 is None or _md5(target) == md5):
+        if target.exists() and not refresh and (md5 is None or _md5(target) == md5.lower()):
             return Fetched(target, url, md5)
         target.parent.mkdir(parents=True, exist_ok=True)
         part = target.with_name(target.name + ".part")

@@ -265,7 +265,7 @@ class OryxReader(CsvReader):
         source = read_csv_sql(
             path, dict.fromkeys(names, "VARCHAR"), delim=",", header=True, quote='"', escape='"'
         )
-        stage = stage_select(con, path, table, select, source, joins=_JOIN)
+        stage = stage_select(con, path, table, select, source, joins=_JOIN, single_line=True)
         inferred = con.execute(
             f"SELECT count(*) FROM {table} WHERE _reject IS NULL AND "
             "attrs LIKE '%country_inferred%'"

@@ -35,7 +35,13 @@ DEFAULT_FEEDS = (
 
 
 def _lit(value: str) -> str:
+    """A SQL string literal (single quotes doubled)."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    """A quoted SQL identifier (double quotes doubled): Parquet column names are data."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _language(col: str) -> str:
@@ -128,7 +134,7 @@ class HeadlinesParquetReader(Reader):
     @staticmethod
     def _raw(names: list[str]) -> str:
         # The row as JSON, every column as text and in file order (not the helper columns).
-        pairs = ", ".join(f'"{n}" := src."{n}"::VARCHAR' for n in names)
+        pairs = ", ".join(f"{_ident(n)} := src.{_ident(n)}::VARCHAR" for n in names)
         return f"to_json(struct_pack({pairs}))::VARCHAR"
 
     def stage(self, con, path: Path, table: str) -> Stage:
@@ -136,7 +142,7 @@ class HeadlinesParquetReader(Reader):
         source = f"""(SELECT *, try_strptime(day::VARCHAR, '%Y-%m-%d')::DATE AS _day,
                              {_PUBLISHED} AS _pub
                       FROM (SELECT * REPLACE ({
-            ", ".join(f'"{c}"::VARCHAR AS "{c}"' for c in PARQUET_REQUIRED)
+            ", ".join(f"{_ident(c)}::VARCHAR AS {_ident(c)}" for c in PARQUET_REQUIRED)
         })
                             FROM read_parquet({_lit(str(path))})))"""
         rows = _stage(con, table, PARQUET_SELECT, source, self._raw(names))
@@ -316,28 +322,44 @@ class RssAdapter(Adapter):
     """RSS with live fetching of the feeds in ``--option feeds=URL,URL``."""
 
     def fetch_live(self, fetcher: Fetcher, **options: str) -> list[Fetched]:
-        """Fetch each feed (conditional GET); a failed feed does not stop the others."""
+        """Fetch each feed (conditional GET); a failed feed does not stop the others.
+
+        Returns the fetch file of every feed that succeeded, then every other fetch file
+        already in the cache: a file written by an earlier run whose ingest failed would
+        otherwise never be loaded (re-offering is idempotent: the ingest skips a file
+        whose checksum is already loaded). A failed feed becomes one line in
+        ``fetcher.warnings``; only when every feed failed and there is nothing to
+        return is it an error.
+        """
         feeds = [
             u.strip() for u in options.get("feeds", self.options["feeds"]).split(",") if u.strip()
         ]
         folder = fetcher.cache_dir / self.name
         state = load_state(folder)
-        fetched, failures = [], []
+        fetched: list[Fetched] = []
+        failures: list[str] = []
         for url in feeds:
             try:
                 got = fetch_feed(fetcher, url, folder, state)
             except FetchError as exc:
-                failures.append(exc.message)
+                failures.append(exc.message if url in exc.message else f"{url}: {exc.message}")
                 continue
-            if got is not None:
+            if got is not None and got.path not in {f.path for f in fetched}:
                 fetched.append(got)
         save_state(folder, state)
-        if failures:
+        returned = {f.path for f in fetched}
+        fetched += [
+            Fetched(path, path.resolve().as_uri())
+            for path in sorted(folder.glob("*.rss.jsonl"))
+            if path.is_file() and path not in returned
+        ]
+        if failures and len(failures) == len(feeds) and not fetched:
             raise FetchError(
                 f"{len(failures)} of {len(feeds)} feeds failed: " + " | ".join(failures),
-                "the other feeds were cached and are returned by the next run; "
-                "drop a broken URL from --option feeds",
+                "nothing was fetched and no earlier fetch file is cached; check the URLs "
+                "in --option feeds, or try again later",
             )
+        fetcher.warnings.extend(f"rss feed skipped: {failure}" for failure in failures)
         return fetched
 
 
@@ -347,6 +369,8 @@ ADAPTER = RssAdapter(
     readers=[HeadlinesParquetReader(), TotalsReader(TOTALS), FetchFileReader()],
     folders=("news_rss_headlines_2021_2023",),
     live_help="GETs each feed in --option feeds=URL,… (default: BBC/Guardian/Al Jazeera/"
-    "Moscow Times/TVN24 world news) with ETag/Last-Modified; no credentials",
+    "Moscow Times/TVN24 world news) with ETag/Last-Modified; no credentials; a failed "
+    "feed is a warning, not an error; fetch files cached by earlier runs are offered again "
+    "(loaded ones are skipped)",
     options={"feeds": ",".join(DEFAULT_FEEDS)},
 )

@@ -101,6 +101,8 @@ class CsvSpec:
     required: tuple[str, ...]
     select: str
     delim: str = ","
+    #: the format never has line breaks inside a field (see ``_refuse_merged_lines``)
+    single_line: bool = True
 
 
 class CsvReader(Reader):
@@ -124,6 +126,7 @@ class CsvReader(Reader):
             table,
             self.spec.select,
             read_csv_sql(path, columns, delim=self.spec.delim, header=True, quote='"', escape='"'),
+            single_line=self.spec.single_line,
         )
 
     def locate(self, path: Path, raws: list[str]) -> dict[str, int]:
@@ -155,6 +158,7 @@ def stage_select(
     source_sql: str,
     raw_sql: str = "to_json(src)::VARCHAR",
     joins: str = "",
+    single_line: bool = False,
 ) -> Stage:
     """Run ``select`` over ``source_sql`` into TEMP ``table``; return counts and rejects."""
     drop_reject_tables(con)
@@ -165,9 +169,37 @@ def stage_select(
             )"""
     )
     rejects = collect_rejects(con)
-    staged = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     drop_reject_tables(con)
+    _refuse_merged_lines(con, path, table, rejects, single_line)
+    staged = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     return Stage(rows_in=staged + len(rejects), rejects=rejects)
+
+
+def _refuse_merged_lines(con, path: Path, table: str, rejects, single_line: bool) -> None:
+    """Fail when a stray quote made the parser merge lines: counts would hide the loss.
+
+    An unterminated quote swallows the rest of the file into one "row"; one reject would
+    then stand for hundreds of lines. In a format that never has line breaks inside a
+    field, a staged value holding one means two quotes merged the lines between them.
+    """
+    for r in rejects:
+        if "unquoted value" in r.error_type.lower():
+            raise InputError(
+                f"{path}: line {r.line}: a quoted field is never closed, so the parser "
+                "would swallow every line from there to the end of the file",
+                "fix the stray quote (or re-download the file); nothing was loaded",
+            )
+    if not single_line:
+        return
+    merged = con.execute(
+        f"SELECT count(*), any_value(raw) FROM {table} WHERE contains(raw, '\\n')"
+    ).fetchone()
+    if merged[0]:
+        raise InputError(
+            f"{path}: {merged[0]} row(s) hold a line break inside a field, which this format "
+            f"never has: a stray quote merged lines (first: {merged[1][:120]})",
+            "fix the quoting or re-download the file; nothing was loaded",
+        )
 
 
 def locate_csv_records(path: Path, raws: Sequence[str], delim: str = ",") -> dict[str, int]:

@@ -7,8 +7,23 @@ as ISO (``2014-01-22``, ``2014-01-22 00:00:00.000``) or US style (``9/30/2022 12
 Older exports are cp1252 in places: lines that are not UTF-8 are decoded as cp1252 into a
 temporary UTF-8 copy, and the count is kept as a batch note.
 
-``available_at`` is ``date_end`` plus :data:`RELEASE_LAG_DAYS`: GED has no publication
-timestamp per event, and the Candidate dataset is released monthly with under a month's lag.
+GED has no publication timestamp per event, so ``available_at`` follows the release a
+row came from, decided per file (never from a hard-coded date):
+
+* a **Candidate** file — ``candidate`` in the file or folder name, or a candidate version
+  number in the name (``GEDEvent_v24_0_1``, API version ``25.0.9``) — is released monthly
+  with under a month's lag: ``date_end`` + :data:`RELEASE_LAG_DAYS` (:data:`BASIS`);
+* any other file is stable GED, released once a year in June and covering up to the
+  previous year: a row gets 30 June of ``year`` + 1 (:data:`GED_BASIS`). Files such as
+  the peacerep 2014-2022q1 extract are "GED 22.1 + candidate events": the GED version is
+  not in the file, so a row whose ``year`` is the latest ``year`` present in the file is
+  taken as the candidate part (``date_end`` + 31 days) and every earlier year as stable
+  GED. (A stable-only file's last year thus gets the candidate lag: its events were
+  public in the monthly candidate releases before the annual one.)
+
+Columns the reader uses but does not require (``number_of_sources``, ``adm_1``,
+``where_coordinates``, ``source_headline``, ``year``) are read as empty when a file lacks
+them (``year`` then falls back to the year of ``date_start``), with a batch note.
 """
 
 from __future__ import annotations
@@ -21,6 +36,8 @@ import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+import httpx
 
 from vigil import countries, taxonomy
 from vigil.errors import FetchError, InputError
@@ -66,6 +83,16 @@ REQUIRED = (
 # come later (yearly); the candidate lag is the earliest a live system could have seen a row.
 RELEASE_LAG_DAYS = 31
 BASIS = f"date_end+{RELEASE_LAG_DAYS}d (UCDP Candidate monthly release, <1 month lag)"
+# Stable GED is released once a year, in June, covering events up to the previous year
+# (GED 22.1: June 2022, events to 2021-12-31): a row is public from 30 June of year+1.
+GED_RELEASE_MONTH_DAY = (6, 30)
+GED_BASIS = "annual GED release (June of year+1)"
+# A Candidate file: "candidate" in its file or folder name, or a candidate version number
+# (YY.0.M: GEDEvent_v24_0_1.csv, or ucdp_ged_25.0.9_… written by the live fetch).
+_CANDIDATE_NAME = re.compile(r"candidate|gedevent_v\d+_0_\d+|^ucdp_ged_\d+\.0\.\d+_", re.I)
+
+# Used by the select but not required: descriptive fields, read as NULL when absent.
+OPTIONAL = ("year", "number_of_sources", "adm_1", "where_coordinates", "source_headline")
 
 API = "https://ucdpapi.pcr.uu.se"
 TOKEN_ENV = "UCDP_TOKEN"
@@ -129,7 +156,11 @@ _SIDE_ISO3 = (
     "regexp_extract({s}, '^Government of (.+)$', 1)))"
 )
 
-SELECT = f"""
+_YEAR = f"coalesce(TRY_CAST(src.year AS INTEGER), year({_date('date_start')}))"
+# stable GED: a row of a GED (+ candidate) file whose year is before the file's latest year
+_STABLE = f"({_YEAR} < max({_YEAR}) OVER ())"
+
+SELECT_TEMPLATE = f"""
     src.id AS source_id,
     {_date("date_start")} AS occurred_on,
     {_date("date_end")} AS occurred_until,
@@ -152,12 +183,26 @@ SELECT = f"""
     NULL::DOUBLE AS goldstein,
     NULL::DOUBLE AS tone,
     src.source_headline AS summary,
-    ({_date("date_end")} + INTERVAL {RELEASE_LAG_DAYS} DAY)::TIMESTAMP AS available_at,
-    '{BASIS}' AS available_basis,
+    CASE WHEN {{stable}} THEN make_date({_YEAR} + 1, {GED_RELEASE_MONTH_DAY[0]},
+                                      {GED_RELEASE_MONTH_DAY[1]})::TIMESTAMP
+         ELSE ({_date("date_end")} + INTERVAL {RELEASE_LAG_DAYS} DAY)::TIMESTAMP
+    END AS available_at,
+    CASE WHEN {{stable}} THEN '{GED_BASIS}' ELSE '{BASIS}' END AS available_basis,
     NULL::VARCHAR AS url,
     CASE WHEN geo.alias_norm IS NULL THEN src.country END AS _unmapped,
     src._pos AS _pos,
     {_REJECT} AS _reject"""
+
+
+def select_for(path: Path) -> str:
+    """The select for ``path``: a Candidate file's rows all get the candidate lag."""
+    return SELECT_TEMPLATE.replace("{stable}", "FALSE" if is_candidate(path) else _STABLE)
+
+
+def is_candidate(path: Path) -> bool:
+    """True for a UCDP Candidate file, by its file or folder name (see the module doc)."""
+    return bool(_CANDIDATE_NAME.search(path.name) or _CANDIDATE_NAME.search(path.parent.name))
+
 
 JOINS = """
     LEFT JOIN ref_country_alias geo ON geo.alias_norm = vigil_norm_name(src.country)
@@ -254,6 +299,7 @@ class GedReader(Reader):
         copy = _utf8_copy(path)
         with copy as text_path:
             names = first_record(text_path) if header else COLUMNS
+            absent = [c for c in OPTIONAL if c not in names]
             source, raw = in_file_order(
                 read_csv_sql(
                     text_path,
@@ -265,11 +311,18 @@ class GedReader(Reader):
                 ),
                 names,
             )
-            stage = stage_select(con, text_path, table, SELECT, source, raw_sql=raw, joins=JOINS)
+            if absent:
+                nulls = ", ".join(f'NULL::VARCHAR AS "{c}"' for c in absent)
+                source = f"(SELECT *, {nulls} FROM {source})"
+            stage = stage_select(
+                con, text_path, table, select_for(path), source, raw_sql=raw, joins=JOINS
+            )
         restore_file_order(con, table)
         notes = list(stage.notes)
         if not header:
             notes.append("no header row: read with the 49 standard UCDP GED column names")
+        if absent:
+            notes.append(f"columns absent, read as empty: {', '.join(absent)}")
         if copy.cp1252_lines:
             notes.append(f"{copy.cp1252_lines} lines decoded as cp1252 (not valid UTF-8)")
         unmapped = con.execute(
@@ -313,11 +366,12 @@ class UcdpAdapter(Adapter):
         for name, value in (("since", since), ("until", until)):
             if value and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
                 raise InputError(f"{name} {value!r} is not a date", "use YYYY-MM-DD")
-        url = (
-            f"{opts['base_url'].rstrip('/')}/api/gedevents/{version}"
-            f"?pagesize=1000&Country={country}"
-        )
-        url += (f"&StartDate={since}" if since else "") + (f"&EndDate={until}" if until else "")
+        url = f"{opts['base_url'].rstrip('/')}/api/gedevents/{version}"
+        # httpx encodes the values: a country or date option cannot add query parameters
+        params = {"pagesize": "1000", "Country": country}
+        params.update({"StartDate": since} if since else {})
+        params.update({"EndDate": until} if until else {})
+        url = str(httpx.URL(url, params=params))
         rows = _all_pages(fetcher, url, {"x-ucdp-access-token": token})
         if not rows:
             raise InputError(
@@ -338,10 +392,22 @@ class UcdpAdapter(Adapter):
 
 
 def _all_pages(fetcher: Fetcher, url: str, headers: dict[str, str]) -> list[dict]:
-    """Every ``Result`` row, following ``NextPageUrl`` until it is empty."""
+    """Every ``Result`` row, following ``NextPageUrl`` until it is empty.
+
+    The token header goes only to the first URL's origin (scheme, host, port): a
+    ``NextPageUrl`` naming another origin is refused, never followed with the token.
+    """
     rows: list[dict] = []
     seen: set[str] = set()
+    origin = _origin(httpx.URL(url))
     while url:
+        if _origin(httpx.URL(url)) != origin:
+            raise FetchError(
+                f"UCDP API NextPageUrl {url} is on another host than the API "
+                f"({origin[0]}://{origin[1]}:{origin[2]}); not sending the token there",
+                "the API reply is wrong or tampered with; check --option base_url and "
+                "try again later",
+            )
         if url in seen or len(seen) >= MAX_PAGES:
             raise FetchError(
                 f"UCDP API pagination loops at {url}",
@@ -362,8 +428,15 @@ def _all_pages(fetcher: Fetcher, url: str, headers: dict[str, str]) -> list[dict
                     "the UCDP API format changed; report it",
                 )
         rows.extend(page["Result"])
-        url = page.get("NextPageUrl") or ""
+        next_url = page.get("NextPageUrl") or ""
+        url = str(httpx.URL(url).join(next_url)) if next_url else ""
     return rows
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in."""
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    return (url.scheme, url.host, url.port or default)
 
 
 def _cell(value: object) -> str:

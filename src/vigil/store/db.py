@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -75,6 +76,6 @@ def _apply(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
 def _memory_limit() -> str:
     value = settings.get("memory_limit").strip()
-    if not value.replace(".", "").rstrip("KMGTBkmgtib").isdigit():
+    if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B|B)?", value, re.IGNORECASE):
         raise StoreError(f"VIGIL_MEMORY_LIMIT={value!r} is not a size", "use e.g. 1GB or 512MB")
     return value

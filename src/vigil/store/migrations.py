@@ -111,6 +111,21 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE events ADD COLUMN actor2_type VARCHAR;
         """,
     ),
+    (
+        # Withdrawn records (ACLED's deletions): kept so that an older file loaded later
+        # cannot bring a deleted record back; and the manifest counts them.
+        "0003_tombstones",
+        """
+        CREATE TABLE tombstones (
+            source      VARCHAR NOT NULL,
+            kind        VARCHAR NOT NULL,
+            source_id   VARCHAR NOT NULL,
+            deleted_at  TIMESTAMP NOT NULL,
+            batch_id    BIGINT NOT NULL
+        );
+        ALTER TABLE batches ADD COLUMN deleted BIGINT DEFAULT 0;
+        """,
+    ),
 ]
 
 # Columns of each record kind, in table order, without batch_id (set by the ingest).
