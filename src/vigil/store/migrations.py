@@ -126,6 +126,48 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE batches ADD COLUMN deleted BIGINT DEFAULT 0;
         """,
     ),
+    (
+        # Documents matched to indicators (issue 3). One row per (theatre, indicator,
+        # document, method); rule_hash says which version of the rules produced it, so a
+        # changed rule re-matches and unchanged documents are never matched twice.
+        "0004_text_matches",
+        """
+        CREATE TABLE text_matches (
+            theatre       VARCHAR NOT NULL,
+            indicator     VARCHAR NOT NULL,
+            source        VARCHAR NOT NULL,
+            source_id     VARCHAR NOT NULL,
+            published_at  TIMESTAMP NOT NULL,
+            available_at  TIMESTAMP NOT NULL,
+            outlet        VARCHAR,
+            language      VARCHAR,
+            kind          VARCHAR NOT NULL,   -- 'occurrence' or 'claim'
+            cue           VARCHAR,            -- the denial/hypothetical/warning cue, for claims
+            method        VARCHAR NOT NULL,   -- 'rules' or 'embedding'
+            score         DOUBLE NOT NULL,    -- 1.0 for rules; cosine similarity for embeddings
+            rule_hash     VARCHAR NOT NULL,
+            matched_at    TIMESTAMP NOT NULL
+        );
+        CREATE TABLE doc_embeddings (      -- the [embed] extra: computed once per document
+            source      VARCHAR NOT NULL,
+            source_id   VARCHAR NOT NULL,
+            model_sha   VARCHAR NOT NULL,     -- sha256 of the model weights that made it
+            vector      FLOAT[384] NOT NULL
+        );
+        """,
+    ),
+    (
+        # Which documents each indicator's text rule has examined (issue 3): a batch's
+        # documents still carrying it, published at or after `since` (NULL: all).
+        "0005_text_examined",
+        """
+        CREATE TABLE text_examined (
+            theatre VARCHAR NOT NULL, indicator VARCHAR NOT NULL, method VARCHAR NOT NULL,
+            rule_hash VARCHAR NOT NULL, source VARCHAR NOT NULL, batch_id BIGINT NOT NULL,
+            since TIMESTAMP, examined BIGINT NOT NULL, examined_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]
 
 # Columns of each record kind, in table order, without batch_id (set by the ingest).

@@ -1,0 +1,263 @@
+"""Declarative theatre and indicator specs: YAML files validated into frozen models.
+
+A theatre is a folder (``theatres/<id>/``) holding ``theatre.yaml`` and
+``indicators/*.yaml``; adding a theatre needs no code. Every validation error names the
+file and the key path (``indicators/buildup.yaml: evidence.events[0].categories[1]:
+'FOO' is not a category``) and says what to do.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from vigil import taxonomy
+from vigil.errors import InputError
+
+LANGUAGES = ("en", "pl", "ru", "uk", "be")
+ISO3 = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+
+class Spec(BaseModel):
+    """Base: frozen, and unknown keys are errors (a typo must not silently do nothing)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Border(Spec):
+    """A land border segment between two countries, drawn from Natural Earth."""
+
+    id: str = Field(pattern=r"^[A-Z]{3}-[A-Z]{3}$")
+    note: str = ""
+
+    @property
+    def countries(self) -> tuple[str, str]:
+        a, b = self.id.split("-")
+        return a, b
+
+
+class Actor(Spec):
+    id: str
+    name: str
+    country: ISO3 | None = None
+    note: str = ""
+
+
+class Theatre(Spec):
+    """``theatre.yaml``: the countries, actors and borders a theatre watches."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    description: str = ""
+    countries: tuple[ISO3, ...] = Field(min_length=1)
+    actors: tuple[Actor, ...] = ()
+    borders: tuple[Border, ...] = ()
+    #: Natural Earth admin-0 countries file (path relative to the data folder)
+    boundaries: str = "natural_earth_admin0/ne_50m_admin_0_countries.geojson.gz"
+
+
+class EventRule(Spec):
+    """Events that count as evidence: category, place, actors, sources."""
+
+    categories: tuple[str, ...] = Field(min_length=1)
+    #: events.mode values to keep (e.g. CIR's Russian vs Belarusian force presence); empty = any
+    modes: tuple[str, ...] = ()
+    countries: tuple[ISO3, ...] = ()
+    actor_countries: tuple[ISO3, ...] = ()
+    sources: tuple[str, ...] = ()
+    near_borders: tuple[str, ...] = ()
+    within_km: float = Field(default=50.0, gt=0, le=1000)
+    weight: float = Field(default=1.0, gt=0)
+
+    @field_validator("categories")
+    @classmethod
+    def _known_categories(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for i, cat in enumerate(value):
+            if cat not in taxonomy.CATEGORIES:
+                raise ValueError(
+                    f"[{i}] {cat!r} is not a category (known: {', '.join(taxonomy.CATEGORIES)})"
+                )
+        return value
+
+
+class SeriesRule(Spec):
+    """An observation series used as evidence (summed over its dimensions per period)."""
+
+    series: str
+    geo: tuple[str, ...] = ()
+    source: str | None = None
+    weight: float = Field(default=1.0, gt=0)
+
+
+class TextRule(Spec):
+    """Documents matched by multilingual patterns.
+
+    A document matches when, for every group in ``all``, at least one of the group's
+    patterns (in any language) occurs, and no ``exclude`` pattern occurs. Patterns are
+    case-insensitive regular expressions over title and body, written per language so
+    the library says which languages it covers.
+    """
+
+    all: tuple[dict[str, tuple[str, ...]], ...] = Field(min_length=1)
+    exclude: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    weight: float = Field(default=1.0, gt=0)
+    #: exemplar sentences for the optional embedding matcher (vigil.text.embed)
+    examples: tuple[str, ...] = ()
+
+    @field_validator("all")
+    @classmethod
+    def _groups(cls, groups: tuple[dict[str, tuple[str, ...]], ...]):
+        for gi, group in enumerate(groups):
+            _check_patterns(group, f"[{gi}]")
+        return groups
+
+    @field_validator("exclude")
+    @classmethod
+    def _exclude(cls, group: dict[str, tuple[str, ...]]):
+        _check_patterns(group, "")
+        return group
+
+
+def _check_patterns(group: dict[str, tuple[str, ...]], where: str) -> None:
+    for lang, patterns in group.items():
+        if lang not in LANGUAGES:
+            raise ValueError(f"{where}.{lang}: unknown language (use {', '.join(LANGUAGES)})")
+        for pi, pattern in enumerate(patterns):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{where}.{lang}[{pi}]: bad pattern {pattern!r}: {exc}") from None
+
+
+class Evidence(Spec):
+    events: tuple[EventRule, ...] = ()
+    series: tuple[SeriesRule, ...] = ()
+    text: TextRule | None = None
+
+
+class Baseline(Spec):
+    """Robust baseline over a trailing window that ends before the day assessed."""
+
+    window_days: int = Field(default=365, ge=28, le=3650)
+    min_days: int = Field(default=56, ge=7)
+    smoothing_days: int = Field(default=7, ge=1, le=90)
+
+
+class Thresholds(Spec):
+    """Robust z-score cut-offs for the states elevated and high."""
+
+    elevated: float = Field(default=2.0, gt=0)
+    high: float = Field(default=4.0, gt=0)
+
+
+class Indicator(Spec):
+    """One indicator: what it watches, the evidence rules, baseline and thresholds."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    group: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    direction: Literal["escalatory", "de-escalatory", "context"] = "escalatory"
+    rationale: str = Field(min_length=20)
+    evidence: Evidence
+    baseline: Baseline = Baseline()
+    thresholds: Thresholds = Thresholds()
+
+
+class TheatreSpec(Spec):
+    """A theatre with its indicator library, as loaded from its folder."""
+
+    theatre: Theatre
+    indicators: tuple[Indicator, ...]
+    folder: str
+
+    def indicator(self, indicator_id: str) -> Indicator:
+        for ind in self.indicators:
+            if ind.id == indicator_id:
+                return ind
+        known = ", ".join(i.id for i in self.indicators)
+        raise InputError(
+            f"no indicator {indicator_id!r} in theatre {self.theatre.id}", f"choose one of: {known}"
+        )
+
+
+def theatres_root() -> Path:
+    """The folder holding one sub-folder per theatre (``theatres/`` at the repo root)."""
+    return Path(__file__).resolve().parents[2] / "theatres"
+
+
+def load_theatre(name_or_path: str | Path, root: Path | None = None) -> TheatreSpec:
+    """Load and validate a theatre folder (by id under ``theatres/``, or by path)."""
+    folder = Path(name_or_path)
+    if not folder.is_dir():
+        folder = (root or theatres_root()) / str(name_or_path)
+    if not (folder / "theatre.yaml").is_file():
+        known = sorted(p.name for p in (root or theatres_root()).glob("*/theatre.yaml"))
+        raise InputError(
+            f"no theatre at {folder} (theatre.yaml missing)",
+            f"known theatres: {', '.join(known) or 'none'}",
+        )
+    theatre = _load(folder / "theatre.yaml", Theatre, folder)
+    indicators = tuple(
+        _load(p, Indicator, folder) for p in sorted((folder / "indicators").glob("*.yaml"))
+    )
+    if not indicators:
+        raise InputError(
+            f"{folder}/indicators: no indicator specs (*.yaml)", "add at least one indicator file"
+        )
+    _check_library(folder, theatre, indicators)
+    return TheatreSpec(theatre=theatre, indicators=indicators, folder=str(folder))
+
+
+def _load(path: Path, model: type[Spec], folder: Path):
+    rel = path.relative_to(folder)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise InputError(f"{rel}: not valid YAML ({exc})", "fix the syntax") from exc
+    if not isinstance(data, dict):
+        raise InputError(f"{rel}: expected a mapping of keys", "see docs/INDICATORS.md")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+        where = where.lstrip(".") or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise InputError(
+            f"{rel}: {where}: {msg}{more}", "fix the spec; docs/INDICATORS.md describes every key"
+        ) from None
+
+
+def _check_library(folder: Path, theatre: Theatre, indicators: tuple[Indicator, ...]) -> None:
+    seen: dict[str, int] = {}
+    borders = {b.id for b in theatre.borders}
+    for ind in indicators:
+        if ind.id in seen:
+            raise InputError(
+                f"{folder}/indicators: indicator id {ind.id!r} is used twice",
+                "give every indicator a unique id",
+            )
+        seen[ind.id] = 1
+        if ind.thresholds.high <= ind.thresholds.elevated:
+            raise InputError(
+                f"{ind.id}: thresholds.high must exceed thresholds.elevated",
+                "e.g. elevated: 2, high: 4",
+            )
+        for i, rule in enumerate(ind.evidence.events):
+            unknown = set(rule.near_borders) - borders
+            if unknown:
+                raise InputError(
+                    f"{ind.id}: evidence.events[{i}].near_borders: {sorted(unknown)} not in "
+                    f"theatre borders {sorted(borders)}",
+                    "declare the border in theatre.yaml",
+                )
+        if not (ind.evidence.events or ind.evidence.series or ind.evidence.text):
+            raise InputError(
+                f"{ind.id}: evidence has no events, series or text rule",
+                "give the indicator at least one evidence rule",
+            )

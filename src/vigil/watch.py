@@ -1,0 +1,125 @@
+"""One dated look at a theatre: bring text matches and border distances up to date, then
+compute every indicator as of a date. The CLI and (later) the web app call only this.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vigil.errors import InputError
+from vigil.geo import register_border_distances
+from vigil.indicators.compute import IndicatorValue, compute_indicators
+from vigil.indicators.evidence import EvidenceItem
+from vigil.text.match import MatchReport, match_documents
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from vigil.specs import TheatreSpec
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What preparing the evidence did: text matching per source, border distances."""
+
+    matches: tuple[MatchReport, ...]
+    border_rows: int
+
+
+def prepare_evidence(
+    con: duckdb.DuckDBPyConnection, theatre: TheatreSpec, data_dir: Path, cache_dir: Path
+) -> Prepared:
+    """Match new documents of every source to the text rules and register border distances.
+
+    Matching is incremental (only documents not yet examined under the current rules), so
+    calling this before every computation costs little once the store is matched.
+    """
+    sources = [r[0] for r in con.execute("SELECT DISTINCT source FROM documents").fetchall()]
+    reports = tuple(match_documents(con, theatre, source=s) for s in sorted(sources))
+    km = [r.within_km for i in theatre.indicators for r in i.evidence.events if r.near_borders]
+    rows = 0
+    if theatre.theatre.borders:
+        rows = register_border_distances(
+            con, theatre.theatre, data_dir, cache_dir, max_km=max(km, default=200.0)
+        )
+    return Prepared(reports, rows)
+
+
+def latest_date(con: duckdb.DuckDBPyConnection) -> dt.date:
+    """The last day on which any record became available: the default as-of date."""
+    row = con.execute(
+        "SELECT max(d) FROM (SELECT max(available_at) AS d FROM events UNION ALL "
+        "SELECT max(available_at) FROM observations UNION ALL "
+        "SELECT max(available_at) FROM documents)"
+    ).fetchone()
+    if row[0] is None:
+        raise InputError("the store holds no records", "load data first: `vigil ingest --data DIR`")
+    return min(row[0].date(), dt.date.today())
+
+
+def parse_date(value: str, what: str = "--as-of") -> dt.date:
+    """An ISO date, or an error naming the option."""
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{what} {value!r} is not a date", "use YYYY-MM-DD") from None
+
+
+def indicators_as_of(
+    con: duckdb.DuckDBPyConnection, theatre: TheatreSpec, as_of: dt.date, evidence_limit: int = 5
+) -> list[IndicatorValue]:
+    """Every indicator of ``theatre`` as of ``as_of`` (evidence must be prepared first)."""
+    return compute_indicators(con, theatre, as_of, evidence_limit=evidence_limit)
+
+
+def _num(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(float(value), 3)
+
+
+def evidence_json(item: EvidenceItem) -> dict:
+    """An evidence item with stable keys (dates as ISO strings)."""
+    return {
+        "kind": item.kind,
+        "source": item.source,
+        "source_id": item.source_id,
+        "date": item.date.isoformat(),
+        "title": item.title,
+        "url": item.url,
+        "category": item.category,
+        "country": item.country,
+        "series": item.series,
+        "value": _num(item.value),
+        "outlet": item.outlet,
+        "match_kind": item.match_kind,
+        "cue": item.cue,
+    }
+
+
+def indicator_json(value: IndicatorValue) -> dict:
+    """One indicator with stable keys: ``id``, ``state``, ``score``, ``evidence[]``…"""
+    return {
+        "id": value.id,
+        "name": value.name,
+        "group": value.group,
+        "direction": value.direction,
+        "state": value.state,
+        "score": _num(value.score),
+        "trend": {"direction": value.trend.direction, "slope": _num(value.trend.slope)},
+        "change_point": value.change_point.isoformat() if value.change_point else None,
+        "change_direction": value.change_direction,
+        "latest": {
+            kind: {
+                "day": k.day.isoformat() if k.day else None,
+                "value": _num(k.value),
+                "z": _num(k.z),
+                "state": k.state,
+                "stale": k.stale,
+            }
+            for kind, k in value.latest.items()
+        },
+        "evidence": [evidence_json(e) for e in value.evidence],
+    }
