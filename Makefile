@@ -21,14 +21,16 @@ demo: install
 	$(BIN)/vigil demo --data $(DATA)
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks labels
+	$(BIN)/ruff format --check src tests benchmarks labels
 
 test: lint
 	$(BIN)/python -m pytest -q
 
 bench: install
 	$(BIN)/python benchmarks/run.py --data $(DATA)
+	$(BIN)/python benchmarks/text_match.py --db benchmarks/out/full.duckdb
+	$(BIN)/python benchmarks/indicators.py --db benchmarks/out/full.duckdb --data $(DATA)
 
 clean:
 	rm -rf $(VENV) vigil.duckdb vigil.duckdb.wal .pytest_cache

@@ -170,6 +170,10 @@ def main() -> None:
             "vigil_rows_per_s": round(args.rows / vig_s),
         }
         if args.data.is_dir():
+            # Kept after the run: benchmarks/text_match.py and indicators.py read it.
+            full_db = args.out / "full.duckdb"
+            for stale in (full_db, full_db.with_suffix(".duckdb.wal")):
+                stale.unlink(missing_ok=True)
             t = time.perf_counter()
             subprocess.run(
                 [
@@ -180,7 +184,7 @@ def main() -> None:
                     "--data",
                     str(args.data),
                     "--db",
-                    str(Path(tmp) / "full.duckdb"),
+                    str(full_db),
                     "--format",
                     "json",
                 ],

@@ -89,6 +89,7 @@ ALLOWED = {
         "text",
         "indicators",
         "watch",
+        "cli",
         "__init__",
     },
 }

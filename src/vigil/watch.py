@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vigil.errors import InputError
+from vigil.errors import InputError, UsageError
 from vigil.geo import register_border_distances
 from vigil.indicators.compute import IndicatorValue, compute_indicators
 from vigil.indicators.evidence import EvidenceItem
@@ -66,7 +66,7 @@ def parse_date(value: str, what: str = "--as-of") -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise InputError(f"{what} {value!r} is not a date", "use YYYY-MM-DD") from None
+        raise UsageError(f"{what} {value!r} is not a date", "use YYYY-MM-DD") from None
 
 
 def indicators_as_of(

@@ -1,124 +1,36 @@
-"""Command line: thin commands over the library; errors become one line and an exit code."""
+"""Commands that load and inspect the store: sources, ingest, status, rejects."""
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
-import re
-import sys
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import duckdb
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from vigil import __version__, settings, sources, watch
+from vigil import settings, sources
+from vigil.cli.common import (
+    DEFAULT_DB,
+    DbOption,
+    FormatOption,
+    _check_format,
+    _handle_errors,
+    _parse_options,
+    _state,
+    app,
+    err,
+    out,
+    safe,
+)
 from vigil.errors import UsageError, VigilError
-from vigil.indicators.evidence import evidence_for
-from vigil.indicators.plot import histories, render_html, render_png
 from vigil.ingest import BatchReport, NotLoaded, ingest_file, plan_folder
 from vigil.sources.http import Fetcher
-from vigil.specs import load_theatre
 from vigil.store import connect
 from vigil.store.status import store_status
-
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    help="Vigil: auditable early warning for armed-conflict escalation.",
-)
-# Piped output (logs, CI, the README transcript) gets a fixed width instead of 80.
-_WIDTH = None if sys.stdout.isatty() else 132
-out = Console(soft_wrap=True, width=_WIDTH)
-err = Console(stderr=True, soft_wrap=True, width=_WIDTH)
-_state = {"debug": False}
-
-DbOption = Annotated[
-    Path, typer.Option("--db", envvar="VIGIL_DB", help="DuckDB store (env VIGIL_DB).")
-]
-DEFAULT_DB = Path(settings.SETTINGS["db"].default)
-FormatOption = Annotated[str, typer.Option("--format", help="text or json.")]
-
-
-def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn library errors into one line on stderr and the error's exit code."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except VigilError as exc:
-            if _state["debug"]:
-                raise
-            err.print(
-                f"[bold red]error:[/] {escape(safe(exc.message))}", highlight=False, soft_wrap=True
-            )
-            if exc.hint:
-                err.print(
-                    f"  hint: {safe(exc.hint)}", highlight=False, markup=False, soft_wrap=True
-                )
-            raise typer.Exit(exc.exit_code) from None
-        except duckdb.Error as exc:
-            if _state["debug"]:
-                raise
-            first = safe(str(exc).splitlines()[0])
-            err.print(f"error: store error: {first}", highlight=False, markup=False)
-            err.print(
-                "  hint: run again with --debug and report it with the command you ran",
-                highlight=False,
-                markup=False,
-            )
-            raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            err.print(
-                "interrupted: the batch in progress was rolled back; "
-                "the store holds only batches reported as loaded",
-                highlight=False,
-            )
-            raise typer.Exit(130) from None
-
-    return wrapper
-
-
-def _version(value: bool) -> None:
-    if value:
-        out.print(f"vigil {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main(
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
-    ] = False,
-) -> None:
-    """Vigil: collect evidence, match indicators, assess scenarios, brief."""
-    _state["debug"] = debug
-
-
-def _check_format(fmt: str) -> None:
-    if fmt not in ("text", "json"):
-        raise UsageError(f"unknown --format {fmt!r}", "use --format text or --format json")
-
-
-def _parse_options(pairs: list[str]) -> dict[str, str]:
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise UsageError(
-                f"--option {pair!r} is not KEY=VALUE", "e.g. --option since=2022-02-20"
-            )
-        options[key] = value
-    return options
 
 
 @app.command("sources")
@@ -275,14 +187,6 @@ def _exit_on_failures(failures: list[Failure], fmt: str) -> None:
     raise typer.Exit(1)
 
 
-def safe(text: object) -> str:
-    """Text from sources with control characters made visible (no terminal escapes)."""
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), str(text))
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
 def _print_reports(
     reports: list[BatchReport], skipped: list[NotLoaded], fmt: str, failures: list[Failure]
 ) -> None:
@@ -407,186 +311,3 @@ def rejects(
         )
     if not rows:
         out.print("no rejects")
-
-
-TheatreOption = Annotated[
-    str, typer.Option("--theatre", help="Theatre id (a folder under theatres/) or a path.")
-]
-DataOption = Annotated[
-    Path,
-    typer.Option("--data", envvar="VIGIL_DATA", help="Data folder (Natural Earth borders)."),
-]
-DEFAULT_DATA = Path(settings.SETTINGS["data"].default)
-
-
-def _prepared(db: Path, theatre: str, data: Path, *, quiet: bool):
-    """Open the store, load the theatre and bring matches and border distances up to date."""
-    spec = load_theatre(theatre)
-    con = connect(db)
-    with (
-        err.status("matching documents to indicators…", spinner="dots")
-        if (err.is_terminal and not quiet)
-        else contextlib.nullcontext()
-    ):
-        watch.prepare_evidence(con, spec, data, Path(settings.get("cache")))
-    return con, spec
-
-
-@app.command()
-@_handle_errors
-def indicators(
-    theatre: TheatreOption = "belarus",
-    as_of: Annotated[
-        str | None, typer.Option("--as-of", help="YYYY-MM-DD (default: latest data).")
-    ] = None,
-    evidence: Annotated[int, typer.Option("--evidence", min=0, help="Items each.")] = 3,
-    data: DataOption = DEFAULT_DATA,
-    db: DbOption = DEFAULT_DB,
-    fmt: FormatOption = "text",
-) -> None:
-    """Every indicator's state, score, trend and top evidence as of a date."""
-    _check_format(fmt)
-    con, spec = _prepared(db, theatre, data, quiet=fmt == "json")
-    day = watch.parse_date(as_of) if as_of else watch.latest_date(con)
-    values = watch.indicators_as_of(con, spec, day, evidence_limit=evidence)
-    if fmt == "json":
-        out.print_json(
-            json.dumps(
-                {
-                    "theatre": spec.theatre.id,
-                    "as_of": day.isoformat(),
-                    "indicators": [watch.indicator_json(v) for v in values],
-                }
-            )
-        )
-        return
-    table = Table(
-        "indicator",
-        "state",
-        "score",
-        "trend",
-        "change",
-        "top evidence",
-        title=f"{spec.theatre.name} — indicators as of {day}",
-    )
-    colours = {"high": "bold red", "elevated": "yellow", "insufficient": "dim"}
-    for v in values:
-        top = v.evidence[0] if v.evidence else None
-        table.add_row(
-            escape(v.id),
-            f"[{colours.get(v.state, 'green')}]{v.state}[/]",
-            "—" if v.score is None else f"{v.score:+.1f}",
-            v.trend.direction,
-            str(v.change_point or ""),
-            escape(safe(f"{top.date} {top.title}"[:70])) if top else "",
-        )
-    out.print(table)
-
-
-@app.command("evidence")
-@_handle_errors
-def evidence_cmd(
-    indicator: Annotated[str, typer.Argument(help="Indicator id (see `vigil indicators`).")],
-    theatre: TheatreOption = "belarus",
-    as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Most items.")] = 20,
-    data: DataOption = DEFAULT_DATA,
-    db: DbOption = DEFAULT_DB,
-    fmt: FormatOption = "text",
-) -> None:
-    """The evidence items behind one indicator's value, with their links."""
-    _check_format(fmt)
-    con, spec = _prepared(db, theatre, data, quiet=fmt == "json")
-    spec.indicator(indicator)  # a clear error for an unknown id
-    day = watch.parse_date(as_of) if as_of else watch.latest_date(con)
-    items = evidence_for(con, spec, indicator, day, limit)
-    if fmt == "json":
-        out.print_json(
-            json.dumps(
-                {
-                    "indicator": indicator,
-                    "as_of": day.isoformat(),
-                    "evidence": [watch.evidence_json(e) for e in items],
-                }
-            )
-        )
-        return
-    for e in items:
-        tag = f" [{e.match_kind}{': ' + e.cue if e.cue else ''}]" if e.match_kind else ""
-        out.print(
-            safe(f"{e.date} {e.kind:<11} {e.source}:{e.source_id}{tag} {e.title}"),
-            highlight=False,
-            markup=False,
-        )
-        if e.url:
-            out.print(safe(f"    {e.url}"), highlight=False, markup=False)
-    if not items:
-        out.print(f"no evidence for {indicator} as of {day}")
-
-
-@app.command()
-@_handle_errors
-def plot(
-    start: Annotated[str, typer.Option("--from", help="First date, YYYY-MM-DD.")],
-    end: Annotated[str, typer.Option("--to", help="Last date, YYYY-MM-DD.")],
-    theatre: TheatreOption = "belarus",
-    indicator: Annotated[
-        list[str] | None, typer.Option("--indicator", help="Only these (repeatable).")
-    ] = None,
-    step: Annotated[int, typer.Option("--step", min=1, help="Days between points.")] = 7,
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the PNG and HTML.")] = Path(
-        "out"
-    ),
-    data: DataOption = DEFAULT_DATA,
-    db: DbOption = DEFAULT_DB,
-) -> None:
-    """Indicator timelines as a PNG and an interactive, offline HTML page."""
-    first, last = watch.parse_date(start, "--from"), watch.parse_date(end, "--to")
-    if last < first:
-        raise UsageError("--to is before --from", "swap the dates")
-    con, spec = _prepared(db, theatre, data, quiet=False)
-    for ind in indicator or []:
-        spec.indicator(ind)
-    frames = histories(con, spec, first, last, indicator or None, step)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{spec.theatre.id}_indicators_{first}_{last}"
-    png = render_png(frames, out_dir / f"{stem}.png", theatre=spec)
-    html = render_html(frames, out_dir / f"{stem}.html", theatre=spec)
-    out.print(f"wrote {png}\nwrote {html}", highlight=False, markup=False)
-
-
-@app.command()
-@_handle_errors
-def demo(
-    data: Annotated[
-        Path, typer.Option("--data", envvar="VIGIL_DATA", help="Data folder like ../shared/data.")
-    ] = Path(settings.SETTINGS["data"].default),
-    db: DbOption = DEFAULT_DB,
-) -> None:
-    """The main job: build the evidence store from a data folder and show what it holds."""
-    if not data.is_dir():
-        raise UsageError(
-            f"no data folder at {data}",
-            "pass --data DIR (a folder laid out like ../shared/data), or fetch live sources: "
-            "`vigil ingest gdelt --live` (no credentials), `vigil ingest acled --live` "
-            "(ACLED_USERNAME, ACLED_PASSWORD), `vigil ingest rss --live`",
-        )
-    out.print(f"Building the evidence store {db} from {data} …", highlight=False)
-    work, skipped = plan_folder(data, sources.all_adapters())
-    con = connect(db)
-    reports, failures = _run_batches(con, work, False, None, quiet=False)
-    _print_reports(reports, skipped, "text", failures)
-    con.close()
-    status(db=db, fmt="text")
-
-
-def run() -> None:
-    """Console-script entry point."""
-    try:
-        app()
-    except SystemExit as exc:
-        sys.exit(exc.code)
-
-
-if __name__ == "__main__":
-    run()

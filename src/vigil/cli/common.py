@@ -1,0 +1,117 @@
+"""Shared pieces of the command line: the app, consoles, options and error handling."""
+
+from __future__ import annotations
+
+import functools
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import duckdb
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from vigil import __version__, settings
+from vigil.errors import UsageError, VigilError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Vigil: auditable early warning for armed-conflict escalation.",
+)
+# Piped output (logs, CI, the README transcript) gets a fixed width instead of 80.
+_WIDTH = None if sys.stdout.isatty() else 132
+out = Console(soft_wrap=True, width=_WIDTH)
+err = Console(stderr=True, soft_wrap=True, width=_WIDTH)
+_state = {"debug": False}
+
+DbOption = Annotated[
+    Path, typer.Option("--db", envvar="VIGIL_DB", help="DuckDB store (env VIGIL_DB).")
+]
+DEFAULT_DB = Path(settings.SETTINGS["db"].default)
+FormatOption = Annotated[str, typer.Option("--format", help="text or json.")]
+
+
+def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn library errors into one line on stderr and the error's exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except VigilError as exc:
+            if _state["debug"]:
+                raise
+            err.print(
+                f"[bold red]error:[/] {escape(safe(exc.message))}", highlight=False, soft_wrap=True
+            )
+            if exc.hint:
+                err.print(
+                    f"  hint: {safe(exc.hint)}", highlight=False, markup=False, soft_wrap=True
+                )
+            raise typer.Exit(exc.exit_code) from None
+        except duckdb.Error as exc:
+            if _state["debug"]:
+                raise
+            first = safe(str(exc).splitlines()[0])
+            err.print(f"error: store error: {first}", highlight=False, markup=False)
+            err.print(
+                "  hint: run again with --debug and report it with the command you ran",
+                highlight=False,
+                markup=False,
+            )
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err.print(
+                "interrupted: the batch in progress was rolled back; "
+                "the store holds only batches reported as loaded",
+                highlight=False,
+            )
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"vigil {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Vigil: collect evidence, match indicators, assess scenarios, brief."""
+    _state["debug"] = debug
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in ("text", "json"):
+        raise UsageError(f"unknown --format {fmt!r}", "use --format text or --format json")
+
+
+def _parse_options(pairs: list[str]) -> dict[str, str]:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(
+                f"--option {pair!r} is not KEY=VALUE", "e.g. --option since=2022-02-20"
+            )
+        options[key] = value
+    return options
+
+
+def safe(text: object) -> str:
+    """Text from sources with control characters made visible (no terminal escapes)."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), str(text))
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

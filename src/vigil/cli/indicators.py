@@ -1,0 +1,177 @@
+"""Commands over a theatre's indicators: indicators, evidence, plot."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from vigil import settings, watch
+from vigil.cli.common import (
+    DEFAULT_DB,
+    DbOption,
+    FormatOption,
+    _check_format,
+    _handle_errors,
+    app,
+    err,
+    out,
+    safe,
+)
+from vigil.errors import UsageError
+from vigil.indicators.evidence import evidence_for
+from vigil.indicators.plot import histories, render_html, render_png
+from vigil.specs import load_theatre
+from vigil.store import connect
+
+TheatreOption = Annotated[
+    str, typer.Option("--theatre", help="Theatre id (a folder under theatres/) or a path.")
+]
+DataOption = Annotated[
+    Path,
+    typer.Option("--data", envvar="VIGIL_DATA", help="Data folder (Natural Earth borders)."),
+]
+DEFAULT_DATA = Path(settings.SETTINGS["data"].default)
+
+
+def _prepared(db: Path, theatre: str, data: Path, *, quiet: bool):
+    """Open the store, load the theatre and bring matches and border distances up to date."""
+    spec = load_theatre(theatre)
+    con = connect(db)
+    with (
+        err.status("matching documents to indicators…", spinner="dots")
+        if (err.is_terminal and not quiet)
+        else contextlib.nullcontext()
+    ):
+        watch.prepare_evidence(con, spec, data, Path(settings.get("cache")))
+    return con, spec
+
+
+@app.command()
+@_handle_errors
+def indicators(
+    theatre: TheatreOption = "belarus",
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="YYYY-MM-DD (default: latest data).")
+    ] = None,
+    evidence: Annotated[int, typer.Option("--evidence", min=0, help="Items each.")] = 3,
+    data: DataOption = DEFAULT_DATA,
+    db: DbOption = DEFAULT_DB,
+    fmt: FormatOption = "text",
+) -> None:
+    """Every indicator's state, score, trend and top evidence as of a date."""
+    _check_format(fmt)
+    day = watch.parse_date(as_of) if as_of else None
+    con, spec = _prepared(db, theatre, data, quiet=fmt == "json")
+    day = day or watch.latest_date(con)
+    values = watch.indicators_as_of(con, spec, day, evidence_limit=evidence)
+    if fmt == "json":
+        out.print_json(
+            json.dumps(
+                {
+                    "theatre": spec.theatre.id,
+                    "as_of": day.isoformat(),
+                    "indicators": [watch.indicator_json(v) for v in values],
+                }
+            )
+        )
+        return
+    table = Table(
+        "indicator",
+        "state",
+        "score",
+        "trend",
+        "change",
+        "top evidence",
+        title=f"{spec.theatre.name} — indicators as of {day}",
+    )
+    colours = {"high": "bold red", "elevated": "yellow", "insufficient": "dim"}
+    for v in values:
+        top = v.evidence[0] if v.evidence else None
+        table.add_row(
+            escape(v.id),
+            f"[{colours.get(v.state, 'green')}]{v.state}[/]",
+            "—" if v.score is None else f"{v.score:+.1f}",
+            v.trend.direction,
+            str(v.change_point or ""),
+            escape(safe(f"{top.date} {top.title}"[:70])) if top else "",
+        )
+    out.print(table)
+
+
+@app.command("evidence")
+@_handle_errors
+def evidence_cmd(
+    indicator: Annotated[str, typer.Argument(help="Indicator id (see `vigil indicators`).")],
+    theatre: TheatreOption = "belarus",
+    as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Most items.")] = 20,
+    data: DataOption = DEFAULT_DATA,
+    db: DbOption = DEFAULT_DB,
+    fmt: FormatOption = "text",
+) -> None:
+    """The evidence items behind one indicator's value, with their links."""
+    _check_format(fmt)
+    day = watch.parse_date(as_of) if as_of else None
+    con, spec = _prepared(db, theatre, data, quiet=fmt == "json")
+    spec.indicator(indicator)  # a clear error for an unknown id
+    day = day or watch.latest_date(con)
+    items = evidence_for(con, spec, indicator, day, limit)
+    if fmt == "json":
+        out.print_json(
+            json.dumps(
+                {
+                    "indicator": indicator,
+                    "as_of": day.isoformat(),
+                    "evidence": [watch.evidence_json(e) for e in items],
+                }
+            )
+        )
+        return
+    for e in items:
+        tag = f" [{e.match_kind}{': ' + e.cue if e.cue else ''}]" if e.match_kind else ""
+        out.print(
+            safe(f"{e.date} {e.kind:<11} {e.source}:{e.source_id}{tag} {e.title}"),
+            highlight=False,
+            markup=False,
+        )
+        if e.url:
+            out.print(safe(f"    {e.url}"), highlight=False, markup=False)
+    if not items:
+        out.print(f"no evidence for {indicator} as of {day}")
+
+
+@app.command()
+@_handle_errors
+def plot(
+    start: Annotated[str, typer.Option("--from", help="First date, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option("--to", help="Last date, YYYY-MM-DD.")],
+    theatre: TheatreOption = "belarus",
+    indicator: Annotated[
+        list[str] | None, typer.Option("--indicator", help="Only these (repeatable).")
+    ] = None,
+    step: Annotated[int, typer.Option("--step", min=1, help="Days between points.")] = 7,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the PNG and HTML.")] = Path(
+        "out"
+    ),
+    data: DataOption = DEFAULT_DATA,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Indicator timelines as a PNG and an interactive, offline HTML page."""
+    first, last = watch.parse_date(start, "--from"), watch.parse_date(end, "--to")
+    if last < first:
+        raise UsageError("--to is before --from", "swap the dates")
+    con, spec = _prepared(db, theatre, data, quiet=False)
+    for ind in indicator or []:
+        spec.indicator(ind)
+    frames = histories(con, spec, first, last, indicator or None, step)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{spec.theatre.id}_indicators_{first}_{last}"
+    png = render_png(frames, out_dir / f"{stem}.png", theatre=spec)
+    html = render_html(frames, out_dir / f"{stem}.html", theatre=spec)
+    out.print(f"wrote {png}\nwrote {html}", highlight=False, markup=False)

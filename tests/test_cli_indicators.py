@@ -1,0 +1,100 @@
+"""`vigil indicators`, `vigil evidence` and `vigil plot` on a store built from real data."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from vigil import sources
+from vigil.cli import app
+from vigil.ingest import ingest_file
+from vigil.store import connect
+
+runner = CliRunner()
+FILES = {
+    "cir": "cir_russia_ukraine_monitor_2022/events.csv.gz",
+    "frontex": "frontex_irregular_border_crossings/"
+    "frontex_ibc_monthly_route_nationality_2009-01_2025-04.csv",
+    "gpr": "geopolitical_risk_gpr/gpr_daily_1985_to_2025-10-20.csv",
+}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, shared_data: Path) -> Path:
+    db = tmp_path_factory.mktemp("indicators") / "v.duckdb"
+    con = connect(db)
+    for source, rel in FILES.items():
+        ingest_file(con, sources.get(source), shared_data / rel)
+    rss = shared_data / "news_rss_headlines_2021_2023"
+    for path in sorted(rss.iterdir()):
+        if path.suffix in (".parquet", ".gz"):
+            ingest_file(con, sources.get("rss"), path)
+    con.close()
+    return db
+
+
+def run(*args: str, env: dict | None = None):
+    result = runner.invoke(app, list(args), catch_exceptions=False, env=env)
+    return result
+
+
+@pytest.mark.slow
+def test_indicators_json_as_of_the_build_up(store: Path, shared_data: Path, tmp_path) -> None:
+    env = {"VIGIL_CACHE": str(tmp_path / "cache")}
+    args = ("indicators", "--as-of", "2022-02-15", "--db", str(store), "--data", str(shared_data))
+    result = run(*args, "--format", "json", env=env)
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.output)
+    assert got["theatre"] == "belarus" and got["as_of"] == "2022-02-15"
+    by_id = {i["id"]: i for i in got["indicators"]}
+    assert len(by_id) >= 17
+    buildup = by_id["russian_buildup"]
+    assert buildup["state"] in ("elevated", "high")
+    assert set(buildup) >= {"id", "state", "score", "trend", "evidence"}
+    assert buildup["evidence"] and all(e["date"] <= "2022-02-15" for e in buildup["evidence"])
+    text = run(*args, env=env)
+    assert "Belarus direction — indicators as of 2022-02-15" in text.output
+
+
+@pytest.mark.slow
+def test_evidence_lists_items_with_links(store: Path, shared_data: Path, tmp_path) -> None:
+    env = {"VIGIL_CACHE": str(tmp_path / "cache")}
+    base = ("--as-of", "2022-02-15", "--db", str(store), "--data", str(shared_data))
+    result = run("evidence", "russian_buildup", *base, "--format", "json", env=env)
+    items = json.loads(result.output)["evidence"]
+    assert items and {"source", "source_id", "date", "title", "url"} <= set(items[0])
+    assert any(i["source"] == "cir" for i in items)
+    unknown = run("evidence", "no_such_indicator", *base, env=env)
+    assert unknown.exit_code == 1
+    assert "no indicator 'no_such_indicator' in theatre belarus" in unknown.output
+
+
+@pytest.mark.slow
+def test_plot_writes_png_and_offline_html(store: Path, shared_data: Path, tmp_path) -> None:
+    env = {"VIGIL_CACHE": str(tmp_path / "cache")}
+    result = run(
+        "plot", "--from", "2021-10-01", "--to", "2022-03-01", "--step", "14",
+        "--indicator", "russian_buildup", "--indicator", "migration_pressure",
+        "--out", str(tmp_path / "out"), "--db", str(store), "--data", str(shared_data), env=env,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    png = tmp_path / "out" / "belarus_indicators_2021-10-01_2022-03-01.png"
+    html = png.with_suffix(".html")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = html.read_text()
+    assert "plotly" in page.lower()
+    assert not re.search(r"<script[^>]+src=[\"']?https?:", page)  # library embedded: offline
+
+
+def test_bad_dates_are_usage_errors(tmp_path: Path) -> None:
+    result = run("plot", "--from", "2022-03-01", "--to", "2022-01-01", "--db",
+                 str(tmp_path / "v.duckdb"))  # fmt: skip
+    assert result.exit_code == 2
+    assert "--to is before --from" in result.output
+    bad = run("indicators", "--as-of", "15/02/2022", "--db", str(tmp_path / "v.duckdb"))
+    assert bad.exit_code == 2
+    assert "error: --as-of '15/02/2022' is not a date\n  hint: use YYYY-MM-DD" in bad.output
