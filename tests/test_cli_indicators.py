@@ -98,3 +98,17 @@ def test_bad_dates_are_usage_errors(tmp_path: Path) -> None:
     bad = run("indicators", "--as-of", "15/02/2022", "--db", str(tmp_path / "v.duckdb"))
     assert bad.exit_code == 2
     assert "error: --as-of '15/02/2022' is not a date\n  hint: use YYYY-MM-DD" in bad.output
+
+
+@pytest.mark.slow
+def test_every_raised_indicator_shows_its_evidence(store: Path, shared_data, tmp_path) -> None:
+    """After the news corpus ends, a state carried from its last days still cites them."""
+    env = {"VIGIL_CACHE": str(tmp_path / "cache")}
+    for day in ("2022-02-15", "2024-02-28"):
+        args = ("indicators", "--as-of", day, "--db", str(store), "--data", str(shared_data))
+        got = json.loads(run(*args, "--format", "json", env=env).output)["indicators"]
+        raised = [i for i in got if i["state"] in ("elevated", "high")]
+        assert raised
+        for ind in raised:
+            assert ind["evidence"], f"{ind['id']} is {ind['state']} as of {day} with no evidence"
+            assert all(e["date"] <= day for e in ind["evidence"])

@@ -129,11 +129,26 @@ def compute_indicators(
     """
     start = as_of - dt.timedelta(days=max(lookback(i) for i in theatre.indicators))
     vintages = load_vintages(con, theatre.theatre.id, theatre.indicators, start, as_of)
-    items = evidence_batch(con, theatre.theatre.id, theatre.indicators, as_of, evidence_limit)
-    return [
-        replace(assess(ind, vintages[ind.id], as_of), evidence=items[ind.id])
-        for ind in theatre.indicators
-    ]
+    values = [assess(ind, vintages[ind.id], as_of) for ind in theatre.indicators]
+    # Evidence is taken from the window before the latest day the score rests on, so a
+    # value carried from a kind whose data ended earlier still shows what produced it.
+    # An earlier anchor only narrows what is visible: no look-ahead.
+    anchors: dict[dt.date, list[Indicator]] = {}
+    for ind, value in zip(theatre.indicators, values, strict=True):
+        anchors.setdefault(_anchor(ind, value, as_of), []).append(ind)
+    items: dict[str, list[EvidenceItem]] = {}
+    for day, inds in anchors.items():
+        items |= evidence_batch(con, theatre.theatre.id, tuple(inds), day, evidence_limit)
+    return [replace(v, evidence=items[v.id]) for v in values]
+
+
+def _anchor(ind: Indicator, value: IndicatorValue, as_of: dt.date) -> dt.date:
+    """``as_of``, or the latest observed day of the live kinds when the evidence window
+    before ``as_of`` (``smoothing_days``) would no longer reach it."""
+    days = [k.day for k in value.latest.values() if k.day is not None and not k.stale]
+    if not days or max(days) >= as_of - dt.timedelta(days=ind.baseline.smoothing_days):
+        return as_of
+    return max(days)
 
 
 def indicator_history(
