@@ -26,6 +26,7 @@ dated to the file's vintage: the last date in it + 1 day.
 from __future__ import annotations
 
 import re
+from abc import abstractmethod
 from collections import Counter
 from pathlib import Path
 
@@ -108,8 +109,9 @@ class _WideReader(RecordReader):
     def columns(self, header: list[str]) -> list[str]:
         return [c for c in header if c != "date"]
 
+    @abstractmethod
     def cell(self, col: str, fields: dict[str, str]) -> dict[str, str | None]:
-        raise NotImplementedError
+        """The observation fields (series, geo, unit, attrs…) of column ``col``."""
 
     def parse(self, path: Path) -> Parsed:
         header, rows, rejects = csv_rows(path, self.label, self.required)
