@@ -110,6 +110,16 @@ def test_events_are_filtered_weighted_and_counted_once(con):
     assert np.isnan(ev[pd.Timestamp("2021-12-31")]) and np.isnan(ev[pd.Timestamp("2022-01-12")])
 
 
+def test_mode_rules_keep_only_those_modes(con):
+    ind = indicator(events=(EventRule(categories=("DEPLOY",), modes=("allied forces",)),))
+    background(con, D(2022, 1, 1), D(2022, 1, 5))
+    add_event(con, "ours", D(2022, 1, 3), mode="allied forces")
+    add_event(con, "theirs", D(2022, 1, 3), mode="force presence")
+    add_event(con, "none", D(2022, 1, 3))
+    ev = daily(con, ind, D(2022, 1, 5), D(2022, 1, 1)).values["events"]
+    assert ev[pd.Timestamp("2022-01-03")] == 1.0
+
+
 def test_near_border_rules_use_the_border_table(con):
     ind = indicator(events=(EventRule(categories=("DEPLOY",), near_borders=("BLR-POL",),
                                       within_km=50),))  # fmt: skip

@@ -78,7 +78,7 @@ def _table(name: str, strings: str, **typed: str) -> ibis.Table:
 
 
 EVENTS = _table(
-    "events", "source source_id category country actor1_country actor2_country summary "
+    "events", "source source_id category mode country actor1_country actor2_country summary "
     "location url", occurred_on="date", available_at="timestamp",
 )  # fmt: skip
 OBSERVATIONS = _table(
@@ -101,6 +101,8 @@ BORDER_KM = ibis.table(
 # date range (compiling costs ~10-100 ms; running a few ms).
 def _rule_predicate(t: ibis.Table, rule: EventRule):
     pred = t.category.isin(rule.categories)
+    if rule.modes:
+        pred &= t.mode.isin(rule.modes)
     if rule.countries:
         pred &= t.country.isin(rule.countries)
     if rule.actor_countries:
