@@ -39,8 +39,13 @@ DataOption = Annotated[
 DEFAULT_DATA = Path(settings.SETTINGS["data"].default)
 
 
-def _prepared(db: Path, theatre: str, data: Path, *, quiet: bool):
-    """Open the store, load the theatre and bring matches and border distances up to date."""
+def _prepared(db: Path, theatre: str, data: Path, as_of: str | None, *, quiet: bool):
+    """Open the store, load the theatre, bring matches and border distances up to date.
+
+    Returns the connection, the theatre and the as-of date (``as_of``, checked before any
+    work, or the latest data).
+    """
+    day = watch.parse_date(as_of) if as_of else None
     spec = load_theatre(theatre)
     con = connect(db)
     with (
@@ -49,7 +54,7 @@ def _prepared(db: Path, theatre: str, data: Path, *, quiet: bool):
         else contextlib.nullcontext()
     ):
         watch.prepare_evidence(con, spec, data, Path(settings.get("cache")))
-    return con, spec
+    return con, spec, day or watch.latest_date(con)
 
 
 @app.command()
@@ -66,9 +71,7 @@ def indicators(
 ) -> None:
     """Every indicator's state, score, trend and top evidence as of a date."""
     _check_format(fmt)
-    day = watch.parse_date(as_of) if as_of else None
-    con, spec = _prepared(db, theatre, data, quiet=fmt == "json")
-    day = day or watch.latest_date(con)
+    con, spec, day = _prepared(db, theatre, data, as_of, quiet=fmt == "json")
     values = watch.indicators_as_of(con, spec, day, evidence_limit=evidence)
     if fmt == "json":
         out.print_json(
@@ -117,10 +120,8 @@ def evidence_cmd(
 ) -> None:
     """The evidence items behind one indicator's value, with their links."""
     _check_format(fmt)
-    day = watch.parse_date(as_of) if as_of else None
-    con, spec = _prepared(db, theatre, data, quiet=fmt == "json")
+    con, spec, day = _prepared(db, theatre, data, as_of, quiet=fmt == "json")
     spec.indicator(indicator)  # a clear error for an unknown id
-    day = day or watch.latest_date(con)
     items = evidence_for(con, spec, indicator, day, limit)
     if fmt == "json":
         out.print_json(
@@ -166,7 +167,7 @@ def plot(
     first, last = watch.parse_date(start, "--from"), watch.parse_date(end, "--to")
     if last < first:
         raise UsageError("--to is before --from", "swap the dates")
-    con, spec = _prepared(db, theatre, data, quiet=False)
+    con, spec, _ = _prepared(db, theatre, data, None, quiet=False)
     for ind in indicator or []:
         spec.indicator(ind)
     frames = histories(con, spec, first, last, indicator or None, step)

@@ -142,12 +142,7 @@ def _observations_expr(indicators: tuple[Indicator, ...]) -> ibis.Table:
     parts = []
     for ind in indicators:
         for rule in ind.evidence.series:
-            pred = ob.series == rule.series
-            if rule.geo:
-                pred &= ob.geo.isin(rule.geo)
-            if rule.source:
-                pred &= ob.source == rule.source
-            parts.append(ob.filter(pred).select(
+            parts.append(S.series_rows(ob, rule).select(
                 "source", "source_id", "series", "period_start", "period_end", "value",
                 "attrs", "url", indicator=ibis.literal(ind.id),
                 kind=ibis.literal(S.series_kind(rule)), asof=ob.available_at.date(),

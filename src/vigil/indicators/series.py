@@ -175,18 +175,23 @@ def coverage_expr(indicators: tuple[Indicator, ...]) -> ibis.Table:
     return joined.select("indicator", "day", asof=ibis.greatest(joined.day_asof, joined.able_asof))
 
 
+def series_rows(ob: ibis.Table, rule: SeriesRule) -> ibis.Table:
+    """The observations a series rule selects (one definition for values and evidence)."""
+    pred = ob.series == rule.series
+    if rule.geo:
+        pred &= ob.geo.isin(rule.geo)
+    if rule.source:
+        pred &= ob.source == rule.source
+    return ob.filter(pred)
+
+
 def series_expr(indicators: tuple[Indicator, ...]) -> ibis.Table:
     """Per indicator, series kind, period and vintage: the value summed over dimensions."""
     ob = OBSERVATIONS
     parts = []
     for ind in indicators:
         for rule in ind.evidence.series:
-            pred = ob.series == rule.series
-            if rule.geo:
-                pred &= ob.geo.isin(rule.geo)
-            if rule.source:
-                pred &= ob.source == rule.source
-            t = ob.filter(pred).mutate(
+            t = series_rows(ob, rule).mutate(
                 indicator=ibis.literal(ind.id), kind=ibis.literal(series_kind(rule)),
                 asof=ob.available_at.date(),
             )  # fmt: skip

@@ -14,7 +14,7 @@ whole 115-column row), so a revision of one value updates one observation.
   gpr.daily_ma7/_ma30; geo WORLD; the authors' ``event`` label goes into gpr.daily's
   attrs; ``date`` (a copy of DAY) is checked against DAY.
 * monthly (``month``): ``GPR``/``GPRT``/``GPRA`` → gpr.monthly/_threats/_acts (WORLD),
-  ``GPRC_XXX`` → gpr.country and ``GPRHC_XXX`` → gpr.country_historical (geo = the
+  ``GPRC_<ISO3>`` → gpr.country and ``GPRHC_<ISO3>`` → gpr.country_historical (geo = the
   ISO3 suffix), every other column → gpr.monthly_<column> with its codebook label in
   attrs. ``var_name``/``var_label`` are a codebook embedded in the first rows: read as
   metadata (they give the labels), never loaded as values.
@@ -140,7 +140,7 @@ class DailyReader(RecordReader):
 class MonthlyReader(RecordReader):
     """The monthly GPR export (month, GPR, GPRT, GPRA, GPRC_*, GPRHC_*, …, var_name, var_label)."""
 
-    label = "GPR monthly CSV export (month, GPR, GPRT, GPRA, GPRC_XXX, …)"
+    label = "GPR monthly CSV export (month, GPR, GPRT, GPRA, GPRC_<ISO3>, …)"
     pattern = re.compile(r"^.*gpr_(monthly|export).*\.csv$", re.IGNORECASE)
 
     def parse(self, path: Path) -> Parsed:
