@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 DATA   ?= ../shared/data
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install install-embed demo test lint bench bench-embed clean
 
 install: $(STAMP)
 
@@ -16,6 +16,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+# The optional [embed] extra: torch's CPU wheel from its own index (PyPI's pulls CUDA).
+install-embed: install
+	$(BIN)/python -m pip install --quiet -c constraints.txt \
+		--extra-index-url https://download.pytorch.org/whl/cpu -e '.[dev,embed]'
 
 demo: install
 	$(BIN)/vigil demo --data $(DATA)
@@ -31,6 +36,9 @@ bench: install
 	$(BIN)/python benchmarks/run.py --data $(DATA)
 	$(BIN)/python benchmarks/text_match.py --db benchmarks/out/full.duckdb
 	$(BIN)/python benchmarks/indicators.py --db benchmarks/out/full.duckdb --data $(DATA)
+
+bench-embed: install-embed
+	$(BIN)/python benchmarks/embed.py --db benchmarks/out/full.duckdb
 
 clean:
 	rm -rf $(VENV) vigil.duckdb vigil.duckdb.wal .pytest_cache

@@ -3,6 +3,8 @@
 Run from the repository root (prints a Markdown table; nothing is written)::
 
     PYTHONPATH=src python labels/evaluate.py [-v] [PATH_TO_PARQUET]
+    PYTHONPATH=src python labels/evaluate.py --embed [THRESHOLD] [PATH_TO_PARQUET]
+    PYTHONPATH=src python labels/evaluate.py --sweep [PATH_TO_PARQUET]
 
 For every labelled headline the text is rebuilt from the snapshot exactly as the matcher
 builds it (``title + ' ' + description``; ``source_id`` = ``md5(link || chr(31) || title)``)
@@ -11,6 +13,14 @@ Per indicator, over the labelled rows:
 
     TP = matched and labelled,  FP = matched, not labelled,  FN = labelled, not matched
     precision = TP / (TP + FP),  recall = TP / (TP + FN)
+
+With ``--embed [THRESHOLD]`` the embedding matcher (``[embed]`` extra) is scored the same way:
+a headline matches when the best cosine similarity of its embedded headline
+(:func:`vigil.text.embed.headline`) to the indicator's ``examples`` reaches THRESHOLD
+(default :data:`vigil.text.embed.THRESHOLD`), and, under "rules or embedding", the union of
+both. ``--sweep`` prints micro precision and recall of the embedding matcher on the
+development rows for a range of thresholds: the threshold is chosen there, then read on the
+holdout.
 
 Kind agreement: for true positives, how often :func:`vigil.text.claims.classify` tags the
 match as the label's kind (``occurrence`` or ``claim``).
@@ -98,26 +108,42 @@ def texts(parquet: Path, ids: list[str]) -> dict[str, tuple[str, str, str | None
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
-def evaluate(parquet: Path, part: str = "development") -> dict[str, Score]:
-    """Score every indicator that has a text rule on the ``development`` or ``holdout`` rows."""
+def split(parquet: Path, part: str) -> tuple[dict, dict, set[str]]:
+    """The ``development`` or ``holdout`` labels, their texts and the ``random`` ids."""
     strata = dict((sid, stratum) for stratum, sid in draw(parquet))
     holdout = part == "holdout"
     labels = {
         sid: v for sid, v in load_labels().items() if strata[sid].startswith("holdout") == holdout
     }
-    docs = texts(parquet, list(labels))
     random_ids = {sid for sid, stratum in strata.items() if stratum == "random"}
+    return labels, texts(parquet, list(labels)), random_ids
+
+
+def rule_matcher(ind):
+    """``(sid, title, body) -> span or None``: the indicator's compiled text rule."""
+    rule = compile_rule(ind.evidence.text)
+    return lambda sid, title, body: rule.span(f"{title} {body}")
+
+
+def evaluate(parquet: Path, part: str = "development", matcher=rule_matcher) -> dict[str, Score]:
+    """Score every indicator that has a text rule on the ``development`` or ``holdout`` rows.
+
+    ``matcher(indicator)`` returns a function of (source_id, title, body) that is falsy when
+    the headline does not match, else the span to classify as occurrence or claim (``True``
+    when there is none: the whole text is classified).
+    """
+    labels, docs, random_ids = split(parquet, part)
     scores: dict[str, Score] = {}
     for ind in load_theatre("belarus").indicators:
         if ind.evidence.text is None:
             continue
-        rule, score = compile_rule(ind.evidence.text), Score()
+        match, score = matcher(ind), Score()
         for sid, (wanted, kind) in labels.items():
             title, body, lang = docs[sid]
-            hit, labelled = rule.match(f"{title} {body}"), ind.id in wanted
+            hit, labelled = match(sid, title, body), ind.id in wanted
             if hit and labelled:
                 score.tp += 1
-                span = rule.span(f"{title} {body}")
+                span = hit if isinstance(hit, tuple) else None
                 score.kind_agree += classify(f"{title}\n{body}", span, lang)[0] == kind
             elif hit:
                 score.fp += 1
@@ -128,6 +154,43 @@ def evaluate(parquet: Path, part: str = "development") -> dict[str, Score]:
                 score.misses.append(sid)
         scores[ind.id] = score
     return scores
+
+
+def cosines(parquet: Path) -> dict[tuple[str, str], float]:
+    """(indicator, source_id) → best cosine of the labelled headline to the exemplars."""
+    from vigil.text import embed
+
+    embedder = embed.load_embedder()
+    ids = list(load_labels())
+    docs = texts(parquet, ids)
+    vectors = embed.unit_vectors(
+        embedder([embed.headline(*docs[sid][:2]) for sid in ids]), len(ids)
+    )
+    out = {}
+    for ind in load_theatre("belarus").indicators:
+        if ind.evidence.text is None or not ind.evidence.text.examples:
+            continue
+        best = embed.max_cosine(vectors, embedder(list(ind.evidence.text.examples)))
+        out.update({(ind.id, sid): float(c) for sid, c in zip(ids, best, strict=True)})
+    return out
+
+
+def embedding_matcher(cos: dict, threshold: float, with_rules: bool = False):
+    def make(ind):
+        rules = rule_matcher(ind)
+
+        def match(sid, title, body):
+            hit = rules(sid, title, body) if with_rules else None
+            return hit or cos.get((ind.id, sid), -1.0) >= threshold
+
+        return match
+
+    return make
+
+
+def micro(scores: dict[str, Score]) -> tuple[float | None, float | None]:
+    tp, fp, fn = (sum(getattr(s, k) for s in scores.values()) for k in ("tp", "fp", "fn"))
+    return (tp / (tp + fp) if tp + fp else None, tp / (tp + fn) if tp + fn else None)
 
 
 def _pct(x: float | None) -> str:
@@ -147,8 +210,7 @@ def table(scores: dict[str, Score]) -> str:
             f"| {_pct(s.precision)} | {_pct(s.recall)} | {s.fp_random} | {s.kind_agree}/{s.tp} |"
         )
     tp, fp, fn = (sum(getattr(s, k) for s in scores.values()) for k in ("tp", "fp", "fn"))
-    micro_p = tp / (tp + fp) if tp + fp else None
-    micro_r = tp / (tp + fn) if tp + fn else None
+    micro_p, micro_r = micro(scores)
     lines.append(
         f"| **all (micro)** | {tp + fn} | {tp + fp} | {tp} | {fp} | {fn} "
         f"| {_pct(micro_p)} | {_pct(micro_r)} | | |"
@@ -157,14 +219,36 @@ def table(scores: dict[str, Score]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    args = [a for a in argv[1:] if a != "-v"]
+    flags = {a for a in argv[1:] if a.startswith("-")}
+    args = [a for a in argv[1:] if not a.startswith("-")]
+    embedding = "--embed" in flags or "--sweep" in flags
+    threshold = None
+    if embedding and args and args[0].replace(".", "", 1).isdigit():
+        threshold = float(args.pop(0))
     parquet = Path(args[0]) if args else default_parquet()
-    for part in ("development", "holdout"):
-        scores = evaluate(parquet, part)
-        print(f"\n{part}:\n\n{table(scores)}")
-        if "-v" in argv:  # ids of misses and false positives, to read them in the snapshot
-            for ind, s in sorted(scores.items()):
-                print(ind, "FN:", " ".join(s.misses), "FP:", " ".join(s.false))
+    matchers = {"rules": rule_matcher}
+    if embedding:
+        from vigil.text.embed import THRESHOLD
+
+        cos = cosines(parquet)
+        threshold = THRESHOLD if threshold is None else threshold
+        if "--sweep" in flags:
+            print("| threshold | precision | recall |\n|---|---|---|")
+            for t in [0.30 + 0.025 * i for i in range(17)]:
+                p, r = micro(evaluate(parquet, "development", embedding_matcher(cos, t)))
+                print(f"| {t:.3f} | {_pct(p)} | {_pct(r)} |")
+            return 0
+        matchers = {
+            f"embedding >= {threshold}": embedding_matcher(cos, threshold),
+            f"rules or embedding >= {threshold}": embedding_matcher(cos, threshold, True),
+        }
+    for name, matcher in matchers.items():
+        for part in ("development", "holdout"):
+            scores = evaluate(parquet, part, matcher)
+            print(f"\n{name}, {part}:\n\n{table(scores)}")
+            if "-v" in flags:  # ids of misses and false positives, to read them in the snapshot
+                for ind, s in sorted(scores.items()):
+                    print(ind, "FN:", " ".join(s.misses), "FP:", " ".join(s.false))
     return 0
 
 

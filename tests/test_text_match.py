@@ -4,6 +4,7 @@ embeddings with an injected fake embedder (torch is not needed)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 import types
 from datetime import date, datetime, timedelta
@@ -335,8 +336,13 @@ def test_load_embedder_uses_the_local_folder_on_cpu(tmp_path, monkeypatch):
         sys.modules, "sentence_transformers", types.SimpleNamespace(SentenceTransformer=FakeModel)
     )
     monkeypatch.setattr(embed, "verify_model", lambda path: "ok")
-    vectors = embed.load_embedder(tmp_path)(["a", "b"])
-    assert vectors.shape == (2, embed.DIM)
+    monkeypatch.setattr(embed, "native_bfloat16", lambda: False)
+    embedder = embed.load_embedder(tmp_path)
+    vectors = embedder(["a", "b"])
+    assert vectors.shape == (2, embed.DIM) and vectors.dtype == np.float32
+    assert embedder.precision == "float32"
+    with pytest.raises(InputError, match="precision 'fp8'"):
+        embed.load_embedder(tmp_path, precision="fp8")
     assert seen["path"] == str(tmp_path) and seen["device"] == "cpu"
     assert seen["normalize_embeddings"] is True
 
@@ -344,9 +350,13 @@ def test_load_embedder_uses_the_local_folder_on_cpu(tmp_path, monkeypatch):
 def test_embed_documents_is_incremental(store):
     calls: list = []
     assert embed.embed_documents(store, fake_embedder(calls), since="2022-02-01") == 1  # d6
-    assert embed.embed_documents(store, fake_embedder(calls), batch_size=4) == 5
+    seen = []
+    got = embed.embed_documents(
+        store, fake_embedder(calls), chunk_size=4, progress=lambda *a: seen.append(a)
+    )
+    assert got == 5 and seen == [(4, 5), (5, 5)]
     assert [len(c) for c in calls] == [1, 4, 1]
-    assert embed.embed_documents(store, fake_embedder(calls), batch_size=4) == 0
+    assert embed.embed_documents(store, fake_embedder(calls), chunk_size=4) == 0
     norms = store.execute(
         "SELECT DISTINCT round(array_inner_product(vector, vector), 5) FROM doc_embeddings"
     ).fetchall()
@@ -354,29 +364,34 @@ def test_embed_documents_is_incremental(store):
 
 
 def test_match_embeddings_threshold_and_scores(store):
+    # d7: troops and drills in its title; d8: no title, so the body's start is embedded
+    add_docs(store, [("d7", "Troops hold drills", None, 2, "en", "feedA")])
+    add_docs(store, [("d8", None, "Troops seen near the border", 3, "en", "feedB")])
     emb = fake_embedder([])
     embed.embed_documents(store, emb)
     examples = {"buildup": ["troops on the move"]}
     report = embed.match_embeddings(store, THEATRE, emb, threshold=0.7, examples=examples)
     rows = matches(store, "embedding")
-    # troops-only documents score 1, "drills ... troops" (d6) cos 45° = 0.7071 >= 0.7
+    # troops-only headlines score 1, "troops ... drills" (d7) cos 45° = 0.7071 >= 0.7; d6's
+    # title is only about drills (its body, which mentions troops, is not embedded)
     assert [(r[1], round(r[4], 4)) for r in rows] == [
         ("d1", 1.0),
         ("d2", 1.0),
         ("d3", 1.0),
         ("d5", 1.0),
-        ("d6", 0.7071),
+        ("d7", 0.7071),
+        ("d8", 1.0),
     ]
     docs = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 1]], dtype=float)
     docs = np.pad(docs, ((0, 0), (0, embed.DIM - 3)))
     query = np.pad(np.array([[1.0, 0, 0]]), ((0, 0), (0, embed.DIM - 3)))
     assert embed.max_cosine(docs, query) == pytest.approx([1, 2**-0.5, 0])
-    assert report["buildup"].matched == 5 and rows[1][2] == "claim"  # d2: a denial
-    # the same run again replaces, never duplicates; a higher threshold drops d6
+    assert report["buildup"].matched == 6 and rows[1][2] == "claim"  # d2: a denial
+    # the same run again replaces, never duplicates; a higher threshold drops d7
     embed.match_embeddings(store, THEATRE, emb, threshold=0.7, examples=examples)
-    assert len(matches(store, "embedding")) == 5
+    assert len(matches(store, "embedding")) == 6
     embed.match_embeddings(store, THEATRE, emb, threshold=0.71, examples=examples)
-    assert [r[1] for r in matches(store, "embedding")] == ["d1", "d2", "d3", "d5"]
+    assert [r[1] for r in matches(store, "embedding")] == ["d1", "d2", "d3", "d5", "d8"]
     assert len(matches(store)) == 0  # rule rows untouched (none were made)
     with pytest.raises(InputError, match="has no examples"):
         embed.match_embeddings(store, THEATRE, emb, indicators=["drills"], examples=examples)
@@ -384,8 +399,51 @@ def test_match_embeddings_threshold_and_scores(store):
         embed.match_embeddings(store, THEATRE, emb, threshold=2.0, examples=examples)
 
 
+def test_identical_headlines_are_embedded_once(store):
+    add_docs(store, [("d9", "Russian troops arrive in Belarus", "Another feed.", 0, "en", "feedB")])
+    calls: list = []
+    assert embed.embed_documents(store, fake_embedder(calls)) == 7
+    assert len(calls[0]) == 6  # d1 and d9 share a title
+    same = store.execute(
+        "SELECT count(DISTINCT vector) FROM doc_embeddings WHERE source_id IN ('d1', 'd9')"
+    ).fetchone()
+    assert same == (1,)
+    assert embed.headline(None, "  x" * 200) == ("  x" * 200).strip()[: embed.BODY_CHARS]
+    assert embed.headline(" Title ", "body") == "Title"
+
+
 def test_unit_vectors_checks_the_embedder():
     with pytest.raises(InputError, match="shape"):
         embed.unit_vectors(np.ones((2, 5)), 2)
     with pytest.raises(InputError, match="zero"):
         embed.unit_vectors(np.zeros((1, embed.DIM)), 1)
+
+
+def test_cli_embed_is_incremental(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from vigil.cli import app
+
+    db = tmp_path / "v.duckdb"
+    with connect(db) as con:
+        add_docs(con, DOCS)
+
+    def fake_loader(precision="auto"):
+        emb = fake_embedder([])
+        emb.precision = "float32"
+        return emb
+
+    monkeypatch.setattr(embed, "load_embedder", fake_loader)
+    args = ["embed", "--theatre", "belarus", "--db", str(db), "--format", "json"]
+    first = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    got = json.loads(first.output)
+    assert got["embedded"] == 6 and got["threshold"] == embed.THRESHOLD
+    by_id = {i["id"]: i for i in got["indicators"]}
+    # every troops headline (d1, d2, d3, d5) is at cosine 1 to an exemplar naming troops
+    assert by_id["russian_buildup"]["matched"] >= 4
+    assert by_id["russian_buildup"]["claims"] >= 1  # d2, a denial
+    again = json.loads(CliRunner().invoke(app, args, catch_exceptions=False).output)
+    assert again["embedded"] == 0 and again["indicators"] == got["indicators"]
+    text = CliRunner().invoke(app, args[:-2], catch_exceptions=False)
+    assert "embedded 0 new rss documents" in text.output and "russian_buildup" in text.output

@@ -200,9 +200,9 @@ def load_theatre(name_or_path: str | Path, root: Path | None = None) -> TheatreS
             f"no theatre at {folder} (theatre.yaml missing)",
             f"known theatres: {', '.join(known) or 'none'}",
         )
-    theatre = _load(folder / "theatre.yaml", Theatre, folder)
+    theatre = load_model(folder / "theatre.yaml", Theatre, folder)
     indicators = tuple(
-        _load(p, Indicator, folder) for p in sorted((folder / "indicators").glob("*.yaml"))
+        load_model(p, Indicator, folder) for p in sorted((folder / "indicators").glob("*.yaml"))
     )
     if not indicators:
         raise InputError(
@@ -212,7 +212,9 @@ def load_theatre(name_or_path: str | Path, root: Path | None = None) -> TheatreS
     return TheatreSpec(theatre=theatre, indicators=indicators, folder=str(folder))
 
 
-def _load(path: Path, model: type[Spec], folder: Path):
+def load_model(path: Path, model: type[Spec], folder: Path):
+    """``path`` parsed as YAML and validated into ``model``; errors name the file (relative
+    to ``folder``) and the key path."""
     rel = path.relative_to(folder)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))

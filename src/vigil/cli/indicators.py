@@ -1,9 +1,10 @@
-"""Commands over a theatre's indicators: indicators, evidence, plot."""
+"""Commands over a theatre's indicators: indicators, evidence, plot, embed."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +29,7 @@ from vigil.indicators.evidence import evidence_for
 from vigil.indicators.plot import histories, render_html, render_png
 from vigil.specs import load_theatre
 from vigil.store import connect
+from vigil.text import embed as text_embed
 
 TheatreOption = Annotated[
     str, typer.Option("--theatre", help="Theatre id (a folder under theatres/) or a path.")
@@ -176,3 +178,71 @@ def plot(
     png = render_png(frames, out_dir / f"{stem}.png", theatre=spec)
     html = render_html(frames, out_dir / f"{stem}.html", theatre=spec)
     out.print(f"wrote {png}\nwrote {html}", highlight=False, markup=False)
+
+
+@app.command("embed")
+@_handle_errors
+def embed_cmd(
+    theatre: TheatreOption = "belarus",
+    threshold: Annotated[
+        float, typer.Option("--threshold", help="Cosine a headline must reach.")
+    ] = text_embed.THRESHOLD,
+    precision: Annotated[
+        str, typer.Option("--precision", help="auto, float32 or bfloat16.")
+    ] = "auto",
+    source: Annotated[str, typer.Option("--source", help="Documents of this source.")] = "rss",
+    db: DbOption = DEFAULT_DB,
+    fmt: FormatOption = "text",
+) -> None:
+    """Embed new headlines and match them to the indicators' exemplars ([embed] extra).
+
+    Only documents without a vector for the pinned model are embedded; matching then
+    rescores every embedded document, so a new threshold or exemplar applies to all.
+    """
+    _check_format(fmt)
+    spec = load_theatre(theatre)
+    embedder = text_embed.load_embedder(precision=precision)
+    con = connect(db)
+    todo = [0]
+
+    def progress(done: int, total: int) -> None:
+        todo[0] = total
+        if err.is_terminal and fmt != "json":
+            err.print(f"embedded {done:,}/{total:,}", end="\r", highlight=False)
+
+    started = time.perf_counter()
+    new = text_embed.embed_documents(con, embedder, source=source, progress=progress)
+    embedded = time.perf_counter() - started
+    report = text_embed.match_embeddings(con, spec, embedder, threshold=threshold, source=source)
+    if fmt == "json":
+        out.print_json(
+            json.dumps(
+                {
+                    "theatre": spec.theatre.id,
+                    "source": source,
+                    "precision": embedder.precision,
+                    "embedded": new,
+                    "embed_seconds": round(embedded, 2),
+                    "threshold": threshold,
+                    "indicators": [
+                        {
+                            "id": s.indicator,
+                            "matched": s.matched,
+                            "occurrences": s.occurrences,
+                            "claims": s.claims,
+                        }
+                        for s in report.indicators
+                    ],
+                }
+            )
+        )
+        return
+    out.print(
+        f"embedded {new:,} new {source} documents in {embedded:.1f} s ({embedder.precision}); "
+        f"matched at cosine >= {threshold}:",
+        highlight=False,
+    )
+    table = Table("indicator", "matched", "occurrences", "claims")
+    for s in report.indicators:
+        table.add_row(escape(s.indicator), str(s.matched), str(s.occurrences), str(s.claims))
+    out.print(table)
