@@ -78,6 +78,8 @@ ALLOWED = {
         "countries",
     },
     "watch": {"errors", "settings", "specs", "store", "text", "geo", "indicators"},
+    "scenarios": {"errors", "settings", "specs", "store", "scenarios"},
+    "assess": {"errors", "settings", "specs", "store", "indicators", "scenarios", "watch"},
     "cli": {
         "errors",
         "settings",
@@ -89,6 +91,8 @@ ALLOWED = {
         "text",
         "indicators",
         "watch",
+        "scenarios",
+        "assess",
         "cli",
         "__init__",
     },

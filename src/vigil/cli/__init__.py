@@ -17,6 +17,7 @@ from vigil import settings, sources
 from vigil.cli.common import DEFAULT_DB, DbOption, _handle_errors, app, out
 from vigil.cli.indicators import indicators
 from vigil.cli.ingest import _print_reports, _run_batches, status
+from vigil.cli.scenarios import assess_cmd  # noqa: F401  (registers assess, replay)
 from vigil.errors import UsageError
 from vigil.ingest import plan_folder
 from vigil.store import connect

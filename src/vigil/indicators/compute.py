@@ -45,6 +45,7 @@ by D, never later ones (:func:`indicator_history` recomputes it for every date).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -179,6 +180,35 @@ def indicator_history(
         row.update({f"z:{k}": s.z for k, s in v.latest.items()})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def states_at(
+    con,
+    theatre: TheatreSpec,
+    dates: Iterable[dt.date],
+    indicator_ids: Iterable[str] | None = None,
+) -> dict[str, list[tuple[dt.date, str, float | None]]]:
+    """``(date, state, score)`` of each indicator as of each date, as known on that date.
+
+    One evidence load for all indicators and dates (like :func:`indicator_history`, each
+    date uses only the records available by its end); for the scenario model, which reads
+    indicators on the as-of date and on the dates of its memory.
+    """
+    days = sorted(set(dates))
+    if not days:
+        return {}
+    ids = list(indicator_ids) if indicator_ids is not None else [i.id for i in theatre.indicators]
+    inds = tuple(theatre.indicator(i) for i in ids)
+    first = days[0] - dt.timedelta(days=max(lookback(i) for i in inds))
+    vintages = load_vintages(con, theatre.theatre.id, inds, first, days[-1])
+    out = {}
+    for ind in inds:
+        rows = []
+        for day in days:
+            v = assess(ind, vintages[ind.id], day)
+            rows.append((day, v.state, v.score))
+        out[ind.id] = rows
+    return out
 
 
 # ---------------------------------------------------------------- evidence aggregates

@@ -1,5 +1,5 @@
 """The DuckDB evidence store: schema, migrations and read helpers."""
 
-from vigil.store.db import connect, pending_migrations
+from vigil.store.db import connect, pending_migrations, transaction
 
-__all__ = ["connect", "pending_migrations"]
+__all__ = ["connect", "pending_migrations", "transaction"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -79,3 +81,20 @@ def _memory_limit() -> str:
     if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B|B)?", value, re.IGNORECASE):
         raise StoreError(f"VIGIL_MEMORY_LIMIT={value!r} is not a size", "use e.g. 1GB or 512MB")
     return value
+
+
+@contextmanager
+def transaction(con) -> Iterator[None]:
+    """One transaction, rolled back on any error; DuckDB's progress bar off meanwhile."""
+    bar = con.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0]
+    con.execute("SET enable_progress_bar = false")  # a library must not draw on stderr
+    try:
+        con.execute("BEGIN TRANSACTION")  # fails inside a caller's transaction: not ours
+        try:
+            yield
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.execute(f"SET enable_progress_bar = {'true' if bar else 'false'}")

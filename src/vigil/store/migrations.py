@@ -168,6 +168,34 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # Scenario assessments (issue 4): one row per (theatre, as_of, horizon, model), the
+        # whole result as JSON, and one row per contribution so history can be queried.
+        "0006_assessments",
+        """
+        CREATE TABLE assessments (
+            assessment_id VARCHAR NOT NULL,   -- theatre|as_of|horizon|model_hash
+            theatre       VARCHAR NOT NULL,
+            as_of         DATE NOT NULL,
+            horizon_days  INTEGER NOT NULL,
+            model_hash    VARCHAR NOT NULL,   -- sha256 of the specs and the model version
+            created_at    TIMESTAMP NOT NULL,
+            result        JSON NOT NULL
+        );
+        CREATE TABLE assessment_contributions (
+            assessment_id VARCHAR NOT NULL,
+            set_id        VARCHAR NOT NULL,
+            scenario_id   VARCHAR NOT NULL,
+            indicator     VARCHAR NOT NULL,   -- or an extra evidence source's item
+            source        VARCHAR NOT NULL,   -- 'indicator' or the extra evidence's id
+            state         VARCHAR,
+            reading_date  DATE,
+            decay         DOUBLE NOT NULL,
+            weight        DOUBLE NOT NULL,
+            llr           DOUBLE NOT NULL
+        );
+        """,
+    ),
 ]
 
 # Columns of each record kind, in table order, without batch_id (set by the ingest).

@@ -22,14 +22,14 @@ escalation.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from time import perf_counter
 
 from vigil.errors import InputError
 from vigil.specs import Indicator, TheatreSpec
+from vigil.store import transaction
 from vigil.text.claims import classify
 from vigil.text.rules import CompiledRule, LiteralIndex, compile_rule, normalise
 
@@ -141,23 +141,6 @@ def match_documents(
             part = {n: rules[n] for n in names[lo : lo + _MASK_BITS]}
             _run(con, tid, source, cut, part, stats)
     return MatchReport(tid, source, "rules", tuple(stats.values()), perf_counter() - started)
-
-
-@contextmanager
-def transaction(con) -> Iterator[None]:
-    """One transaction, rolled back on any error; DuckDB's progress bar off meanwhile."""
-    bar = con.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0]
-    con.execute("SET enable_progress_bar = false")  # a library must not draw on stderr
-    try:
-        con.execute("BEGIN TRANSACTION")  # fails inside a caller's transaction: not ours
-        try:
-            yield
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-    finally:
-        con.execute(f"SET enable_progress_bar = {'true' if bar else 'false'}")
 
 
 def _run(con, theatre: str, source: str, cut, rules: dict[str, CompiledRule], stats) -> None:

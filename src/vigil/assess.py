@@ -1,0 +1,288 @@
+"""One dated assessment: indicator readings → scenario sets → outcomes, with the audit trail.
+
+:func:`assess` reads every indicator a scenario set uses on the as-of date and on the dates
+of the sets' memory (each reading as known on its own date: no look-ahead), updates each
+set (:mod:`vigil.scenarios.bayes`), derives the outcomes, attaches the evidence items behind
+every contribution, and computes the ACH matrix and the sensitivity of each set's call.
+:func:`replay` does the same for a range of dates from one evidence load. The JSON form
+(:func:`assessment_json`) is what is stored (:mod:`vigil.scenarios.audit`), printed by
+``vigil assess --format json`` and diffed by ``--since``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from vigil.indicators.compute import states_at
+from vigil.indicators.evidence import EvidenceItem, evidence_batch
+from vigil.scenarios.analysis import ach_matrix, sensitivity
+from vigil.scenarios.bayes import ExtraEvidence, Reading, SetAssessment, assess_set
+from vigil.scenarios.spec import ScenarioLibrary
+from vigil.specs import TheatreSpec
+from vigil.watch import evidence_json
+
+#: bump when the model's arithmetic changes: stored assessments of another version are
+#: kept apart (part of the model hash)
+MODEL_VERSION = "scenarios-1"
+#: the horizon whose posterior stands for "now" (the simulation's starting state)
+NOW_DAYS = 7
+EVIDENCE_PER_READING = 3
+
+
+@dataclass(frozen=True)
+class OutcomeResult:
+    id: str
+    set_id: str
+    at_least: str
+    question: str
+    probability: float
+    interval: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Assessment:
+    theatre: str
+    as_of: dt.date
+    horizon_days: int
+    model_hash: str
+    sets: tuple[SetAssessment, ...]
+    outcomes: tuple[OutcomeResult, ...]
+    library: ScenarioLibrary = field(repr=False, compare=False)
+    readings: dict[str, list[Reading]] = field(repr=False, compare=False, default_factory=dict)
+    evidence: dict[tuple[str, dt.date], list[EvidenceItem]] = field(
+        repr=False, compare=False, default_factory=dict
+    )
+    extra: tuple[ExtraEvidence, ...] = field(repr=False, compare=False, default=())
+
+
+def model_hash(theatre: TheatreSpec, library: ScenarioLibrary) -> str:
+    """What an assessment depends on besides the data: specs and model version."""
+    payload = json.dumps(
+        [
+            MODEL_VERSION,
+            theatre.model_dump(exclude={"folder"}),
+            library.model_dump(exclude={"folder"}),
+        ],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def memory_dates(library: ScenarioLibrary, as_of: dt.date) -> list[dt.date]:
+    """The as-of date and every earlier date a set's memory reads."""
+    days = {as_of}
+    for s in library.sets:
+        m = s.memory
+        days |= {
+            as_of - dt.timedelta(days=j * m.step_days) for j in range(m.days // m.step_days + 1)
+        }
+    return sorted(days)
+
+
+def used_indicators(library: ScenarioLibrary) -> list[str]:
+    return sorted({lk.indicator for s in library.sets for lk in s.evidence})
+
+
+def read_indicators(
+    con, theatre: TheatreSpec, library: ScenarioLibrary, dates: Iterable[dt.date]
+) -> dict[str, list[Reading]]:
+    """Readings of every indicator the sets use, on each date (one evidence load)."""
+    states = states_at(con, theatre, dates, used_indicators(library))
+    return {
+        ind: [Reading(ind, day, state, _finite(score)) for day, state, score in rows]
+        for ind, rows in states.items()
+    }
+
+
+def assess(
+    con,
+    theatre: TheatreSpec,
+    library: ScenarioLibrary,
+    as_of: dt.date,
+    horizon_days: int,
+    *,
+    extra: Sequence[ExtraEvidence] = (),
+    readings: dict[str, list[Reading]] | None = None,
+    with_evidence: bool = True,
+) -> Assessment:
+    """Every set of ``library`` as of ``as_of`` for ``horizon_days`` (see the module doc)."""
+    if readings is None:
+        readings = read_indicators(con, theatre, library, memory_dates(library, as_of))
+    sets = tuple(
+        assess_set(
+            s,
+            readings,
+            as_of,
+            horizon_days,
+            extra=[c for e in extra for c in e.contributions(s, as_of, horizon_days)],
+        )
+        for s in library.sets
+    )
+    outcomes = []
+    for s, result in zip(library.sets, sets, strict=True):
+        for o in s.outcomes:
+            p, interval = result.at_least(o.at_least)
+            outcomes.append(OutcomeResult(o.id, s.id, o.at_least, o.question, p, interval))
+    evidence = _evidence(con, theatre, sets) if with_evidence else {}
+    return Assessment(
+        theatre=theatre.theatre.id,
+        as_of=as_of,
+        horizon_days=horizon_days,
+        model_hash=model_hash(theatre, library),
+        sets=sets,
+        outcomes=tuple(outcomes),
+        library=library,
+        readings=readings,
+        evidence=evidence,
+        extra=tuple(extra),
+    )
+
+
+def replay(
+    con,
+    theatre: TheatreSpec,
+    library: ScenarioLibrary,
+    dates: Sequence[dt.date],
+    horizon_days: int,
+    *,
+    extra: Sequence[ExtraEvidence] = (),
+) -> list[Assessment]:
+    """:func:`assess` on each date, from one evidence load (no evidence items attached:
+    they are fetched when a stored assessment is shown)."""
+    needed = sorted({d for day in dates for d in memory_dates(library, day)})
+    readings = read_indicators(con, theatre, library, needed)
+    return [
+        assess(
+            con,
+            theatre,
+            library,
+            day,
+            horizon_days,
+            extra=extra,
+            readings=readings,
+            with_evidence=False,
+        )
+        for day in dates
+    ]
+
+
+def _evidence(con, theatre: TheatreSpec, sets) -> dict[tuple[str, dt.date], list[EvidenceItem]]:
+    wanted: dict[dt.date, set[str]] = {}
+    for s in sets:
+        for c in s.contributions:
+            if c.source == "indicator" and c.day is not None:
+                wanted.setdefault(c.day, set()).add(c.indicator)
+    out = {}
+    for day, ids in sorted(wanted.items()):
+        inds = tuple(theatre.indicator(i) for i in sorted(ids))
+        batch = evidence_batch(con, theatre.theatre.id, inds, day, EVIDENCE_PER_READING)
+        out |= {(i, day): items for i, items in batch.items()}
+    return out
+
+
+def _finite(x) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def _r(x: float, nd: int = 4) -> float:
+    return round(float(x), nd)
+
+
+# ------------------------------------------------------------------------------ JSON
+def assessment_json(a: Assessment) -> dict:
+    """Stable JSON: ``scenario_sets[].scenarios[]`` (``id``, ``probability``, ``interval``,
+    ``contributions[]``), ``outcomes[]`` (``id``, ``probability``), ACH and sensitivity."""
+    return {
+        "theatre": a.theatre,
+        "as_of": a.as_of.isoformat(),
+        "horizon_days": a.horizon_days,
+        "model_hash": a.model_hash,
+        "scenario_sets": [
+            _set_json(a, spec, s) for spec, s in zip(a.library.sets, a.sets, strict=True)
+        ],
+        "outcomes": [
+            {
+                "id": o.id,
+                "set": o.set_id,
+                "at_least": o.at_least,
+                "question": o.question,
+                "probability": _r(o.probability),
+                "interval": [_r(o.interval[0]), _r(o.interval[1])],
+            }
+            for o in a.outcomes
+        ],
+    }
+
+
+def _set_json(a: Assessment, spec, s: SetAssessment) -> dict:
+    scenarios = []
+    for k, sc in enumerate(spec.scenarios):
+        contribs = [
+            {
+                "indicator": c.indicator,
+                "source": c.source,
+                "state": c.state,
+                "reading_date": c.day.isoformat() if c.day else None,
+                "age_days": c.age_days,
+                "decay": _r(c.decay),
+                "weight": _r(c.weight),
+                "group": c.group,
+                "llr": _r(c.llr[k]),
+                "evidence": [evidence_json(e) for e in a.evidence.get((c.indicator, c.day), [])],
+            }
+            for c in sorted(s.contributions, key=lambda c: -abs(c.llr[k]))
+        ]
+        scenarios.append(
+            {
+                "id": sc.id,
+                "name": sc.name,
+                "resolution": sc.resolution,
+                "prior": _r(s.prior[k]),
+                "probability": _r(s.probability[k]),
+                "interval": [_r(s.interval[k][0]), _r(s.interval[k][1])],
+                "contributions": contribs,
+            }
+        )
+    rows, inconsistency = ach_matrix(spec, s.contributions)
+    ids = s.scenario_ids
+    sens = sensitivity(spec, a.readings, a.as_of, a.horizon_days, _extra(a, spec))
+    return {
+        "id": s.set_id,
+        "name": s.name,
+        "question": spec.question,
+        "leading": s.leading,
+        "scenarios": scenarios,
+        "ach": {
+            "rows": [
+                {
+                    "indicator": r.indicator,
+                    "state": r.state,
+                    "marks": dict(zip(ids, r.marks, strict=True)),
+                    "llr": {i: _r(x) for i, x in zip(ids, r.llr, strict=True)},
+                }
+                for r in rows
+            ],
+            "inconsistency": {i: _r(x) for i, x in zip(ids, inconsistency, strict=True)},
+        },
+        "sensitivity": [
+            {
+                "indicator": x.indicator,
+                "state_now": x.state_now,
+                "state_if": x.state_if,
+                "leading_if": x.leading_if,
+                "changes_leading": x.changes_leading,
+                "shift": _r(x.shift),
+            }
+            for x in sens[:10]
+        ],
+    }
+
+
+def _extra(a: Assessment, spec):
+    return [c for e in a.extra for c in e.contributions(spec, a.as_of, a.horizon_days)]

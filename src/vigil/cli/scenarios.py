@@ -1,0 +1,213 @@
+"""Commands over a theatre's scenarios: assess, simulate, replay."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from vigil import assess as A  # noqa: N812
+from vigil import watch
+from vigil.cli.common import (
+    DEFAULT_DB,
+    DbOption,
+    FormatOption,
+    _check_format,
+    _handle_errors,
+    app,
+    out,
+    safe,
+)
+from vigil.cli.indicators import DEFAULT_DATA, DataOption, TheatreOption, _prepared
+from vigil.errors import UsageError
+from vigil.scenarios import audit
+from vigil.scenarios.plot import render_html, render_png
+from vigil.scenarios.spec import load_scenarios
+
+AsOfOption = Annotated[
+    str | None, typer.Option("--as-of", help="YYYY-MM-DD (default: latest data).")
+]
+HorizonOption = Annotated[
+    int, typer.Option("--horizon", min=1, max=730, help="Days ahead the scenarios cover.")
+]
+
+
+def pct(p: float) -> str:
+    return f"{100 * p:.1f}%" if p >= 0.001 else "<0.1%"
+
+
+@app.command("assess")
+@_handle_errors
+def assess_cmd(
+    theatre: TheatreOption = "belarus",
+    as_of: AsOfOption = None,
+    horizon: HorizonOption = 90,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Say what changed since this date, and why.")
+    ] = None,
+    data: DataOption = DEFAULT_DATA,
+    db: DbOption = DEFAULT_DB,
+    fmt: FormatOption = "text",
+) -> None:
+    """Scenario probabilities with intervals, contributions, ACH and sensitivity; stored."""
+    _check_format(fmt)
+    before_day = watch.parse_date(since, "--since") if since else None
+    con, spec, day = _prepared(db, theatre, data, as_of, quiet=fmt == "json")
+    if before_day is not None and before_day >= day:
+        raise UsageError(
+            f"--since {before_day} is not before --as-of {day}", "pick an earlier date"
+        )
+    library = load_scenarios(spec)
+    result = A.assessment_json(A.assess(con, spec, library, day, horizon))
+    audit.save(con, result)
+    changes = None
+    if before_day is not None:
+        before = audit.load(con, spec.theatre.id, before_day, horizon, result["model_hash"])
+        if before is None:  # not stored yet: assess it now (and keep it)
+            before = A.assessment_json(A.assess(con, spec, library, before_day, horizon))
+            audit.save(con, before)
+        changes = audit.diff(before, result)
+    if fmt == "json":
+        out.print_json(json.dumps({**result, "changes": changes} if changes else result))
+        return
+    _print_assessment(result)
+    if changes:
+        _print_changes(changes)
+
+
+def _print_assessment(result: dict) -> None:
+    out.print(
+        f"[bold]{escape(result['theatre'])}[/] — scenarios as of {result['as_of']}, "
+        f"horizon {result['horizon_days']} days"
+    )
+    for s in result["scenario_sets"]:
+        table = Table(
+            "scenario",
+            "prior",
+            "probability",
+            "90% interval",
+            "main contributions",
+            title=f"{s['name']} (leading: {s['leading']})",
+            title_justify="left",
+        )
+        for sc in s["scenarios"]:
+            top = ", ".join(
+                f"{c['indicator']} {c['state']} {c['llr']:+.2f}"
+                for c in sc["contributions"][:3]
+                if abs(c["llr"]) >= 0.05
+            )
+            lo, hi = sc["interval"]
+            table.add_row(
+                escape(sc["id"]),
+                pct(sc["prior"]),
+                f"[bold]{pct(sc['probability'])}[/]",
+                f"{pct(lo)}–{pct(hi)}",
+                escape(top),
+            )
+        out.print(table)
+        flips = [x for x in s["sensitivity"] if x["changes_leading"]]
+        if flips:
+            out.print(
+                "  would change the call: "
+                + "; ".join(
+                    f"{x['indicator']} {x['state_now'] or 'no reading'}→{x['state_if']} "
+                    f"({x['leading_if']})"
+                    for x in flips[:5]
+                ),
+                highlight=False,
+            )
+    table = Table(
+        "outcome",
+        "probability",
+        "90% interval",
+        title="Outcomes within the horizon",
+        title_justify="left",
+    )
+    for o in result["outcomes"]:
+        lo, hi = o["interval"]
+        table.add_row(escape(o["id"]), pct(o["probability"]), f"{pct(lo)}–{pct(hi)}")
+    out.print(table)
+
+
+def _print_changes(changes: dict) -> None:
+    out.print(f"[bold]What changed since {changes['from']}[/]")
+    for s in changes["sets"]:
+        moves = ", ".join(
+            f"{sc['id']} {pct(sc['before'])}→{pct(sc['after'])}"
+            for sc in s["scenarios"]
+            if abs(sc["change"]) >= 0.005
+        )
+        out.print(f"  {s['id']}: {moves or 'no change of 0.5 points or more'}", highlight=False)
+        for d in s["drivers"]:
+            ev = d["evidence"][0] if d["evidence"] else None
+            cite = f" — e.g. {ev['date']} {ev['title'][:60]}" if ev else ""
+            out.print(
+                safe(
+                    f"    {d['indicator']}: {d['state_before'] or 'no reading'} "
+                    f"({d['reading_before'] or '–'}) → {d['state_after'] or 'no reading'} "
+                    f"({d['reading_after'] or '–'}){cite}"
+                ),
+                highlight=False,
+                markup=False,
+            )
+
+
+@app.command()
+@_handle_errors
+def replay(
+    start: Annotated[str, typer.Option("--from", help="First date, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option("--to", help="Last date, YYYY-MM-DD.")],
+    step: Annotated[int, typer.Option("--step", min=1, help="Days between assessments.")] = 14,
+    theatre: TheatreOption = "belarus",
+    horizon: HorizonOption = 90,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the charts.")] = Path("out"),
+    data: DataOption = DEFAULT_DATA,
+    db: DbOption = DEFAULT_DB,
+    fmt: FormatOption = "text",
+) -> None:
+    """Probability history over a range of dates: a table, a PNG and an HTML chart; stored."""
+    _check_format(fmt)
+    first, last = watch.parse_date(start, "--from"), watch.parse_date(end, "--to")
+    if last < first:
+        raise UsageError("--to is before --from", "swap the dates")
+    con, spec, _ = _prepared(db, theatre, data, None, quiet=fmt == "json")
+    library = load_scenarios(spec)
+    days = [first + dt.timedelta(days=i) for i in range(0, (last - first).days + 1, step)]
+    results = [A.assessment_json(a) for a in A.replay(con, spec, library, days, horizon)]
+    for r in results:
+        audit.save(con, r)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{spec.theatre.id}_scenarios_{first}_{last}_h{horizon}"
+    png = render_png(results, out_dir / f"{stem}.png")
+    html = render_html(results, out_dir / f"{stem}.html")
+    rows = [
+        {
+            "as_of": r["as_of"],
+            **{o["id"]: o["probability"] for o in r["outcomes"]},
+            **{f"leading:{s['id']}": s["leading"] for s in r["scenario_sets"]},
+        }
+        for r in results
+    ]
+    if fmt == "json":
+        out.print_json(
+            json.dumps({"horizon_days": horizon, "rows": rows, "charts": [str(png), str(html)]})
+        )
+        return
+    outcome_ids = [o["id"] for o in results[0]["outcomes"]] if results else []
+    lead = results[0]["scenario_sets"][0]["id"] if results else ""
+    table = Table(
+        "as of",
+        f"leading {lead}",
+        *[o.removeprefix("belarus_") for o in outcome_ids],
+        title=f"Outcome probabilities within {horizon} days",
+        title_justify="left",
+    )
+    for r in rows:
+        table.add_row(r["as_of"], r.get(f"leading:{lead}", "–"), *[pct(r[o]) for o in outcome_ids])
+    out.print(table)
+    out.print(f"wrote {png}\nwrote {html}", highlight=False, markup=False)

@@ -1,0 +1,1 @@
+"""Competing scenarios: specs, Bayesian updating, ACH and sensitivity, simulation."""

@@ -1,0 +1,352 @@
+"""Scenario sets, simulation couplings and consequences: the theatre's ``scenarios/`` folder.
+
+``theatres/<id>/scenarios/`` holds one YAML file per scenario set (``*.yaml`` except the
+two below), ``chains.yaml`` (how the sets drive each other in the escalation simulation)
+and ``consequences.yaml`` (levels for Europe per end state). Every number carries the
+sentence that justifies it: a prior names its reference class, a likelihood row its
+reasoning, a coupling its mechanism. Validation errors name the file and key path, and
+cross-references (indicator ids, scenario ids, set ids) are checked against the theatre.
+
+Every set is an **ordered ladder** of mutually exclusive, exhaustive rungs: the scenario
+that resolves true is the highest rung reached within the horizon (a yes/no question is a
+two-rung ladder). The bottom rung has no rate; every other rung states the yearly rate at
+which, in its reference class, at least that rung is reached.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+
+from vigil.errors import InputError
+from vigil.specs import Spec, TheatreSpec, load_model
+
+STATES = ("normal", "elevated", "high")
+SPECIAL_FILES = ("chains.yaml", "consequences.yaml")
+ID = r"^[a-z][a-z0-9_]*$"
+
+
+class Scenario(Spec):
+    """One rung of a ladder."""
+
+    id: str = Field(pattern=ID)
+    name: str
+    description: str = ""
+    #: how an outsider checks, after the horizon, whether this rung was reached
+    resolution: str = Field(min_length=20)
+    #: yearly rate of reaching at least this rung in the reference class (not on the bottom)
+    annual_rate: float | None = Field(default=None, gt=0, le=50)
+    #: 90 % range of that rate: the prior's uncertainty
+    rate_range: tuple[float, float] | None = None
+    #: the reference class and why the rate follows from it
+    prior_basis: str = ""
+
+    @model_validator(mode="after")
+    def _range(self):
+        if self.rate_range is not None:
+            lo, hi = self.rate_range
+            if not 0 < lo <= (self.annual_rate or lo) <= hi:
+                raise ValueError("rate_range must be [low, high] around annual_rate, low > 0")
+        return self
+
+
+class Likelihood(Spec):
+    """P(indicator state | scenario) for one indicator, for every rung of the set."""
+
+    indicator: str = Field(pattern=ID)
+    #: why the indicator separates the rungs this way (one sentence or two)
+    why: str = Field(min_length=20)
+    #: scenario id → [P(normal), P(elevated), P(high)], each row summing to 1
+    given: dict[str, tuple[float, float, float]]
+    #: Dirichlet equivalent sample size of each row: how sure the numbers are
+    confidence: float = Field(default=20.0, gt=0)
+
+    @field_validator("given")
+    @classmethod
+    def _rows(cls, given: dict[str, tuple[float, float, float]]):
+        for sid, row in given.items():
+            if any(p <= 0 for p in row):
+                raise ValueError(f"{sid}: every probability must be > 0 (no state is impossible)")
+            if abs(sum(row) - 1) > 1e-6:
+                raise ValueError(f"{sid}: {list(row)} sums to {sum(row):.4f}, not 1")
+        return given
+
+
+class Group(Spec):
+    """Indicators that tend to tell one story (shared sources, one underlying development)."""
+
+    id: str = Field(pattern=ID)
+    indicators: tuple[str, ...] = Field(min_length=2)
+    #: assumed correlation of their evidence; weights are 1 / (1 + (n - 1) rho)
+    rho: float = Field(ge=0, le=1)
+    why: str = Field(min_length=20)
+
+
+class Memory(Spec):
+    """Decay of stale evidence: an earlier, stronger reading still counts, fading with age."""
+
+    days: int = Field(default=56, ge=0, le=365)
+    step_days: int = Field(default=7, ge=1, le=31)
+    half_life_days: float = Field(default=21.0, gt=0)
+
+
+class Outcome(Spec):
+    """A named yes/no outcome: this set reaches at least this rung within the horizon."""
+
+    id: str = Field(pattern=ID)
+    at_least: str = Field(pattern=ID)
+    question: str = Field(min_length=10)
+
+
+class ScenarioSet(Spec):
+    """One ladder with its priors, likelihoods, groups and outcomes."""
+
+    id: str = Field(pattern=ID)
+    name: str
+    question: str = Field(min_length=10)
+    scenarios: tuple[Scenario, ...] = Field(min_length=2)
+    evidence: tuple[Likelihood, ...] = ()
+    groups: tuple[Group, ...] = ()
+    memory: Memory = Memory()
+    outcomes: tuple[Outcome, ...] = ()
+
+    def scenario_ids(self) -> tuple[str, ...]:
+        return tuple(s.id for s in self.scenarios)
+
+    def index(self, scenario_id: str) -> int:
+        ids = self.scenario_ids()
+        if scenario_id not in ids:
+            raise InputError(
+                f"set {self.id}: no scenario {scenario_id!r}", f"choose one of: {', '.join(ids)}"
+            )
+        return ids.index(scenario_id)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        self._check_rungs()
+        seen = self._check_evidence()
+        grouped: set[str] = set()
+        for i, g in enumerate(self.groups):
+            if set(g.indicators) - seen:
+                raise ValueError(
+                    f"groups[{i}] ({g.id}): {sorted(set(g.indicators) - seen)} have no "
+                    "likelihoods in this set"
+                )
+            if grouped & set(g.indicators):
+                raise ValueError(f"groups[{i}] ({g.id}): an indicator is in two groups")
+            grouped |= set(g.indicators)
+        for i, o in enumerate(self.outcomes):
+            if o.at_least not in self.scenario_ids()[1:]:
+                raise ValueError(
+                    f"outcomes[{i}] ({o.id}): at_least must be a rung above the bottom"
+                )
+        return self
+
+    def _check_rungs(self) -> None:
+        ids = self.scenario_ids()
+        if len(set(ids)) != len(ids):
+            raise ValueError("scenario ids must be unique")
+        if self.scenarios[0].annual_rate is not None:
+            raise ValueError(f"scenarios[0] ({ids[0]}) is the bottom rung: it takes no rate")
+        for i, s in enumerate(self.scenarios[1:], start=1):
+            if s.annual_rate is None or len(s.prior_basis) < 20:
+                raise ValueError(
+                    f"scenarios[{i}] ({s.id}) needs annual_rate and a prior_basis sentence"
+                )
+        rates = [s.annual_rate for s in self.scenarios[1:]]
+        if any(b > a for a, b in itertools.pairwise(rates)):
+            raise ValueError(
+                "annual_rate must not rise up the ladder (reaching a rung implies reaching "
+                "the ones below)"
+            )
+
+    def _check_evidence(self) -> set[str]:
+        ids, seen = set(self.scenario_ids()), set()
+        for i, lk in enumerate(self.evidence):
+            if lk.indicator in seen:
+                raise ValueError(f"evidence[{i}]: indicator {lk.indicator} appears twice")
+            seen.add(lk.indicator)
+            if set(lk.given) != ids:
+                missing, extra = ids - set(lk.given), set(lk.given) - ids
+                raise ValueError(
+                    f"evidence[{i}] ({lk.indicator}): given must list every scenario"
+                    + (f"; missing {sorted(missing)}" if missing else "")
+                    + (f"; unknown {sorted(extra)}" if extra else "")
+                )
+        return seen
+
+
+class When(Spec):
+    set: str = Field(pattern=ID)
+    at_least: str = Field(pattern=ID)
+
+
+class Coupling(Spec):
+    """While ``when`` holds on a path, the hazard of reaching ``then`` is multiplied.
+
+    ``probability`` < 1 makes the link uncertain: on each path it is drawn once, when
+    ``when`` first holds, whether the link is active (an incident that is misread).
+    """
+
+    id: str = Field(pattern=ID)
+    when: When
+    then: When
+    multiplier: float = Field(gt=0, le=1000)
+    probability: float = Field(default=1.0, gt=0, le=1)
+    why: str = Field(min_length=20)
+
+
+class Chains(Spec):
+    """``chains.yaml``: the couplings between sets used by the escalation simulation."""
+
+    couplings: tuple[Coupling, ...] = ()
+
+
+class Domain(Spec):
+    id: str = Field(pattern=ID)
+    name: str
+    description: str = ""
+
+
+class Level(Spec):
+    """A consequence level on the 0–4 scale with its range and its reasoning."""
+
+    low: float = Field(ge=0, le=4)
+    likely: float = Field(ge=0, le=4)
+    high: float = Field(ge=0, le=4)
+    why: str = Field(min_length=20)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if not self.low <= self.likely <= self.high:
+            raise ValueError("levels must satisfy low <= likely <= high")
+        return self
+
+
+class ConsequenceRule(Spec):
+    """Levels per domain once ``when`` holds at the end of the horizon."""
+
+    when: When
+    levels: dict[str, Level]
+
+
+class Consequences(Spec):
+    """``consequences.yaml``: levels for Europe (0 none … 4 severe) per end state.
+
+    A path's level in a domain is the highest ``likely`` among the rules that hold at its end
+    (with that rule's range); the baseline applies when none holds.
+    """
+
+    scale: tuple[str, str, str, str, str] = ("none", "low", "moderate", "high", "severe")
+    domains: tuple[Domain, ...] = Field(min_length=1)
+    baseline: dict[str, Level]
+    rules: tuple[ConsequenceRule, ...] = ()
+
+
+class ScenarioLibrary(Spec):
+    """A theatre's scenario sets, couplings and consequences, cross-checked."""
+
+    sets: tuple[ScenarioSet, ...]
+    chains: Chains = Chains()
+    consequences: Consequences | None = None
+    folder: str
+
+    def set(self, set_id: str) -> ScenarioSet:
+        for s in self.sets:
+            if s.id == set_id:
+                return s
+        raise InputError(
+            f"no scenario set {set_id!r}", f"choose one of: {', '.join(s.id for s in self.sets)}"
+        )
+
+    def outcomes(self) -> list[tuple[ScenarioSet, Outcome]]:
+        return [(s, o) for s in self.sets for o in s.outcomes]
+
+
+def load_scenarios(theatre: TheatreSpec) -> ScenarioLibrary:
+    """Load ``<theatre folder>/scenarios`` and check it against the theatre's indicators."""
+    folder = Path(theatre.folder)
+    sdir = folder / "scenarios"
+    files = sorted(p for p in sdir.glob("*.yaml") if p.name not in SPECIAL_FILES)
+    if not files:
+        raise InputError(
+            f"{sdir}: no scenario sets (*.yaml)", "add one; docs/SCENARIOS.md describes the keys"
+        )
+    sets = tuple(load_model(p, ScenarioSet, folder) for p in files)
+    chains = (
+        load_model(sdir / "chains.yaml", Chains, folder)
+        if (sdir / "chains.yaml").is_file()
+        else Chains()
+    )
+    consequences = (
+        load_model(sdir / "consequences.yaml", Consequences, folder)
+        if (sdir / "consequences.yaml").is_file()
+        else None
+    )
+    _cross_check(theatre, sets, chains, consequences, files)
+    return ScenarioLibrary(sets=sets, chains=chains, consequences=consequences, folder=str(sdir))
+
+
+def _cross_check(theatre, sets, chains, consequences, files) -> None:
+    by_id = _check_sets(theatre, sets, files)
+    for i, c in enumerate(chains.couplings):
+        _check_when(by_id, c.when, f"scenarios/chains.yaml: couplings[{i}].when")
+        _check_when(by_id, c.then, f"scenarios/chains.yaml: couplings[{i}].then")
+        if by_id[c.then.set].index(c.then.at_least) == 0:
+            raise InputError(
+                f"scenarios/chains.yaml: couplings[{i}].then: the bottom rung has no hazard",
+                "name a rung above the bottom",
+            )
+    if consequences is None:
+        return
+    domains = {d.id for d in consequences.domains}
+    where = "scenarios/consequences.yaml"
+    if set(consequences.baseline) != domains:
+        raise InputError(
+            f"{where}: baseline must give every domain a level",
+            f"domains: {', '.join(sorted(domains))}",
+        )
+    for i, rule in enumerate(consequences.rules):
+        _check_when(by_id, rule.when, f"{where}: rules[{i}].when")
+        if set(rule.levels) - domains:
+            raise InputError(
+                f"{where}: rules[{i}].levels: unknown domains {sorted(set(rule.levels) - domains)}",
+                f"choose from: {', '.join(sorted(domains))}",
+            )
+
+
+def _check_sets(theatre, sets, files) -> dict[str, ScenarioSet]:
+    known = {i.id for i in theatre.indicators}
+    by_id: dict[str, ScenarioSet] = {}
+    outcome_ids: set[str] = set()
+    for path, s in zip(files, sets, strict=True):
+        rel = f"scenarios/{path.name}"
+        if s.id in by_id:
+            raise InputError(f"{rel}: set id {s.id!r} is used twice", "give every set its own id")
+        by_id[s.id] = s
+        for i, lk in enumerate(s.evidence):
+            if lk.indicator not in known:
+                raise InputError(
+                    f"{rel}: evidence[{i}].indicator: {lk.indicator!r} is not an indicator of "
+                    f"theatre {theatre.theatre.id}",
+                    f"choose one of: {', '.join(sorted(known))}",
+                )
+        for o in s.outcomes:
+            if o.id in outcome_ids:
+                raise InputError(f"{rel}: outcome id {o.id!r} is used twice", "rename one")
+            outcome_ids.add(o.id)
+    return by_id
+
+
+def _check_when(by_id: dict[str, ScenarioSet], when: When, where: str) -> None:
+    if when.set not in by_id:
+        raise InputError(
+            f"{where}: set {when.set!r} is unknown", f"choose one of: {', '.join(by_id)}"
+        )
+    if when.at_least not in by_id[when.set].scenario_ids():
+        raise InputError(
+            f"{where}: {when.at_least!r} is not a scenario of set {when.set}",
+            f"choose one of: {', '.join(by_id[when.set].scenario_ids())}",
+        )

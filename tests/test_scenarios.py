@@ -1,0 +1,344 @@
+"""Scenario sets: spec validation, Bayesian updating, decay, groups, ACH, sensitivity, audit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from vigil.errors import InputError
+from vigil.scenarios import audit
+from vigil.scenarios.analysis import ach_matrix, mark, sensitivity
+from vigil.scenarios.bayes import (
+    Contribution,
+    Reading,
+    assess_set,
+    contributions,
+    posterior,
+    prior,
+)
+from vigil.scenarios.spec import ScenarioSet, load_scenarios
+from vigil.specs import load_theatre
+
+D = dt.date(2022, 3, 1)
+
+LADDER = {
+    "id": "role",
+    "name": "Role",
+    "question": "Which rung is reached?",
+    "scenarios": [
+        {"id": "calm", "name": "Calm", "resolution": "nothing of the below happens at all"},
+        {
+            "id": "tense",
+            "name": "Tense",
+            "resolution": "an incident is reported by two sources",
+            "annual_rate": 0.5,
+            "rate_range": [0.2, 1.2],
+            "prior_basis": "incidents on contested borders, about one every two years",
+        },
+        {
+            "id": "war",
+            "name": "War",
+            "resolution": "an armed clash is reported by two sources",
+            "annual_rate": 0.05,
+            "rate_range": [0.01, 0.2],
+            "prior_basis": "contiguous rival dyads go to war rarely, about once in twenty years",
+        },
+    ],
+    "evidence": [
+        {
+            "indicator": "a",
+            "why": "a rises with tension and more with war",
+            "given": {"calm": [0.8, 0.15, 0.05], "tense": [0.4, 0.4, 0.2], "war": [0.2, 0.3, 0.5]},
+        },
+        {
+            "indicator": "b",
+            "why": "b tells the same story as a, from the same sources",
+            "given": {"calm": [0.8, 0.15, 0.05], "tense": [0.4, 0.4, 0.2], "war": [0.2, 0.3, 0.5]},
+        },
+        {
+            "indicator": "c",
+            "why": "c is a calming signal, more common when calm",
+            "given": {"calm": [0.5, 0.3, 0.2], "tense": [0.7, 0.2, 0.1], "war": [0.8, 0.15, 0.05]},
+        },
+    ],
+    "groups": [
+        {
+            "id": "ab",
+            "indicators": ["a", "b"],
+            "rho": 0.5,
+            "why": "a and b are read from the same reports",
+        }
+    ],
+    "memory": {"days": 56, "step_days": 7, "half_life_days": 21},
+    "outcomes": [{"id": "any_war", "at_least": "war", "question": "Does war break out?"}],
+}
+
+
+def ladder(**changes) -> ScenarioSet:
+    return ScenarioSet.model_validate({**LADDER, **changes})
+
+
+def readings(**states: str | list[tuple[int, str]]) -> dict[str, list[Reading]]:
+    """indicator → a state on D, or [(days before D, state), ...]."""
+    out = {}
+    for ind, value in states.items():
+        pairs = [(0, value)] if isinstance(value, str) else value
+        out[ind] = [Reading(ind, D - dt.timedelta(days=age), s) for age, s in pairs]
+    return out
+
+
+# ------------------------------------------------------------------------------ prior
+def test_prior_follows_the_rates_and_the_horizon():
+    s = ladder()
+    for h in (30, 90, 365):
+        p = prior(s, h)
+        assert p.sum() == pytest.approx(1)
+        assert p[1] + p[2] == pytest.approx(1 - math.exp(-0.5 * h / 365))
+        assert p[2] == pytest.approx(1 - math.exp(-0.05 * h / 365))
+    assert prior(s, 365)[2] > prior(s, 30)[2] and prior(s, 365)[0] < prior(s, 30)[0]
+
+
+def test_no_evidence_leaves_the_prior():
+    result = assess_set(ladder(), {}, D, 90)
+    assert result.probability == pytest.approx(tuple(prior(ladder(), 90)))
+    assert result.contributions == ()
+
+
+# --------------------------------------------------------------------------- updating
+def test_one_reading_multiplies_the_odds_by_the_likelihood_ratio():
+    s = ladder()
+    result = assess_set(s, readings(c="high"), D, 90)
+    p0, p = np.array(result.prior), np.array(result.probability)
+    # odds(war : calm) move by P(high | war) / P(high | calm) = 0.05 / 0.2
+    assert (p[2] / p[0]) / (p0[2] / p0[0]) == pytest.approx(0.05 / 0.2)
+    (c,) = result.contributions
+    assert c.indicator == "c" and c.decay == 1 and c.weight == 1 and sum(c.llr) == pytest.approx(0)
+
+
+def test_correlated_indicators_are_discounted():
+    s = ladder()
+    alone = contributions(s, readings(a="high"), D)
+    both = contributions(s, readings(a="high", b="high"), D)
+    assert alone[0].weight == 1
+    assert [c.weight for c in both] == pytest.approx([1 / 1.5, 1 / 1.5])  # 1 / (1 + rho)
+    # two correlated reports move the odds less than twice one report
+    lr_one = np.array(alone[0].llr)
+    lr_two = np.array(both[0].llr) + np.array(both[1].llr)
+    assert np.all(np.abs(lr_two) < 2 * np.abs(lr_one))
+    assert np.all(np.abs(lr_two) > np.abs(lr_one))
+
+
+def test_an_earlier_spike_counts_decayed_and_fades():
+    s = ladder()
+    # |c(high)| = 2.46 halves in 21 days; today's |c(normal)| = 1.39: at 14 days the spike
+    # (x 0.63 = 1.55) still says more, at 21 days (1.23) today's reading does
+    (c,) = contributions(s, readings(a=[(0, "normal"), (14, "high")]), D)
+    assert c.state == "high" and c.age_days == 14 and c.decay == pytest.approx(2 ** (-14 / 21))
+    (fresh,) = contributions(s, readings(a="high"), D)
+    assert c.llr == pytest.approx(tuple(c.decay * x for x in fresh.llr))
+    (c21,) = contributions(s, readings(a=[(0, "normal"), (21, "high")]), D)
+    assert c21.state == "normal" and c21.decay == 1
+    # an old quiet reading never outweighs a new signal, however diagnostic "normal" is
+    (sig,) = contributions(s, readings(c=[(0, "elevated"), (7, "normal")]), D)
+    assert sig.state == "elevated" and sig.age_days == 0
+    # older than the memory: only today's reading counts
+    (old,) = contributions(s, readings(a=[(0, "normal"), (63, "high")]), D)
+    assert old.state == "normal" and old.age_days == 0
+
+
+def test_no_look_ahead_and_insufficient_is_no_evidence():
+    s = ladder()
+    later = {"a": [Reading("a", D + dt.timedelta(days=1), "high")]}
+    assert contributions(s, later, D) == []
+    assert contributions(s, readings(a="insufficient"), D) == []
+
+
+def test_interval_brackets_the_estimate_and_narrows_with_confidence():
+    loose = assess_set(ladder(), readings(a="high", c="normal"), D, 90)
+    for k, (lo, hi) in enumerate(loose.interval):
+        assert lo <= loose.probability[k] <= hi
+    tight_set = ladder(
+        evidence=[{**e, "confidence": 2000} for e in LADDER["evidence"]],
+        scenarios=[
+            {k: v for k, v in sc.items() if k != "rate_range"} for sc in LADDER["scenarios"]
+        ],
+    )
+    tight = assess_set(tight_set, readings(a="high", c="normal"), D, 90)
+    width = [hi - lo for lo, hi in loose.interval]
+    assert all(t[1] - t[0] < w for t, w in zip(tight.interval, width, strict=True))
+    p, (lo, hi) = loose.at_least("tense")
+    assert p == pytest.approx(loose.probability[1] + loose.probability[2]) and lo <= p <= hi
+
+
+def test_extra_evidence_plugs_in_and_is_traced():
+    s = ladder()
+    forecast = Contribution(
+        indicator="forecaster:BLR",
+        state="p=0.30",
+        day=D,
+        age_days=0,
+        decay=1.0,
+        weight=1.0,
+        centred=(-1.0, 0.0, 1.0),
+        llr=(-1.0, 0.0, 1.0),
+        source="forecaster",
+    )
+    with_f = assess_set(s, {}, D, 90, extra=[forecast])
+    assert with_f.contributions[-1].source == "forecaster"
+    p0 = np.array(with_f.prior)
+    expected = posterior(p0, [forecast])
+    assert with_f.probability == pytest.approx(tuple(expected))
+    assert with_f.probability[2] / with_f.probability[0] == pytest.approx(p0[2] / p0[0] * math.e**2)
+
+
+# ------------------------------------------------------------------- ACH, sensitivity
+def test_ach_marks_and_inconsistency():
+    assert [mark(x) for x in (1.0, 0.4, 0.0, -0.4, -1.0)] == ["CC", "C", "N", "I", "II"]
+    s = ladder()
+    contribs = contributions(s, readings(a="high"), D)
+    rows, inconsistency = ach_matrix(s, contribs)
+    by = {r.indicator: r for r in rows}
+    assert by["a"].marks[0] in ("I", "II") and by["a"].marks[2] in ("C", "CC")
+    assert by["b"].state is None and by["b"].marks == ("", "", "")
+    assert inconsistency[0] < 0 and inconsistency[2] == 0
+
+
+def test_sensitivity_finds_the_readings_that_flip_the_call():
+    s = ladder(
+        scenarios=[
+            LADDER["scenarios"][0],
+            {**LADDER["scenarios"][1], "annual_rate": 3.0, "rate_range": [1.0, 6.0]},
+            LADDER["scenarios"][2],
+        ]
+    )
+    base = assess_set(s, readings(a="normal", b="normal", c="normal"), D, 90)
+    assert base.leading == "calm"
+    sens = sensitivity(s, readings(a="normal", b="normal", c="normal"), D, 90)
+    assert {(x.indicator, x.state_if) for x in sens} == {
+        (i, st) for i in "abc" for st in ("elevated", "high")
+    }
+    flips = [x for x in sens if x.changes_leading]
+    assert flips and flips[0] is sens[0]
+    assert all(x.leading_if != "calm" for x in flips)
+    assert all(x.indicator in ("a", "b") for x in flips)  # c only calms
+
+
+# ------------------------------------------------------------------------------ specs
+def test_spec_errors_name_what_to_fix():
+    bad = dict(
+        LADDER["evidence"][0], given={**LADDER["evidence"][0]["given"], "war": [0.5, 0.5, 0.5]}
+    )
+    with pytest.raises(ValueError, match=r"sums to 1\.5"):
+        ladder(evidence=[bad])
+    rising = [
+        LADDER["scenarios"][0],
+        LADDER["scenarios"][1],
+        {**LADDER["scenarios"][2], "annual_rate": 0.9, "rate_range": [0.5, 2.0]},
+    ]
+    with pytest.raises(ValueError, match="must not rise"):
+        ladder(scenarios=rising)
+    with pytest.raises(ValueError, match="missing"):
+        ladder(evidence=[dict(LADDER["evidence"][0], given={"calm": [0.8, 0.15, 0.05]})])
+    with pytest.raises(ValueError, match="bottom rung"):
+        ladder(scenarios=[{**LADDER["scenarios"][0], "annual_rate": 1.0}, *LADDER["scenarios"][1:]])
+
+
+def test_load_scenarios_checks_indicator_ids(tmp_path: Path):
+    src = load_theatre("belarus")
+    folder = tmp_path / "t"
+    (folder / "indicators").mkdir(parents=True)
+    (folder / "scenarios").mkdir()
+    (folder / "theatre.yaml").write_text(
+        yaml.safe_dump({"id": "t", "name": "T", "countries": ["BLR"]})
+    )
+    ind = src.indicator("russian_buildup").model_dump(mode="json", exclude_defaults=True)
+    (folder / "indicators" / "a.yaml").write_text(yaml.safe_dump({**ind, "id": "a"}))
+    (folder / "scenarios" / "role.yaml").write_text(yaml.safe_dump(LADDER))
+    theatre = load_theatre(folder)
+    with pytest.raises(InputError, match=r"scenarios/role.yaml: evidence\[1\].indicator: 'b'"):
+        load_scenarios(theatre)
+    one = {**LADDER, "evidence": LADDER["evidence"][:1], "groups": []}
+    (folder / "scenarios" / "role.yaml").write_text(yaml.safe_dump(one))
+    assert [s.id for s in load_scenarios(theatre).sets] == ["role"]
+    (folder / "scenarios" / "chains.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "couplings": [
+                    {
+                        "id": "x",
+                        "when": {"set": "role", "at_least": "tense"},
+                        "then": {"set": "nope", "at_least": "war"},
+                        "multiplier": 2,
+                        "why": "a coupling to a set that does not exist",
+                    }
+                ]
+            }
+        )
+    )
+    with pytest.raises(InputError, match=r"couplings\[0\].then: set 'nope' is unknown"):
+        load_scenarios(theatre)
+
+
+# ------------------------------------------------------------------------------ audit
+def _result(as_of: str, p: list[float], state: str, llr: float) -> dict:
+    contrib = {
+        "indicator": "a",
+        "source": "indicator",
+        "state": state,
+        "reading_date": as_of,
+        "age_days": 0,
+        "decay": 1.0,
+        "weight": 1.0,
+        "group": None,
+        "llr": llr,
+        "evidence": [{"title": f"report {as_of}", "date": as_of}],
+    }
+    return {
+        "theatre": "t",
+        "as_of": as_of,
+        "horizon_days": 90,
+        "model_hash": "m" * 64,
+        "scenario_sets": [
+            {
+                "id": "role",
+                "leading": "calm" if p[0] > 0.5 else "tense",
+                "scenarios": [
+                    {
+                        "id": "calm",
+                        "probability": p[0],
+                        "contributions": [{**contrib, "llr": -llr}],
+                    },
+                    {"id": "tense", "probability": p[1], "contributions": [contrib]},
+                ],
+            }
+        ],
+        "outcomes": [{"id": "o", "probability": p[1]}],
+    }
+
+
+def test_audit_saves_replaces_and_explains_changes(con):
+    first = _result("2022-01-01", [0.9, 0.1], "normal", 0.1)
+    second = _result("2022-02-01", [0.3, 0.7], "high", 1.2)
+    audit.save(con, first)
+    audit.save(con, first)  # same key: replaced, not duplicated
+    audit.save(con, second)
+    assert con.execute("SELECT count(*) FROM assessments").fetchone() == (2,)
+    assert con.execute("SELECT count(*) FROM assessment_contributions").fetchone() == (4,)
+    assert audit.load(con, "t", dt.date(2022, 1, 1), 90, "m" * 64) == first
+    assert audit.load(con, "t", dt.date(2022, 1, 1), 30, "m" * 64) is None
+    hist = audit.history(con, "t", 90, "m" * 64, dt.date(2021, 1, 1), dt.date(2023, 1, 1))
+    assert [h["as_of"] for h in hist] == ["2022-01-01", "2022-02-01"]
+    d = audit.diff(first, second)
+    (s,) = d["sets"]
+    assert s["leading_before"] == "calm" and s["leading_after"] == "tense"
+    assert [sc["change"] for sc in s["scenarios"]] == [-0.6, 0.6]
+    (driver,) = s["drivers"]
+    assert driver["indicator"] == "a" and driver["state_before"] == "normal"
+    assert driver["state_after"] == "high" and driver["llr_change"]["tense"] == pytest.approx(1.1)
+    assert driver["evidence"][0]["title"] == "report 2022-02-01"
+    assert d["outcomes"] == [{"id": "o", "before": 0.1, "after": 0.7, "change": 0.6}]
