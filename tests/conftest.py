@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from vigil import sources
+from vigil.ingest import ingest_file
 from vigil.sources.http import Fetcher
 from vigil.store import connect
 
@@ -47,6 +49,29 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.fail(f"real data folder {path} is missing: set VIGIL_DATA or check out shared/")
     return path
+
+
+FILES = {
+    "cir": "cir_russia_ukraine_monitor_2022/events.csv.gz",
+    "frontex": "frontex_irregular_border_crossings/"
+    "frontex_ibc_monthly_route_nationality_2009-01_2025-04.csv",
+    "gpr": "geopolitical_risk_gpr/gpr_daily_1985_to_2025-10-20.csv",
+}
+
+
+@pytest.fixture(scope="session")
+def real_store(tmp_path_factory, shared_data: Path) -> Path:
+    """A file store of real CIR, Frontex, GPR and RSS data, built once per test session."""
+    db = tmp_path_factory.mktemp("real_store") / "v.duckdb"
+    con = connect(db)
+    for source, rel in FILES.items():
+        ingest_file(con, sources.get(source), shared_data / rel)
+    rss = shared_data / "news_rss_headlines_2021_2023"
+    for path in sorted(rss.iterdir()):
+        if path.suffix in (".parquet", ".gz"):
+            ingest_file(con, sources.get("rss"), path)
+    con.close()
+    return db
 
 
 @dataclass

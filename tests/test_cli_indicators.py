@@ -9,32 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from vigil import sources
 from vigil.cli import app
-from vigil.ingest import ingest_file
-from vigil.store import connect
 
 runner = CliRunner()
-FILES = {
-    "cir": "cir_russia_ukraine_monitor_2022/events.csv.gz",
-    "frontex": "frontex_irregular_border_crossings/"
-    "frontex_ibc_monthly_route_nationality_2009-01_2025-04.csv",
-    "gpr": "geopolitical_risk_gpr/gpr_daily_1985_to_2025-10-20.csv",
-}
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory, shared_data: Path) -> Path:
-    db = tmp_path_factory.mktemp("indicators") / "v.duckdb"
-    con = connect(db)
-    for source, rel in FILES.items():
-        ingest_file(con, sources.get(source), shared_data / rel)
-    rss = shared_data / "news_rss_headlines_2021_2023"
-    for path in sorted(rss.iterdir()):
-        if path.suffix in (".parquet", ".gz"):
-            ingest_file(con, sources.get("rss"), path)
-    con.close()
-    return db
 
 
 def run(*args: str, env: dict | None = None):
@@ -43,9 +20,17 @@ def run(*args: str, env: dict | None = None):
 
 
 @pytest.mark.slow
-def test_indicators_json_as_of_the_build_up(store: Path, shared_data: Path, tmp_path) -> None:
+def test_indicators_json_as_of_the_build_up(real_store: Path, shared_data: Path, tmp_path) -> None:
     env = {"VIGIL_CACHE": str(tmp_path / "cache")}
-    args = ("indicators", "--as-of", "2022-02-15", "--db", str(store), "--data", str(shared_data))
+    args = (
+        "indicators",
+        "--as-of",
+        "2022-02-15",
+        "--db",
+        str(real_store),
+        "--data",
+        str(shared_data),
+    )
     result = run(*args, "--format", "json", env=env)
     assert result.exit_code == 0, result.output
     got = json.loads(result.output)
@@ -61,9 +46,9 @@ def test_indicators_json_as_of_the_build_up(store: Path, shared_data: Path, tmp_
 
 
 @pytest.mark.slow
-def test_evidence_lists_items_with_links(store: Path, shared_data: Path, tmp_path) -> None:
+def test_evidence_lists_items_with_links(real_store: Path, shared_data: Path, tmp_path) -> None:
     env = {"VIGIL_CACHE": str(tmp_path / "cache")}
-    base = ("--as-of", "2022-02-15", "--db", str(store), "--data", str(shared_data))
+    base = ("--as-of", "2022-02-15", "--db", str(real_store), "--data", str(shared_data))
     result = run("evidence", "russian_buildup", *base, "--format", "json", env=env)
     items = json.loads(result.output)["evidence"]
     assert items and {"source", "source_id", "date", "title", "url"} <= set(items[0])
@@ -74,12 +59,13 @@ def test_evidence_lists_items_with_links(store: Path, shared_data: Path, tmp_pat
 
 
 @pytest.mark.slow
-def test_plot_writes_png_and_offline_html(store: Path, shared_data: Path, tmp_path) -> None:
+def test_plot_writes_png_and_offline_html(real_store: Path, shared_data: Path, tmp_path) -> None:
     env = {"VIGIL_CACHE": str(tmp_path / "cache")}
     result = run(
         "plot", "--from", "2021-10-01", "--to", "2022-03-01", "--step", "14",
         "--indicator", "russian_buildup", "--indicator", "migration_pressure",
-        "--out", str(tmp_path / "out"), "--db", str(store), "--data", str(shared_data), env=env,
+        "--out", str(tmp_path / "out"), "--db", str(real_store), "--data", str(shared_data),
+        env=env,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     png = tmp_path / "out" / "belarus_indicators_2021-10-01_2022-03-01.png"
@@ -101,11 +87,11 @@ def test_bad_dates_are_usage_errors(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_every_raised_indicator_shows_its_evidence(store: Path, shared_data, tmp_path) -> None:
+def test_every_raised_indicator_shows_its_evidence(real_store: Path, shared_data, tmp_path) -> None:
     """After the news corpus ends, a state carried from its last days still cites them."""
     env = {"VIGIL_CACHE": str(tmp_path / "cache")}
     for day in ("2022-02-15", "2024-02-28"):
-        args = ("indicators", "--as-of", day, "--db", str(store), "--data", str(shared_data))
+        args = ("indicators", "--as-of", day, "--db", str(real_store), "--data", str(shared_data))
         got = json.loads(run(*args, "--format", "json", env=env).output)["indicators"]
         raised = [i for i in got if i["state"] in ("elevated", "high")]
         assert raised

@@ -342,3 +342,35 @@ def test_audit_saves_replaces_and_explains_changes(con):
     assert driver["state_after"] == "high" and driver["llr_change"]["tense"] == pytest.approx(1.1)
     assert driver["evidence"][0]["title"] == "report 2022-02-01"
     assert d["outcomes"] == [{"id": "o", "before": 0.1, "after": 0.7, "change": 0.6}]
+
+
+# ------------------------------------------------------------------- the Belarus library
+def test_belarus_library_is_complete_and_follows_its_rules():
+    from test_indicator_library import date_tokens
+
+    theatre = load_theatre("belarus")
+    lib = load_scenarios(theatre)
+    assert {o.id for _, o in lib.outcomes()} >= {
+        "belarus_territory_offensive",
+        "belarus_forces_in_ukraine",
+        "belarus_nato_incident",
+        "belarus_nato_armed_clash",
+        "belarus_martial_law",
+    }
+    role = lib.set("belarus_role")
+    assert role.scenario_ids() == (
+        "status_quo",
+        "support_platform",
+        "hybrid_diversion",
+        "territory_offensive",
+        "forces_entry",
+    )
+    for s in lib.sets:
+        for lk in s.evidence:
+            for sid, row in lk.given.items():
+                assert min(row) >= 0.03, (s.id, lk.indicator, sid)  # no state is impossible
+                quiet_normal = sid == s.scenario_ids()[0] and row[0] == max(row)
+                assert max(row) <= 0.8 or quiet_normal, (s.id, lk.indicator, sid)
+    # no file encodes when something happened: no years, no month names
+    for path in sorted(Path(lib.folder).glob("*.yaml")):
+        assert date_tokens(path.read_text(encoding="utf-8")) == [], path.name

@@ -1,8 +1,8 @@
 """Command line: thin commands over the library; errors become one line and an exit code.
 
 The commands live in :mod:`vigil.cli.ingest` (loading and inspecting the store) and
-:mod:`vigil.cli.indicators` (a theatre's indicators); importing them registers them on
-``app``.
+:mod:`vigil.cli.indicators` (a theatre's indicators) and :mod:`vigil.cli.scenarios`
+(assess, simulate, replay); importing them registers them on ``app``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from vigil import settings, sources
 from vigil.cli.common import DEFAULT_DB, DbOption, _handle_errors, app, out
 from vigil.cli.indicators import indicators
 from vigil.cli.ingest import _print_reports, _run_batches, status
-from vigil.cli.scenarios import assess_cmd  # noqa: F401  (registers assess, replay)
+from vigil.cli.scenarios import assess_cmd
 from vigil.errors import UsageError
 from vigil.ingest import plan_folder
 from vigil.store import connect
@@ -33,7 +33,7 @@ def demo(
     ] = Path(settings.SETTINGS["data"].default),
     db: DbOption = DEFAULT_DB,
 ) -> None:
-    """The main job: build the evidence store from a data folder, then the indicators."""
+    """The main job: build the evidence store from a data folder, the indicators, the scenarios."""
     if not data.is_dir():
         raise UsageError(
             f"no data folder at {data}",
@@ -52,10 +52,14 @@ def demo(
         "\nMatching documents to the Belarus indicators and computing them …", highlight=False
     )
     indicators(theatre="belarus", as_of=None, evidence=1, data=data, db=db, fmt="text")
+    out.print("\nAssessing the scenarios (90 days ahead) …", highlight=False)
+    assess_cmd(theatre="belarus", as_of=None, horizon=90, since=None, data=data, db=db, fmt="text")
     out.print(
         "Next: `vigil indicators --as-of 2022-02-15` (any date: only what was knowable then), "
         "`vigil evidence russian_buildup --as-of 2022-02-15`, "
-        "`vigil plot --from 2021-01-01 --to 2023-12-31`",
+        "`vigil plot --from 2021-01-01 --to 2023-12-31`, "
+        "`vigil assess --as-of 2022-02-20 --since 2022-01-01`, "
+        "`vigil simulate --as-of 2022-02-20`, `vigil replay --from 2021-01-01 --to 2023-12-31`",
         highlight=False,
         markup=False,
     )

@@ -26,7 +26,8 @@ from vigil.cli.common import (
 from vigil.cli.indicators import DEFAULT_DATA, DataOption, TheatreOption, _prepared
 from vigil.errors import UsageError
 from vigil.scenarios import audit
-from vigil.scenarios.plot import render_html, render_png
+from vigil.scenarios.plot import render_html, render_png, render_reach_png
+from vigil.scenarios.simulate import simulate
 from vigil.scenarios.spec import load_scenarios
 
 AsOfOption = Annotated[
@@ -211,3 +212,106 @@ def replay(
         table.add_row(r["as_of"], r.get(f"leading:{lead}", "–"), *[pct(r[o]) for o in outcome_ids])
     out.print(table)
     out.print(f"wrote {png}\nwrote {html}", highlight=False, markup=False)
+
+
+@app.command("simulate")
+@_handle_errors
+def simulate_cmd(
+    theatre: TheatreOption = "belarus",
+    as_of: AsOfOption = None,
+    horizon: HorizonOption = 90,
+    paths: Annotated[int, typer.Option("--paths", min=100, max=2_000_000)] = 100_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same run).")] = 0,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Also write a chart of the reach curves here.")
+    ] = None,
+    data: DataOption = DEFAULT_DATA,
+    db: DbOption = DEFAULT_DB,
+    fmt: FormatOption = "text",
+) -> None:
+    """Monte Carlo escalation chains from the current assessment, with consequences."""
+    _check_format(fmt)
+    con, spec, day = _prepared(db, theatre, data, as_of, quiet=fmt == "json")
+    library = load_scenarios(spec)
+    readings = A.read_indicators(con, spec, library, A.memory_dates(library, day))
+    end = A.assess(con, spec, library, day, horizon, readings=readings, with_evidence=False)
+    now = A.assess(con, spec, library, day, A.NOW_DAYS, readings=readings, with_evidence=False)
+    sim = simulate(
+        library,
+        {s.set_id: s.probability for s in now.sets},
+        {s.set_id: s.probability for s in end.sets},
+        horizon,
+        paths=paths,
+        seed=seed,
+    ).to_json()
+    result = {"theatre": spec.theatre.id, "as_of": day.isoformat(), **sim}
+    chart = None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        chart = render_reach_png(
+            sim,
+            out_dir / f"{spec.theatre.id}_simulation_{day}_h{horizon}.png",
+            title=f"{spec.theatre.name}: escalation paths from {day}, {paths:,} paths",
+        )
+    if fmt == "json":
+        out.print_json(json.dumps({**result, "chart": str(chart) if chart else None}))
+        return
+    _print_simulation(result)
+    if chart:
+        out.print(f"wrote {chart}", highlight=False, markup=False)
+
+
+def _print_simulation(result: dict) -> None:
+    out.print(
+        f"[bold]{escape(result['theatre'])}[/] — {result['paths']:,} paths from {result['as_of']}"
+        f" over {result['horizon_days']} days (seed {result['seed']})"
+    )
+    table = Table(
+        "set",
+        "rung",
+        "assessed",
+        "simulated",
+        "days to reach (median, 10–90%)",
+        title="Probability of reaching each rung within the horizon",
+        title_justify="left",
+    )
+    for s in result["sets"]:
+        for r in s["rungs"][1:]:
+            t = r["time_to_event"]
+            when = "–" if t["median"] is None else f"{t['median']} ({t['p10']}–{t['p90']})"
+            table.add_row(
+                escape(s["id"]), escape(r["id"]), pct(r["assessed"]), pct(r["simulated"]), when
+            )
+    out.print(table)
+    fired = [c for c in result["couplings"] if c["active_share"] > 0]
+    if fired:
+        out.print(
+            "  chains that fired: "
+            + "; ".join(f"{c['id']} {pct(c['active_share'])} of paths" for c in fired),
+            highlight=False,
+        )
+    table = Table(
+        "consequence domain",
+        "mean level",
+        "90% interval",
+        "P(high or severe)",
+        "main driver",
+        title="Consequences for Europe at the horizon (0 none – 4 severe)",
+        title_justify="left",
+    )
+    for d in result["consequences"]:
+        severe = sum(x["share"] for x in d["distribution"] if x["level"] >= 3)
+        top = d["drivers"][0] if d["drivers"] else None
+        driver = (
+            "baseline"
+            if top and top["when"] is None
+            else (f"{top['when']['set']} ≥ {top['when']['at_least']}" if top else "–")
+        )
+        table.add_row(
+            escape(d["name"]),
+            f"{d['mean']:.2f}",
+            f"{d['interval'][0]:.1f}–{d['interval'][1]:.1f}",
+            pct(severe),
+            escape(driver),
+        )
+    out.print(table)

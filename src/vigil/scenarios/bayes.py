@@ -24,9 +24,14 @@ For a set with rungs :math:`h_0 < h_1 < \dots < h_{K-1}` and horizon :math:`H` d
    rung), stored with the reading and its evidence, so every change of probability can be
    traced to the readings that moved it. Other evidence (the statistical forecaster of a
    later issue) plugs in through :class:`ExtraEvidence` as further contributions.
-5. **Uncertainty.** Rates are drawn log-normally within their 90 % ``rate_range`` and each
-   likelihood row from a Dirichlet with the row's ``confidence`` as its concentration;
-   the 5–95 % quantiles of the resulting posteriors are the interval.
+5. **Uncertainty.** Rates are drawn log-normally within their 90 % ``rate_range``; each
+   likelihood :math:`P(s \mid h)` is drawn as :math:`P \cdot e^{\varepsilon}`,
+   :math:`\varepsilon \sim N(0, 1/c)` with :math:`c` the row's ``confidence``, and the row
+   renormalised: each number is known to within a factor :math:`e^{\pm 1.645/\sqrt{c}}`
+   (90 %; 1.7 for :math:`c = 10`, 1.3 for :math:`c = 40`), the same relative error for rare
+   and common states (a Dirichlet would give a 0.07 entry a relative error above 100 % at
+   :math:`c = 10`, and the intervals of a dozen such rows would say nothing). The 5–95 %
+   quantiles of the resulting posteriors are the interval.
 """
 
 from __future__ import annotations
@@ -288,10 +293,10 @@ def _posterior_draws(
             logp += np.array(c.llr)
             continue
         col = STATES.index(c.state)
-        rows = np.column_stack(
-            [rng.dirichlet(lk.confidence * np.array(lk.given[sid]), n)[:, col] for sid in ids]
-        )
-        logs = np.log(np.clip(rows, 1e-300, None))
+        given = np.log(np.array([lk.given[sid] for sid in ids]))  # (K, 3)
+        noisy = given + rng.standard_normal((n, *given.shape)) / math.sqrt(lk.confidence)
+        # renormalise each drawn row, then keep the column of the observed state
+        logs = noisy[:, :, col] - np.log(np.exp(noisy).sum(axis=2))
         logp += c.decay * c.weight * (logs - logs.mean(axis=1, keepdims=True))
     logp -= logp.max(axis=1, keepdims=True)
     p = np.exp(logp)

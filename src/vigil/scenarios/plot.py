@@ -118,3 +118,33 @@ def render_html(results: list[dict], path: str | Path) -> Path:
     )
     fig.write_html(path, include_plotlyjs=True, full_html=True)
     return path
+
+
+def render_reach_png(sim: dict, path: str | Path, *, title: str | None = None) -> Path:
+    """One panel per set: P(rung reached by day d) for each rung above the bottom."""
+    path = Path(path)
+    sets = sim["sets"]
+    fig = Figure(figsize=(12, 2.3 * len(sets) + 0.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(sets), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, s in zip(axes, sets, strict=True):
+        for k, rung in enumerate(s["rungs"][1:], start=1):
+            colour = RUNGS[k % len(RUNGS)]
+            ax.plot(
+                range(len(rung["reach_by_day"])),
+                rung["reach_by_day"],
+                color=colour,
+                lw=1.4,
+                label=f"{rung['id']} (assessed {rung['assessed']:.1%})",
+            )
+            ax.axhline(rung["assessed"], color=colour, ls=":", lw=0.8)
+        ax.set_yscale("log")
+        ax.set_ylim(1e-4, 1)
+        ax.set_ylabel("P(reached)")
+        ax.set_title(s["id"], loc="left", fontsize=9)
+        ax.legend(loc="lower right", fontsize=7)
+    axes[-1].set_xlabel("days from the as-of date")
+    if title:
+        fig.suptitle(title)
+    fig.savefig(path, dpi=110)
+    return path

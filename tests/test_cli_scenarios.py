@@ -1,0 +1,220 @@
+"""`vigil assess`, `vigil simulate` and `vigil replay` on a store built from real data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from vigil.cli import app
+
+runner = CliRunner()
+OUTCOMES = {
+    "belarus_territory_offensive",
+    "belarus_forces_in_ukraine",
+    "belarus_nato_incident",
+    "belarus_nato_armed_clash",
+    "belarus_martial_law",
+}
+
+
+def run(*args: str, tmp_path: Path):
+    env = {"VIGIL_CACHE": str(tmp_path / "cache")}
+    result = runner.invoke(app, list(args), catch_exceptions=False, env=env)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def assess_json(db: Path, data: Path, tmp_path: Path, *more: str) -> dict:
+    args = ("assess", "--db", str(db), "--data", str(data), "--format", "json", *more)
+    return json.loads(run(*args, tmp_path=tmp_path).output)
+
+
+@pytest.mark.slow
+def test_assess_json_is_complete_and_stored(real_store, shared_data, tmp_path) -> None:
+    got = assess_json(real_store, shared_data, tmp_path, "--as-of", "2022-02-15")
+    assert got["as_of"] == "2022-02-15" and got["horizon_days"] == 90
+    sets = {s["id"]: s for s in got["scenario_sets"]}
+    assert set(sets) == {"belarus_role", "nato_spillover", "martial_law"}
+    assert [sc["id"] for sc in sets["belarus_role"]["scenarios"]] == [
+        "status_quo",
+        "support_platform",
+        "hybrid_diversion",
+        "territory_offensive",
+        "forces_entry",
+    ]
+    for s in sets.values():
+        assert sum(sc["probability"] for sc in s["scenarios"]) == pytest.approx(1, abs=1e-3)
+        assert s["leading"] in {sc["id"] for sc in s["scenarios"]}
+        assert s["ach"]["rows"] and set(s["ach"]["inconsistency"]) == {
+            sc["id"] for sc in s["scenarios"]
+        }
+        for sc in s["scenarios"]:
+            lo, hi = sc["interval"]
+            assert 0 <= lo <= hi <= 1 and sc["resolution"]
+            for c in sc["contributions"]:
+                assert c["reading_date"] <= "2022-02-15"  # no look-ahead
+                assert all(e["date"] <= "2022-02-15" for e in c["evidence"])
+        # the contributions explain the posterior exactly: log p = log prior + sum llr + C
+        logs = [
+            math.log(sc["probability"] / sc["prior"]) - sum(c["llr"] for c in sc["contributions"])
+            for sc in s["scenarios"]
+            if sc["probability"] > 1e-3
+        ]
+        assert max(logs) - min(logs) == pytest.approx(0, abs=0.02)
+    assert {o["id"] for o in got["outcomes"]} >= OUTCOMES
+    assert all(0 <= o["probability"] <= 1 for o in got["outcomes"])
+    with duckdb.connect(str(real_store), read_only=True) as con:
+        stored = con.execute(
+            "SELECT count(*) FROM assessments WHERE as_of = '2022-02-15' AND horizon_days = 90"
+        ).fetchone()
+    assert stored == (1,)
+
+
+@pytest.mark.slow
+def test_longer_horizons_give_higher_probabilities(real_store, shared_data, tmp_path) -> None:
+    short = assess_json(
+        real_store, shared_data, tmp_path, "--as-of", "2021-09-01", "--horizon", "30"
+    )
+    long = assess_json(
+        real_store, shared_data, tmp_path, "--as-of", "2021-09-01", "--horizon", "365"
+    )
+    p_short = {o["id"]: o["probability"] for o in short["outcomes"]}
+    p_long = {o["id"]: o["probability"] for o in long["outcomes"]}
+    assert all(p_long[o] > p_short[o] for o in OUTCOMES)
+
+
+@pytest.mark.slow
+def test_since_says_what_changed_and_why(real_store, shared_data, tmp_path) -> None:
+    got = assess_json(
+        real_store, shared_data, tmp_path, "--as-of", "2022-03-01", "--since", "2021-11-01"
+    )
+    changes = got["changes"]
+    assert changes["from"] == "2021-11-01" and changes["to"] == "2022-03-01"
+    assert changes["same_model"] is True
+    drivers = [d for s in changes["sets"] for d in s["drivers"]]
+    assert drivers, "four months apart, some reading must have changed"
+    assert all(d["reading_after"] is None or d["reading_after"] <= "2022-03-01" for d in drivers)
+    for s in changes["sets"]:
+        assert sum(x["change"] for x in s["scenarios"]) == pytest.approx(0, abs=1e-3)
+    text = run(
+        "assess",
+        "--db",
+        str(real_store),
+        "--data",
+        str(shared_data),
+        "--as-of",
+        "2022-03-01",
+        "--since",
+        "2021-11-01",
+        tmp_path=tmp_path,
+    ).output
+    assert "What changed since 2021-11-01" in text and "Outcomes within the horizon" in text
+    bad = runner.invoke(
+        app, ["assess", "--db", str(real_store), "--as-of", "2022-03-01", "--since", "2022-03-02"]
+    )
+    assert bad.exit_code == 2 and "not before" in bad.output
+
+
+@pytest.mark.slow
+def test_assessment_uses_nothing_available_later(real_store, shared_data, tmp_path) -> None:
+    """The same assessment from a store that only holds what was available by the date."""
+    day = dt.date(2022, 2, 10)
+    cut = tmp_path / "cut.duckdb"
+    shutil.copyfile(real_store, cut)
+    with duckdb.connect(str(cut)) as con:
+        limit = (day + dt.timedelta(days=1)).isoformat()
+        for table in ("events", "observations", "documents", "text_matches"):
+            con.execute(f"DELETE FROM {table} WHERE available_at >= ?", [limit])
+        con.execute("DELETE FROM assessments")
+    full = assess_json(real_store, shared_data, tmp_path, "--as-of", day.isoformat())
+    past = assess_json(cut, shared_data, tmp_path, "--as-of", day.isoformat())
+
+    def probabilities(result: dict) -> dict:
+        return {
+            (s["id"], sc["id"]): sc["probability"]
+            for s in result["scenario_sets"]
+            for sc in s["scenarios"]
+        }
+
+    assert probabilities(full) == probabilities(past)
+
+
+@pytest.mark.slow
+def test_simulate_is_seeded_and_complete(real_store, shared_data, tmp_path) -> None:
+    args = (
+        "simulate",
+        "--db",
+        str(real_store),
+        "--data",
+        str(shared_data),
+        "--as-of",
+        "2022-02-20",
+        "--horizon",
+        "60",
+        "--paths",
+        "5000",
+        "--seed",
+        "3",
+        "--format",
+        "json",
+    )
+    first = json.loads(run(*args, tmp_path=tmp_path).output)
+    again = json.loads(run(*args, tmp_path=tmp_path).output)
+    assert first == again
+    assert {s["id"] for s in first["sets"]} == {"belarus_role", "nato_spillover", "martial_law"}
+    for s in first["sets"]:
+        for rung in s["rungs"]:
+            curve = rung["reach_by_day"]
+            assert len(curve) == 61 and curve == sorted(curve)  # reaching only accumulates
+    assert {d["id"] for d in first["consequences"]} == {
+        "military_tension",
+        "transport_trade_energy",
+        "migration",
+        "political_cohesion",
+    }
+    other = json.loads(run(*args[:-4], "--seed", "4", "--format", "json", tmp_path=tmp_path).output)
+    assert other["seed"] == 4 and other != first
+
+
+@pytest.mark.slow
+def test_replay_writes_history_and_charts(real_store, shared_data, tmp_path) -> None:
+    args = (
+        "replay",
+        "--from",
+        "2022-01-01",
+        "--to",
+        "2022-03-01",
+        "--step",
+        "14",
+        "--out",
+        str(tmp_path / "out"),
+        "--db",
+        str(real_store),
+        "--data",
+        str(shared_data),
+    )
+    got = json.loads(run(*args, "--format", "json", tmp_path=tmp_path).output)
+    assert [r["as_of"] for r in got["rows"]] == [
+        "2022-01-01",
+        "2022-01-15",
+        "2022-01-29",
+        "2022-02-12",
+        "2022-02-26",
+    ]
+    assert all(set(r) >= OUTCOMES for r in got["rows"])
+    png, html = (Path(p) for p in got["charts"])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and html.stat().st_size > 100_000
+    # the replay's assessment of a date equals a direct one (same readings, same model)
+    direct = assess_json(real_store, shared_data, tmp_path, "--as-of", "2022-02-12")
+    row = got["rows"][3]
+    for o in direct["outcomes"]:
+        assert row[o["id"]] == pytest.approx(o["probability"], abs=1e-4)
+    text = run(*args, tmp_path=tmp_path).output
+    assert "Outcome probabilities within 90 days" in text and "wrote" in text
