@@ -151,6 +151,18 @@ def test_an_earlier_spike_counts_decayed_and_fades():
     assert old.state == "normal" and old.age_days == 0
 
 
+def test_only_the_memory_grid_counts_and_old_data_decays():
+    s = ladder()
+    # a reading between grid dates (as a replay with another step would load) is ignored
+    off = contributions(s, readings(a=[(0, "normal"), (10, "high")]), D)
+    assert [(c.state, c.age_days) for c in off] == [("normal", 0)]
+    # a value carried from data that ended 21 days ago decays as a 21-day-old reading
+    carried = Reading("a", D, "high", observed=D - dt.timedelta(days=21))
+    (c,) = contributions(s, {"a": [carried]}, D)
+    assert c.day == D and c.observed == D - dt.timedelta(days=21)
+    assert c.age_days == 21 and c.decay == pytest.approx(0.5)
+
+
 def test_no_look_ahead_and_insufficient_is_no_evidence():
     s = ladder()
     later = {"a": [Reading("a", D + dt.timedelta(days=1), "high")]}
@@ -240,8 +252,15 @@ def test_spec_errors_name_what_to_fix():
         LADDER["scenarios"][1],
         {**LADDER["scenarios"][2], "annual_rate": 0.9, "rate_range": [0.5, 2.0]},
     ]
-    with pytest.raises(ValueError, match="must not rise"):
+    with pytest.raises(ValueError, match="must fall strictly"):
         ladder(scenarios=rising)
+    equal = [
+        LADDER["scenarios"][0],
+        LADDER["scenarios"][1],
+        {**LADDER["scenarios"][2], "annual_rate": 0.5, "rate_range": [0.2, 1.2]},
+    ]
+    with pytest.raises(ValueError, match="no probability"):
+        ladder(scenarios=equal)
     with pytest.raises(ValueError, match="missing"):
         ladder(evidence=[dict(LADDER["evidence"][0], given={"calm": [0.8, 0.15, 0.05]})])
     with pytest.raises(ValueError, match="bottom rung"):

@@ -60,13 +60,16 @@ class Assessment:
     extra: tuple[ExtraEvidence, ...] = field(repr=False, compare=False, default=())
 
 
-def model_hash(theatre: TheatreSpec, library: ScenarioLibrary) -> str:
-    """What an assessment depends on besides the data: specs and model version."""
+def model_hash(
+    theatre: TheatreSpec, library: ScenarioLibrary, extra: Sequence[ExtraEvidence] = ()
+) -> str:
+    """What an assessment depends on besides the data: specs, extra evidence, model version."""
     payload = json.dumps(
         [
             MODEL_VERSION,
             theatre.model_dump(exclude={"folder"}),
             library.model_dump(exclude={"folder"}),
+            sorted(e.id for e in extra),
         ],
         sort_keys=True,
         default=str,
@@ -95,7 +98,10 @@ def read_indicators(
     """Readings of every indicator the sets use, on each date (one evidence load)."""
     states = states_at(con, theatre, dates, used_indicators(library))
     return {
-        ind: [Reading(ind, day, state, _finite(score)) for day, state, score in rows]
+        ind: [
+            Reading(ind, day, state, _finite(score), observed)
+            for day, state, score, observed in rows
+        ]
         for ind, rows in states.items()
     }
 
@@ -134,7 +140,7 @@ def assess(
         theatre=theatre.theatre.id,
         as_of=as_of,
         horizon_days=horizon_days,
-        model_hash=model_hash(theatre, library),
+        model_hash=model_hash(theatre, library, extra),
         sets=sets,
         outcomes=tuple(outcomes),
         library=library,
@@ -153,31 +159,23 @@ def replay(
     *,
     extra: Sequence[ExtraEvidence] = (),
 ) -> list[Assessment]:
-    """:func:`assess` on each date, from one evidence load (no evidence items attached:
-    they are fetched when a stored assessment is shown)."""
+    """:func:`assess` on each date, from one evidence load (each with its evidence items,
+    so a stored replay is as complete as a direct assessment)."""
     needed = sorted({d for day in dates for d in memory_dates(library, day)})
     readings = read_indicators(con, theatre, library, needed)
     return [
-        assess(
-            con,
-            theatre,
-            library,
-            day,
-            horizon_days,
-            extra=extra,
-            readings=readings,
-            with_evidence=False,
-        )
+        assess(con, theatre, library, day, horizon_days, extra=extra, readings=readings)
         for day in dates
     ]
 
 
 def _evidence(con, theatre: TheatreSpec, sets) -> dict[tuple[str, dt.date], list[EvidenceItem]]:
+    """Evidence items behind each contribution, from the day its data ends (``observed``)."""
     wanted: dict[dt.date, set[str]] = {}
     for s in sets:
         for c in s.contributions:
-            if c.source == "indicator" and c.day is not None:
-                wanted.setdefault(c.day, set()).add(c.indicator)
+            if c.source == "indicator" and c.observed is not None:
+                wanted.setdefault(c.observed, set()).add(c.indicator)
     out = {}
     for day, ids in sorted(wanted.items()):
         inds = tuple(theatre.indicator(i) for i in sorted(ids))
@@ -229,6 +227,7 @@ def _set_json(a: Assessment, spec, s: SetAssessment) -> dict:
                 "source": c.source,
                 "state": c.state,
                 "reading_date": c.day.isoformat() if c.day else None,
+                "observed": c.observed.isoformat() if c.observed else None,
                 "age_days": c.age_days,
                 "decay": _r(c.decay),
                 "weight": _r(c.weight),
@@ -252,11 +251,15 @@ def _set_json(a: Assessment, spec, s: SetAssessment) -> dict:
     rows, inconsistency = ach_matrix(spec, s.contributions)
     ids = s.scenario_ids
     sens = sensitivity(spec, a.readings, a.as_of, a.horizon_days, _extra(a, spec))
+    used = sum(c.source == "indicator" for c in s.contributions)
     return {
         "id": s.set_id,
         "name": s.name,
         "question": spec.question,
         "leading": s.leading,
+        # how many of the set's indicators gave a usable reading: 0 means prior only
+        "readings_used": used,
+        "indicators": len(spec.evidence),
         "scenarios": scenarios,
         "ach": {
             "rows": [

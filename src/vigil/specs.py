@@ -195,7 +195,7 @@ def load_theatre(name_or_path: str | Path, root: Path | None = None) -> TheatreS
     if not folder.is_dir():
         folder = (root or theatres_root()) / str(name_or_path)
     if not (folder / "theatre.yaml").is_file():
-        known = sorted(p.name for p in (root or theatres_root()).glob("*/theatre.yaml"))
+        known = sorted(p.parent.name for p in (root or theatres_root()).glob("*/theatre.yaml"))
         raise InputError(
             f"no theatre at {folder} (theatre.yaml missing)",
             f"known theatres: {', '.join(known) or 'none'}",
@@ -212,26 +212,29 @@ def load_theatre(name_or_path: str | Path, root: Path | None = None) -> TheatreS
     return TheatreSpec(theatre=theatre, indicators=indicators, folder=str(folder))
 
 
-def load_model(path: Path, model: type[Spec], folder: Path):
+def load_model(path: Path, model: type[Spec], folder: Path, doc: str = "docs/INDICATORS.md"):
     """``path`` parsed as YAML and validated into ``model``; errors name the file (relative
-    to ``folder``) and the key path."""
+    to ``folder``) and the key path, and point to ``doc``."""
     rel = path.relative_to(folder)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise InputError(f"{rel}: not valid YAML ({exc})", "fix the syntax") from exc
+        detail = " ".join(str(exc).split())  # one line: the CLI prints errors on one line
+        raise InputError(f"{rel}: not valid YAML ({detail})", "fix the syntax") from exc
     if not isinstance(data, dict):
-        raise InputError(f"{rel}: expected a mapping of keys", "see docs/INDICATORS.md")
+        raise InputError(f"{rel}: expected a mapping of keys", f"see {doc}")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
-        where = where.lstrip(".") or "(top level)"
+        where = where.lstrip(".")
         msg = err["msg"].removeprefix("Value error, ")
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        # a whole-model check names its key path in its message
+        at = f"{where}: " if where else ""
         raise InputError(
-            f"{rel}: {where}: {msg}{more}", "fix the spec; docs/INDICATORS.md describes every key"
+            f"{rel}: {at}{msg}{more}", f"fix the spec; {doc} describes every key"
         ) from None
 
 

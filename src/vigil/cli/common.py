@@ -27,6 +27,16 @@ _WIDTH = None if sys.stdout.isatty() else 132
 out = Console(soft_wrap=True, width=_WIDTH)
 err = Console(stderr=True, soft_wrap=True, width=_WIDTH)
 _state = {"debug": False}
+#: connections opened by the running command, closed when it returns (a CLI process ends
+#: anyway, but tests and `vigil demo` run several commands in one process)
+_open: list = []
+
+
+def track(con):
+    """Close ``con`` when the command that opened it ends."""
+    _open.append(con)
+    return con
+
 
 DbOption = Annotated[
     Path, typer.Option("--db", envvar="VIGIL_DB", help="DuckDB store (env VIGIL_DB).")
@@ -40,6 +50,7 @@ def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        mark = len(_open)
         try:
             return func(*args, **kwargs)
         except VigilError as exc:
@@ -71,6 +82,9 @@ def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
                 highlight=False,
             )
             raise typer.Exit(130) from None
+        finally:
+            while len(_open) > mark:
+                _open.pop().close()
 
     return wrapper
 

@@ -23,6 +23,7 @@ from vigil.cli.common import (
     err,
     out,
     safe,
+    track,
 )
 from vigil.errors import UsageError
 from vigil.indicators.evidence import evidence_for
@@ -49,7 +50,7 @@ def _prepared(db: Path, theatre: str, data: Path, as_of: str | None, *, quiet: b
     """
     day = watch.parse_date(as_of) if as_of else None
     spec = load_theatre(theatre)
-    con = connect(db)
+    con = track(connect(db))
     with (
         err.status("matching documents to indicators…", spinner="dots")
         if (err.is_terminal and not quiet)

@@ -29,6 +29,7 @@ from vigil.scenarios import audit
 from vigil.scenarios.plot import render_html, render_png, render_reach_png
 from vigil.scenarios.simulate import simulate
 from vigil.scenarios.spec import load_scenarios
+from vigil.specs import load_theatre
 
 AsOfOption = Annotated[
     str | None, typer.Option("--as-of", help="YYYY-MM-DD (default: latest data).")
@@ -58,6 +59,7 @@ def assess_cmd(
     """Scenario probabilities with intervals, contributions, ACH and sensitivity; stored."""
     _check_format(fmt)
     before_day = watch.parse_date(since, "--since") if since else None
+    load_scenarios(load_theatre(theatre))  # spec errors before any work on the store
     con, spec, day = _prepared(db, theatre, data, as_of, quiet=fmt == "json")
     if before_day is not None and before_day >= day:
         raise UsageError(
@@ -87,6 +89,11 @@ def _print_assessment(result: dict) -> None:
         f"horizon {result['horizon_days']} days"
     )
     for s in result["scenario_sets"]:
+        if s["readings_used"] == 0:
+            out.print(
+                f"[yellow]warning:[/] {escape(s['id'])}: no indicator has a reading as of "
+                f"{result['as_of']}: the prior alone (does the store cover that date?)"
+            )
         table = Table(
             "scenario",
             "prior",
@@ -144,7 +151,7 @@ def _print_changes(changes: dict) -> None:
             if abs(sc["change"]) >= 0.005
         )
         out.print(f"  {s['id']}: {moves or 'no change of 0.5 points or more'}", highlight=False)
-        for d in s["drivers"]:
+        for d in s["drivers"][:5]:
             ev = d["evidence"][0] if d["evidence"] else None
             cite = f" — e.g. {ev['date']} {ev['title'][:60]}" if ev else ""
             out.print(
@@ -176,7 +183,8 @@ def replay(
     first, last = watch.parse_date(start, "--from"), watch.parse_date(end, "--to")
     if last < first:
         raise UsageError("--to is before --from", "swap the dates")
-    con, spec, _ = _prepared(db, theatre, data, None, quiet=fmt == "json")
+    load_scenarios(load_theatre(theatre))
+    con, spec, _ = _prepared(db, theatre, data, start, quiet=fmt == "json")
     library = load_scenarios(spec)
     days = [first + dt.timedelta(days=i) for i in range(0, (last - first).days + 1, step)]
     results = [A.assessment_json(a) for a in A.replay(con, spec, library, days, horizon)]
@@ -231,6 +239,13 @@ def simulate_cmd(
 ) -> None:
     """Monte Carlo escalation chains from the current assessment, with consequences."""
     _check_format(fmt)
+    if horizon <= A.NOW_DAYS:
+        raise UsageError(
+            f"--horizon {horizon} is too short to simulate: paths start from the "
+            f"{A.NOW_DAYS}-day assessment",
+            f"use --horizon {A.NOW_DAYS + 1} or more (vigil assess covers short horizons)",
+        )
+    load_scenarios(load_theatre(theatre))
     con, spec, day = _prepared(db, theatre, data, as_of, quiet=fmt == "json")
     library = load_scenarios(spec)
     readings = A.read_indicators(con, spec, library, A.memory_dates(library, day))

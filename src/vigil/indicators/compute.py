@@ -187,12 +187,14 @@ def states_at(
     theatre: TheatreSpec,
     dates: Iterable[dt.date],
     indicator_ids: Iterable[str] | None = None,
-) -> dict[str, list[tuple[dt.date, str, float | None]]]:
-    """``(date, state, score)`` of each indicator as of each date, as known on that date.
+) -> dict[str, list[tuple[dt.date, str, float | None, dt.date]]]:
+    """``(date, state, score, observed)`` of each indicator as of each date, as known then.
 
-    One evidence load for all indicators and dates (like :func:`indicator_history`, each
-    date uses only the records available by its end); for the scenario model, which reads
-    indicators on the as-of date and on the dates of its memory.
+    ``observed`` is the latest day of the data the value rests on (the evidence anchor of
+    :func:`compute_indicators`): the date itself, unless the score is carried from a kind
+    whose data ended earlier — the scenario model decays such a reading by that age and
+    takes its evidence from that day. One evidence load for all indicators and dates (like
+    :func:`indicator_history`, each date uses only the records available by its end).
     """
     days = sorted(set(dates))
     if not days:
@@ -206,7 +208,7 @@ def states_at(
         rows = []
         for day in days:
             v = assess(ind, vintages[ind.id], day)
-            rows.append((day, v.state, v.score))
+            rows.append((day, v.state, v.score, _anchor(ind, v, day)))
         out[ind.id] = rows
     return out
 

@@ -84,12 +84,12 @@ def history(
     return [json.loads(r[0]) for r in rows]
 
 
-def diff(before: dict, after: dict, top: int = 5) -> dict:
+def diff(before: dict, after: dict, top: int | None = None) -> dict:
     """What changed from ``before`` to ``after`` and why.
 
-    Per set: each scenario's probability change, and the contributions whose
-    log-likelihood ratio changed most (state and reading date before and after, with the
-    evidence of the new reading); outcomes' changes.
+    Per set: each scenario's probability change, and the contributions whose log-likelihood
+    ratio changed (all, or the ``top`` largest), largest first, with the state and reading
+    date before and after and the evidence of the new reading; outcomes' changes.
     """
     old_sets = {s["id"]: s for s in before["scenario_sets"]}
     sets = []

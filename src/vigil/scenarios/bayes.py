@@ -52,12 +52,21 @@ Z90 = 1.6448536269514722  #: standard normal 95th percentile: a 90 % range is ±
 
 @dataclass(frozen=True)
 class Reading:
-    """An indicator's state as known on ``day`` (no record available later was used)."""
+    """An indicator's state as known on ``day`` (no record available later was used).
+
+    ``observed``: the latest day of the data behind it (``day`` unless the value is carried
+    from data that ended earlier); a reading's age, and so its decay, counts from there.
+    """
 
     indicator: str
     day: dt.date
     state: str
     score: float | None = None
+    observed: dt.date | None = None
+
+    @property
+    def data_day(self) -> dt.date:
+        return self.observed or self.day
 
 
 @dataclass(frozen=True)
@@ -69,8 +78,8 @@ class Contribution:
 
     indicator: str
     state: str
-    day: dt.date | None
-    age_days: int
+    day: dt.date | None  #: the reading's date (on the set's memory grid)
+    age_days: int  #: days from the data behind the reading to the as-of date
     decay: float
     weight: float
     centred: tuple[float, ...]
@@ -78,6 +87,7 @@ class Contribution:
     group: str | None = None
     source: str = "indicator"  #: or the id of an :class:`ExtraEvidence`
     note: str = ""
+    observed: dt.date | None = None  #: the latest day of the data behind the reading
 
 
 class ExtraEvidence(Protocol):
@@ -136,7 +146,8 @@ def prior(scenario_set: ScenarioSet, horizon_days: int, rates: np.ndarray | None
 
 
 def rate_draws(scenario_set: ScenarioSet, n: int, rng: np.random.Generator) -> np.ndarray:
-    """(n, K-1) yearly rates, log-normal with the 90 % ``rate_range`` (fixed without one).
+    """(n, K-1) yearly rates, log-normal with exactly the stated 90 % ``rate_range``
+    (median its geometric midpoint; fixed at ``annual_rate`` without a range).
 
     The draws share one normal deviate across rungs (rates of one ladder are judged from
     one reference class, so they err together) and keep the ladder's order.
@@ -149,7 +160,7 @@ def rate_draws(scenario_set: ScenarioSet, n: int, rng: np.random.Generator) -> n
             continue
         lo, hi = s.rate_range
         sigma = (math.log(hi) - math.log(lo)) / (2 * Z90)
-        cols.append(s.annual_rate * np.exp(sigma * z))
+        cols.append(math.sqrt(lo * hi) * np.exp(sigma * z))
     rates = np.hstack(cols)
     return np.minimum.accumulate(rates, axis=1)
 
@@ -171,13 +182,23 @@ def pick_reading(
 ) -> tuple[Reading, float, np.ndarray] | None:
     """The reading to use, with its decay and centred log-likelihoods; None without one.
 
-    The latest usable reading counts; an earlier one replaces it only when it was a more
-    anomalous state (a spike: ``high`` over ``elevated`` over ``normal``) whose decayed
-    strength still exceeds the latest's. An old quiet reading never outweighs a new signal.
+    Only readings on the set's memory grid count (``as_of`` and every ``step_days`` before
+    it, back to ``days``), so an assessment does not depend on which other dates were read
+    alongside it (a replay reads many). The latest usable reading counts; an earlier one
+    replaces it only when it was a more anomalous state (a spike: ``high`` over
+    ``elevated`` over ``normal``) whose decayed strength still exceeds the latest's. An
+    old quiet reading never outweighs a new signal. Age counts from the data behind a
+    reading (:attr:`Reading.data_day`), so a value carried from old data decays.
     """
     ids = scenario_set.scenario_ids()
-    window = scenario_set.memory.days
-    usable = [r for r in readings if r.state in STATES and 0 <= (as_of - r.day).days <= window]
+    m = scenario_set.memory
+    usable = [
+        r
+        for r in readings
+        if r.state in STATES
+        and 0 <= (as_of - r.day).days <= m.days
+        and (as_of - r.day).days % m.step_days == 0
+    ]
     if not usable:
         return None
     usable.sort(key=lambda r: r.day, reverse=True)
@@ -186,7 +207,7 @@ def pick_reading(
     for r in usable:
         if r is not latest and STATES.index(r.state) <= STATES.index(latest.state):
             continue
-        d = decay((as_of - r.day).days, scenario_set.memory.half_life_days)
+        d = decay((as_of - r.data_day).days, m.half_life_days)
         c = centred(lk, ids, r.state)
         strength = d * float(np.abs(c).sum())
         if strength > best_strength + 1e-12:
@@ -220,12 +241,13 @@ def contributions(
                 indicator=ind,
                 state=reading.state,
                 day=reading.day,
-                age_days=(as_of - reading.day).days,
+                age_days=(as_of - reading.data_day).days,
                 decay=d,
                 weight=w,
                 centred=tuple(float(x) for x in c),
                 llr=tuple(float(x) for x in d * w * c),
                 group=g.id if g else None,
+                observed=reading.data_day,
             )
         )
     return out
@@ -233,7 +255,7 @@ def contributions(
 
 def posterior(prior_probs: np.ndarray, contribs: Sequence[Contribution]) -> np.ndarray:
     """Normalised prior × exp(sum of contributions), computed in log space."""
-    logp = np.log(prior_probs).astype(float)
+    logp = np.log(np.clip(prior_probs, 1e-300, None)).astype(float)
     for c in contribs:
         logp += np.array(c.llr)
     logp -= logp.max()

@@ -26,6 +26,7 @@ from vigil.specs import Spec, TheatreSpec, load_model
 STATES = ("normal", "elevated", "high")
 SPECIAL_FILES = ("chains.yaml", "consequences.yaml")
 ID = r"^[a-z][a-z0-9_]*$"
+DOC = "docs/SCENARIOS.md"
 
 
 class Scenario(Spec):
@@ -157,10 +158,10 @@ class ScenarioSet(Spec):
                     f"scenarios[{i}] ({s.id}) needs annual_rate and a prior_basis sentence"
                 )
         rates = [s.annual_rate for s in self.scenarios[1:]]
-        if any(b > a for a, b in itertools.pairwise(rates)):
+        if any(b >= a for a, b in itertools.pairwise(rates)):
             raise ValueError(
-                "annual_rate must not rise up the ladder (reaching a rung implies reaching "
-                "the ones below)"
+                "annual_rate must fall strictly up the ladder (reaching a rung implies "
+                "reaching the ones below; an equal rate leaves the lower rung no probability)"
             )
 
     def _check_evidence(self) -> set[str]:
@@ -275,14 +276,14 @@ def load_scenarios(theatre: TheatreSpec) -> ScenarioLibrary:
         raise InputError(
             f"{sdir}: no scenario sets (*.yaml)", "add one; docs/SCENARIOS.md describes the keys"
         )
-    sets = tuple(load_model(p, ScenarioSet, folder) for p in files)
+    sets = tuple(load_model(p, ScenarioSet, folder, DOC) for p in files)
     chains = (
-        load_model(sdir / "chains.yaml", Chains, folder)
+        load_model(sdir / "chains.yaml", Chains, folder, DOC)
         if (sdir / "chains.yaml").is_file()
         else Chains()
     )
     consequences = (
-        load_model(sdir / "consequences.yaml", Consequences, folder)
+        load_model(sdir / "consequences.yaml", Consequences, folder, DOC)
         if (sdir / "consequences.yaml").is_file()
         else None
     )
