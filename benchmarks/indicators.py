@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import shutil
 import statistics
 import sys
@@ -26,6 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
+from common import pin_two_cores  # noqa: E402
 from vigil.indicators import compute_indicators, indicator_history  # noqa: E402
 from vigil.indicators.compute import assess, load_vintages, lookback  # noqa: E402
 from vigil.indicators.evidence import evidence_batch  # noqa: E402
@@ -33,15 +33,6 @@ from vigil.specs import load_theatre  # noqa: E402
 from vigil.store import connect  # noqa: E402
 
 DATES = ("2021-07-15", "2022-02-15", "2022-11-15", "2023-07-10")
-
-
-def pin_two_cores() -> str:
-    """Restrict this process to two CPUs where the OS allows it."""
-    if hasattr(os, "sched_setaffinity"):
-        cpus = sorted(os.sched_getaffinity(0))[:2]
-        os.sched_setaffinity(0, cpus)
-        return f"cpus {cpus}"
-    return "affinity not supported: all cores"
 
 
 def prepare(con, theatre, data: Path, cache: Path) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import random
 import statistics
 import sys
@@ -29,6 +28,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
+from common import pin_two_cores  # noqa: E402
 from vigil.errors import VigilError  # noqa: E402
 from vigil.scenarios.simulate import daily_hazards, simulate  # noqa: E402
 from vigil.scenarios.spec import (  # noqa: E402
@@ -43,15 +43,6 @@ from vigil.scenarios.spec import (  # noqa: E402
 from vigil.specs import load_theatre  # noqa: E402
 
 WHY = "synthetic: a benchmark stand-in, not an assessment"
-
-
-def pin_two_cores() -> str:
-    """Restrict this process to two CPUs where the OS allows it."""
-    if hasattr(os, "sched_setaffinity"):
-        cpus = sorted(os.sched_getaffinity(0))[:2]
-        os.sched_setaffinity(0, cpus)
-        return f"cpus {cpus}"
-    return "affinity not supported: all cores"
 
 
 def synthetic() -> ScenarioLibrary:

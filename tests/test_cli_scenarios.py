@@ -110,36 +110,12 @@ def test_since_says_what_changed_and_why(real_store, shared_data, tmp_path) -> N
     p = {x["id"]: x for x in role["scenarios"]}
     moved = math.log(p[a]["after"] / p[b]["after"]) - math.log(p[a]["before"] / p[b]["before"])
     explained = sum(d["llr_change"][a] - d["llr_change"][b] for d in role["drivers"])
-    full = json.loads(
-        run(
-            "assess",
-            "--db",
-            str(real_store),
-            "--data",
-            str(shared_data),
-            "--as-of",
-            "2022-03-01",
-            "--since",
-            "2021-11-01",
-            "--format",
-            "json",
-            tmp_path=tmp_path,
-        ).output
-    )["changes"]
+    since = ("assess", "--db", str(real_store), "--data", str(shared_data), "--as-of",
+             "2022-03-01", "--since", "2021-11-01")  # fmt: skip
+    full = json.loads(run(*since, "--format", "json", tmp_path=tmp_path).output)["changes"]
     assert full == changes  # the earlier assessment was stored, and is read back the same
     assert moved == pytest.approx(explained, abs=0.05)
-    text = run(
-        "assess",
-        "--db",
-        str(real_store),
-        "--data",
-        str(shared_data),
-        "--as-of",
-        "2022-03-01",
-        "--since",
-        "2021-11-01",
-        tmp_path=tmp_path,
-    ).output
+    text = run(*since, tmp_path=tmp_path).output
     assert "What changed since 2021-11-01" in text and "Outcomes within the horizon" in text
     bad = runner.invoke(
         app, ["assess", "--db", str(real_store), "--as-of", "2022-03-01", "--since", "2022-03-02"]
