@@ -74,6 +74,23 @@ def real_store(tmp_path_factory, shared_data: Path) -> Path:
     return db
 
 
+@pytest.fixture(scope="session")
+def forecast_store(tmp_path_factory, shared_data: Path) -> Path:
+    """A file store of ACLED country-month counts, GPR monthly and Frontex (the forecaster)."""
+    db = tmp_path_factory.mktemp("forecast_store") / "v.duckdb"
+    con = connect(db)
+    files = {
+        "acled": "acled_aggregates/"
+        "acled_political_violence_events_country_month_asof_2025-12-12.csv",
+        "gpr": "geopolitical_risk_gpr/gpr_monthly_export_to_2024-07.csv",
+        "frontex": FILES["frontex"],
+    }
+    for source, rel in files.items():
+        ingest_file(con, sources.get(source), shared_data / rel)
+    con.close()
+    return db
+
+
 @dataclass
 class Reply:
     status: int = 200

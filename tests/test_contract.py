@@ -80,6 +80,7 @@ ALLOWED = {
     "watch": {"errors", "settings", "specs", "store", "text", "geo", "indicators"},
     "scenarios": {"errors", "settings", "specs", "store", "scenarios"},
     "assess": {"errors", "settings", "specs", "store", "indicators", "scenarios", "watch"},
+    "forecast": {"errors", "settings", "specs", "store", "geo", "forecast"},
     "cli": {
         "errors",
         "settings",
@@ -93,6 +94,7 @@ ALLOWED = {
         "watch",
         "scenarios",
         "assess",
+        "forecast",
         "cli",
         "__init__",
     },

@@ -1,8 +1,9 @@
 """Command line: thin commands over the library; errors become one line and an exit code.
 
 The commands live in :mod:`vigil.cli.ingest` (loading and inspecting the store) and
-:mod:`vigil.cli.indicators` (a theatre's indicators) and :mod:`vigil.cli.scenarios`
-(assess, simulate, replay); importing them registers them on ``app``.
+:mod:`vigil.cli.indicators` (a theatre's indicators), :mod:`vigil.cli.scenarios`
+(assess, simulate, replay) and :mod:`vigil.cli.forecast` (backtest, forecast); importing
+them registers them on ``app``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import typer
 
 from vigil import settings, sources
 from vigil.cli.common import DEFAULT_DB, DbOption, _handle_errors, app, out
+from vigil.cli.forecast import backtest  # noqa: F401  (registers backtest, forecast)
 from vigil.cli.indicators import indicators
 from vigil.cli.ingest import _print_reports, _run_batches, status
 from vigil.cli.scenarios import assess_cmd

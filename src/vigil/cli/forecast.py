@@ -1,0 +1,235 @@
+"""Commands of the statistical forecaster: backtest, forecast."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from vigil import settings, watch
+from vigil.cli.common import (
+    DEFAULT_DB,
+    DbOption,
+    FormatOption,
+    _check_format,
+    _handle_errors,
+    app,
+    out,
+    track,
+)
+from vigil.cli.indicators import DEFAULT_DATA, DataOption
+from vigil.errors import UsageError
+from vigil.forecast import panel as P  # noqa: N812
+from vigil.forecast.adjacency import neighbours
+from vigil.forecast.backtest import BacktestConfig, feature_columns, run_backtest
+from vigil.forecast.context import load_context
+from vigil.forecast.models import MODELS, clone
+from vigil.forecast.scores import reliability_png, score_table
+from vigil.store import connect
+
+TASKS = ("acled-escalation",)
+HorizonsOption = Annotated[
+    list[int] | None,
+    typer.Option("--horizon", min=1, max=12, help="Months ahead (repeatable; default 1 and 3)."),
+]
+
+
+def pct(p: float | None) -> str:
+    return "–" if p is None else f"{100 * p:.1f}%"
+
+
+def num(x: float | None, fmt: str = "{:.4f}") -> str:
+    return "–" if x is None else fmt.format(x)
+
+
+def _features(con, data: Path):
+    """The panel builder the backtest audits: the store as of a date → features (+ labels)."""
+    near = neighbours(data, Path(settings.get("cache")))
+
+    def build(as_of, origins, labels=True):
+        return P.build_panel(
+            P.load_counts(con, as_of=as_of), origins, P.HORIZONS,
+            context=load_context(con, as_of=as_of), neighbours=near,
+            keep_unlabelled=not labels,
+        )  # fmt: skip
+
+    return build
+
+
+@app.command()
+@_handle_errors
+def backtest(
+    task: Annotated[str, typer.Option("--task", help="Forecasting task.")] = "acled-escalation",
+    first: Annotated[int, typer.Option("--from", help="First test year.")] = 2015,
+    last: Annotated[int, typer.Option("--to", help="Last test year.")] = 2025,
+    horizon: HorizonsOption = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", help=f"Models (repeatable): {', '.join(MODELS)}; default all."),
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the reliability plot.")] = Path(
+        "out"
+    ),
+    data: DataOption = DEFAULT_DATA,
+    db: DbOption = DEFAULT_DB,
+    fmt: FormatOption = "text",
+) -> None:
+    """Rolling-origin backtest with proper scores against no-change and base-rate baselines."""
+    _check_format(fmt)
+    if task not in TASKS:
+        raise UsageError(f"unknown --task {task!r}", f"choose one of: {', '.join(TASKS)}")
+    if last < first:
+        raise UsageError("--to is before --from", "swap the years")
+    horizons = tuple(horizon or P.HORIZONS)
+    models = tuple(model or MODELS)
+    config = BacktestConfig(first, last, horizons=horizons, models=models)
+    con = track(connect(db))
+    build = _features(con, data)
+    counts = P.load_counts(con)
+    origins = P.monthly_origins(counts.months[0].date().replace(day=15), dt.date(last, 12, 15))
+    panel = build(None, origins, True)
+    panel = panel[panel["horizon"].isin(horizons)]
+    result = run_backtest(panel, config, build)
+    report = _report(result, models, out_dir, task)
+    if fmt == "json":
+        out.print_json(json.dumps(report))
+        return
+    _print_report(report)
+
+
+def _report(result, models, out_dir: Path, task: str) -> dict:
+    pred = result.predictions
+    entries, charts = [], []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for h in result.config.horizons:
+        frame = pred[pred["horizon"] == h]
+        if frame.empty:
+            continue
+        table = score_table(frame, list(models))
+        for m in models:
+            t = table[m]
+            entries.append({"id": m, "horizon": h, **t["overall"], "onset": t["onset"],
+                            "escalation": t["escalation"], "years": t["years"]})  # fmt: skip
+        path = out_dir / f"{task}_reliability_h{h}.png"
+        charts.append(str(reliability_png(frame, list(models), path)))
+    return {
+        "task": task,
+        "from": result.config.first_year,
+        "to": result.config.last_year,
+        "horizons": list(result.config.horizons),
+        "gap_days": result.config.gap_days,
+        "audited_origins": [d.isoformat() for d in result.audited],
+        "folds": result.folds,
+        "seconds": {k: round(v, 2) for k, v in result.seconds.items()},
+        "models": entries,
+        "charts": charts,
+    }
+
+
+def _print_report(report: dict) -> None:
+    out.print(
+        f"[bold]{report['task']}[/] — rolling-origin backtest {report['from']}–{report['to']}, "
+        f"yearly folds, gap {report['gap_days']} days; look-ahead audit passed on "
+        f"{len(report['audited_origins'])} origins"
+    )
+    for h in report["horizons"]:
+        table = Table("model", "Brier", "log loss", "AUC-PR (base)", "BSS vs no-change",
+                      "BSS vs base rate", "onset BSS/nc", "escalation BSS/nc",
+                      title=f"{h}-month horizon", title_justify="left")  # fmt: skip
+        for m in (e for e in report["models"] if e["horizon"] == h):
+            table.add_row(
+                escape(m["id"]), num(m["brier"]), num(m["log_loss"]),
+                f"{num(m['auc_pr'], '{:.3f}')} ({num(m['base_rate'], '{:.3f}')})",
+                num(m["bss_vs_no_change"], "{:+.3f}"), num(m["bss_vs_base_rate"], "{:+.3f}"),
+                num(m["onset"]["bss_vs_no_change"], "{:+.3f}"),
+                num(m["escalation"]["bss_vs_no_change"], "{:+.3f}"),
+            )  # fmt: skip
+        out.print(table)
+    secs = report["seconds"]
+    out.print(
+        f"audit {secs.get('audit', 0):.1f} s, fit and predict {secs.get('fit_predict', 0):.1f} s; "
+        + " ".join(f"wrote {c}" for c in report["charts"]),
+        highlight=False,
+        markup=False,
+    )
+
+
+@app.command()
+@_handle_errors
+def forecast(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="YYYY-MM-DD (default: latest data).")
+    ] = None,
+    country: Annotated[
+        list[str] | None, typer.Option("--country", help="ISO3 (repeatable; default: top 15).")
+    ] = None,
+    horizon: Annotated[int, typer.Option("--horizon", min=1, max=12)] = 3,
+    model: Annotated[str, typer.Option("--model", help="One of the models.")] = "ensemble",
+    data: DataOption = DEFAULT_DATA,
+    db: DbOption = DEFAULT_DB,
+    fmt: FormatOption = "text",
+) -> None:
+    """P(political violence reaches max(10, 2 × its 12-month mean)) in the next months."""
+    _check_format(fmt)
+    if model not in MODELS:
+        raise UsageError(f"unknown --model {model!r}", f"choose one of: {', '.join(MODELS)}")
+    con = track(connect(db))
+    day = watch.parse_date(as_of) if as_of else dt.date.today()
+    table = forecast_table(_features(con, data), con, day, horizon, model)
+    wanted = [c.upper() for c in country or []]
+    if wanted:
+        missing = set(wanted) - set(table["country"])
+        if missing:
+            raise UsageError(
+                f"no forecast for {', '.join(sorted(missing))} as of {day}",
+                "the country needs 12 months of ACLED coverage before the date",
+            )
+        table = table[table["country"].isin(wanted)]
+    else:
+        table = table.head(15)
+    rows = [
+        {"country": r.country, "probability": round(float(r.p), 4), "kind": r.kind,
+         "threshold": round(float(r.threshold), 1), "last_month": str(r.last_month.date()),
+         "last_month_events": float(r.last_events)}
+        for r in table.itertuples()
+    ]  # fmt: skip
+    result = {"as_of": day.isoformat(), "horizon_months": horizon, "model": model, "rows": rows}
+    if fmt == "json":
+        out.print_json(json.dumps(result))
+        return
+    t = Table("country", "P(escalation)", "kind", "threshold", "last month", "events",
+              title=f"{model}: P(events reach the threshold within {horizon} months), "
+              f"as of {day}", title_justify="left")  # fmt: skip
+    for r in rows:
+        t.add_row(r["country"], pct(r["probability"]), r["kind"], f"{r['threshold']:.0f}",
+                  r["last_month"], f"{r['last_month_events']:.0f}")  # fmt: skip
+    out.print(t)
+
+
+def forecast_table(build, con, day: dt.date, horizon: int, model: str, gap_days: int = 31):
+    """Fit ``model`` on every label available by ``day`` (minus the gap) and predict every
+    country as of ``day``; sorted by probability. ``build`` is :func:`_features`' builder."""
+    counts = P.load_counts(con, as_of=day)
+    origins = P.monthly_origins(counts.months[0].date().replace(day=15), day)
+    train = build(day, origins, True)
+    train = train[train["horizon"] == horizon]
+    cut = pd.Timestamp(day) - pd.Timedelta(days=gap_days)
+    train = train[pd.to_datetime(train["label_available_at"]) <= cut]
+    now = build(day, [day], False)
+    now = now[now["horizon"] == horizon]
+    if train.empty or now.empty or train["y"].nunique() < 2:
+        raise UsageError(f"not enough ACLED history before {day}", "pick a later date")
+    cols = feature_columns(train)
+    fitted = clone(MODELS[model]()).fit(
+        train[cols], train["y"].to_numpy(), origin=train["origin"].to_numpy()
+    )
+    now = now.assign(p=fitted.predict_proba(now[cols]))
+    now["last_events"] = np.expm1(now["f_log_lag1"])  # the last known month's events
+    return now.sort_values("p", ascending=False).reset_index(drop=True)

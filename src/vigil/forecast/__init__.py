@@ -1,0 +1,1 @@
+"""Statistical forecaster of armed-conflict escalation: panel, models, scores, backtests."""
