@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python benchmarks/text_match.py --db benchmarks/out/full.duckdb
 	$(BIN)/python benchmarks/indicators.py --db benchmarks/out/full.duckdb --data $(DATA)
 	$(BIN)/python benchmarks/simulate.py
+	$(BIN)/python benchmarks/backtest.py --db benchmarks/out/full.duckdb --data $(DATA)
 
 bench-embed: install-embed
 	$(BIN)/python benchmarks/embed.py --db benchmarks/out/full.duckdb

@@ -80,6 +80,7 @@ ALLOWED = {
     "watch": {"errors", "settings", "specs", "store", "text", "geo", "indicators"},
     "scenarios": {"errors", "settings", "specs", "store", "scenarios"},
     "assess": {"errors", "settings", "specs", "store", "indicators", "scenarios", "watch"},
+    "forecast_evidence": {"errors", "settings", "specs", "forecast", "scenarios"},
     "forecast": {"errors", "settings", "specs", "store", "geo", "forecast"},
     "cli": {
         "errors",
@@ -95,6 +96,7 @@ ALLOWED = {
         "scenarios",
         "assess",
         "forecast",
+        "forecast_evidence",
         "cli",
         "__init__",
     },

@@ -156,3 +156,31 @@ def test_forecast_cli_uses_only_the_past(forecast_store, shared_data, tmp_path) 
     assert {r["country"] for r in got["rows"]} == {"BLR", "UKR"}
     assert all(r["last_month"] <= "2022-01-01" for r in got["rows"])  # January is the last known
     assert all(0 < r["probability"] < 1 for r in got["rows"])
+
+
+def test_forecaster_enters_the_scenarios_through_the_seam(built) -> None:
+    from vigil.forecast_evidence import ForecastEvidence
+    from vigil.scenarios.spec import load_scenarios
+    from vigil.specs import load_theatre
+
+    con, build, _ = built
+    library = load_scenarios(load_theatre("belarus"))
+    role = library.set("belarus_role")
+    assert role.forecast is not None and set(role.forecast.countries) == {"BLR", "UKR"}
+    evidence = ForecastEvidence(build, con, model="logistic")
+    day = dt.date(2020, 6, 20)
+    (c,) = evidence.contributions(role, day, 90)
+    assert c.source == "forecaster" and c.indicator == "forecaster:BLR+UKR"
+    assert sum(c.llr) == pytest.approx(0, abs=1e-12)  # centred like an indicator
+    assert c.weight == role.forecast.weight
+    # every escalatory rung moves together, the bottom the other way
+    assert len(set(round(x, 12) for x in c.llr[1:])) == 1 and c.llr[0] * c.llr[1] <= 0
+    table = evidence.table(day, 3)
+    rows = table[table["country"].isin(["BLR", "UKR"])]
+    d = np.mean(
+        np.log(rows["p"] / (1 - rows["p"])) - np.log(rows["base_rate"] / (1 - rows["base_rate"]))
+    )
+    assert c.llr[1] - c.llr[0] == pytest.approx(role.forecast.weight * d)
+    assert (pd.to_datetime(table["last_month"]) < pd.Timestamp(day)).all()  # known by then
+    evidence.contributions(role, dt.date(2020, 9, 1), 90)
+    assert list(evidence._fitted) == [(dt.date(2020, 1, 15), 3)]  # one fit per year

@@ -7,13 +7,11 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
-import pandas as pd
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from vigil import settings, watch
+from vigil import watch
 from vigil.cli.common import (
     DEFAULT_DB,
     DbOption,
@@ -27,10 +25,9 @@ from vigil.cli.common import (
 from vigil.cli.indicators import DEFAULT_DATA, DataOption
 from vigil.errors import UsageError
 from vigil.forecast import panel as P  # noqa: N812
-from vigil.forecast.adjacency import neighbours
-from vigil.forecast.backtest import BacktestConfig, feature_columns, run_backtest
-from vigil.forecast.context import load_context
-from vigil.forecast.models import MODELS, clone
+from vigil.forecast.backtest import BacktestConfig, run_backtest
+from vigil.forecast.models import MODELS
+from vigil.forecast.predict import forecast_table, panel_builder
 from vigil.forecast.scores import reliability_png, score_table
 from vigil.store import connect
 
@@ -50,17 +47,8 @@ def num(x: float | None, fmt: str = "{:.4f}") -> str:
 
 
 def _features(con, data: Path):
-    """The panel builder the backtest audits: the store as of a date → features (+ labels)."""
-    near = neighbours(data, Path(settings.get("cache")))
-
-    def build(as_of, origins, labels=True):
-        return P.build_panel(
-            P.load_counts(con, as_of=as_of), origins, P.HORIZONS,
-            context=load_context(con, as_of=as_of), neighbours=near,
-            keep_unlabelled=not labels,
-        )  # fmt: skip
-
-    return build
+    """The panel builder the backtest audits (:func:`vigil.forecast.predict.panel_builder`)."""
+    return panel_builder(con, data)
 
 
 @app.command()
@@ -183,6 +171,7 @@ def forecast(
     con = track(connect(db))
     day = watch.parse_date(as_of) if as_of else dt.date.today()
     table = forecast_table(_features(con, data), con, day, horizon, model)
+    table = table.rename(columns={"base_rate": "base"})
     wanted = [c.upper() for c in country or []]
     if wanted:
         missing = set(wanted) - set(table["country"])
@@ -195,7 +184,8 @@ def forecast(
     else:
         table = table.head(15)
     rows = [
-        {"country": r.country, "probability": round(float(r.p), 4), "kind": r.kind,
+        {"country": r.country, "probability": round(float(r.p), 4),
+         "base_rate": round(float(r.base), 4), "kind": r.kind,
          "threshold": round(float(r.threshold), 1), "last_month": str(r.last_month.date()),
          "last_month_events": float(r.last_events)}
         for r in table.itertuples()
@@ -211,25 +201,3 @@ def forecast(
         t.add_row(r["country"], pct(r["probability"]), r["kind"], f"{r['threshold']:.0f}",
                   r["last_month"], f"{r['last_month_events']:.0f}")  # fmt: skip
     out.print(t)
-
-
-def forecast_table(build, con, day: dt.date, horizon: int, model: str, gap_days: int = 31):
-    """Fit ``model`` on every label available by ``day`` (minus the gap) and predict every
-    country as of ``day``; sorted by probability. ``build`` is :func:`_features`' builder."""
-    counts = P.load_counts(con, as_of=day)
-    origins = P.monthly_origins(counts.months[0].date().replace(day=15), day)
-    train = build(day, origins, True)
-    train = train[train["horizon"] == horizon]
-    cut = pd.Timestamp(day) - pd.Timedelta(days=gap_days)
-    train = train[pd.to_datetime(train["label_available_at"]) <= cut]
-    now = build(day, [day], False)
-    now = now[now["horizon"] == horizon]
-    if train.empty or now.empty or train["y"].nunique() < 2:
-        raise UsageError(f"not enough ACLED history before {day}", "pick a later date")
-    cols = feature_columns(train)
-    fitted = clone(MODELS[model]()).fit(
-        train[cols], train["y"].to_numpy(), origin=train["origin"].to_numpy()
-    )
-    now = now.assign(p=fitted.predict_proba(now[cols]))
-    now["last_events"] = np.expm1(now["f_log_lag1"])  # the last known month's events
-    return now.sort_values("p", ascending=False).reset_index(drop=True)

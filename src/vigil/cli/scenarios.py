@@ -25,6 +25,8 @@ from vigil.cli.common import (
 )
 from vigil.cli.indicators import DEFAULT_DATA, DataOption, TheatreOption, _prepared
 from vigil.errors import UsageError
+from vigil.forecast.predict import panel_builder
+from vigil.forecast_evidence import ForecastEvidence
 from vigil.scenarios import audit
 from vigil.scenarios.plot import render_html, render_png, render_reach_png
 from vigil.scenarios.simulate import simulate
@@ -33,6 +35,13 @@ from vigil.specs import load_theatre
 
 AsOfOption = Annotated[
     str | None, typer.Option("--as-of", help="YYYY-MM-DD (default: latest data).")
+]
+ForecastOption = Annotated[
+    bool,
+    typer.Option(
+        "--forecast",
+        help="Add the statistical forecaster as evidence (needs ACLED country-month data).",
+    ),
 ]
 HorizonOption = Annotated[
     int, typer.Option("--horizon", min=1, max=730, help="Days ahead the scenarios cover.")
@@ -52,6 +61,7 @@ def assess_cmd(
     since: Annotated[
         str | None, typer.Option("--since", help="Say what changed since this date, and why.")
     ] = None,
+    forecast: ForecastOption = False,
     data: DataOption = DEFAULT_DATA,
     db: DbOption = DEFAULT_DB,
     fmt: FormatOption = "text",
@@ -66,13 +76,16 @@ def assess_cmd(
             f"--since {before_day} is not before --as-of {day}", "pick an earlier date"
         )
     library = load_scenarios(spec)
-    result = A.assessment_json(A.assess(con, spec, library, day, horizon))
+    extra = [ForecastEvidence(panel_builder(con, data), con)] if forecast else []
+    result = A.assessment_json(A.assess(con, spec, library, day, horizon, extra=extra))
     audit.save(con, result)
     changes = None
     if before_day is not None:
         before = audit.load(con, spec.theatre.id, before_day, horizon, result["model_hash"])
         if before is None:  # not stored yet: assess it now (and keep it)
-            before = A.assessment_json(A.assess(con, spec, library, before_day, horizon))
+            before = A.assessment_json(
+                A.assess(con, spec, library, before_day, horizon, extra=extra)
+            )
             audit.save(con, before)
         changes = audit.diff(before, result)
     if fmt == "json":
@@ -174,6 +187,7 @@ def replay(
     theatre: TheatreOption = "belarus",
     horizon: HorizonOption = 90,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the charts.")] = Path("out"),
+    forecast: ForecastOption = False,
     data: DataOption = DEFAULT_DATA,
     db: DbOption = DEFAULT_DB,
     fmt: FormatOption = "text",
@@ -187,7 +201,10 @@ def replay(
     con, spec, _ = _prepared(db, theatre, data, start, quiet=fmt == "json")
     library = load_scenarios(spec)
     days = [first + dt.timedelta(days=i) for i in range(0, (last - first).days + 1, step)]
-    results = [A.assessment_json(a) for a in A.replay(con, spec, library, days, horizon)]
+    extra = [ForecastEvidence(panel_builder(con, data), con)] if forecast else []
+    results = [
+        A.assessment_json(a) for a in A.replay(con, spec, library, days, horizon, extra=extra)
+    ]
     for r in results:
         audit.save(con, r)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 
 from vigil.errors import InputError
-from vigil.specs import Spec, TheatreSpec, load_model
+from vigil.specs import ISO3, Spec, TheatreSpec, load_model
 
 STATES = ("normal", "elevated", "high")
 SPECIAL_FILES = ("chains.yaml", "consequences.yaml")
@@ -94,6 +94,20 @@ class Memory(Spec):
     half_life_days: float = Field(default=21.0, gt=0)
 
 
+class ForecastLink(Spec):
+    """The statistical forecaster as evidence for this set (``vigil assess --forecast``).
+
+    The forecaster's probability that political violence in ``countries`` escalates within
+    ``horizon_months``, against its base rate, moves the set's escalatory rungs together:
+    ``weight`` × the mean log-odds difference, which ``why`` justifies from the backtest.
+    """
+
+    countries: tuple[ISO3, ...] = Field(min_length=1)
+    horizon_months: int = Field(default=3, ge=1, le=12)
+    weight: float = Field(ge=0, le=1)
+    why: str = Field(min_length=20)
+
+
 class Outcome(Spec):
     """A named yes/no outcome: this set reaches at least this rung within the horizon."""
 
@@ -113,6 +127,7 @@ class ScenarioSet(Spec):
     groups: tuple[Group, ...] = ()
     memory: Memory = Memory()
     outcomes: tuple[Outcome, ...] = ()
+    forecast: ForecastLink | None = None
 
     def scenario_ids(self) -> tuple[str, ...]:
         return tuple(s.id for s in self.scenarios)
