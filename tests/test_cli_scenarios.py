@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -277,3 +278,40 @@ def test_assess_on_an_empty_store_says_it_has_only_the_prior(tmp_path, shared_da
             assert sc["probability"] == pytest.approx(sc["prior"], abs=1e-4)
     text = run(*args, tmp_path=tmp_path).output
     assert text.count("the prior alone") == 3
+
+
+@pytest.mark.slow
+def test_scenario_backtest_scores_what_the_data_resolves(real_store, shared_data, tmp_path):
+    args = (
+        "backtest",
+        "--model",
+        "scenarios",
+        "--theatre",
+        "belarus",
+        "--from",
+        "2022",
+        "--to",
+        "2022",
+        "--step",
+        "30",
+        "--horizon-days",
+        "60",
+        "--db",
+        str(real_store),
+        "--data",
+        str(shared_data),
+        "--format",
+        "json",
+    )
+    got = json.loads(run(*args, tmp_path=tmp_path).output)
+    (o,) = got["outcomes"]
+    assert o["id"] == "belarus_territory_offensive" and o["n"] == len(o["rows"]) > 5
+    assert {u["id"] for u in got["unresolvable"]} == OUTCOMES - {o["id"]}
+    # CIR covers 2022 on: every scored window lies inside it, and the rule decides each one
+    assert o["rows"][0]["as_of"] >= "2022-01-01"
+    assert all(r["resolved"] == int(r["events"] >= 10) for r in o["rows"])
+    assert 0 < o["positives"] < o["n"]  # some windows resolve true, some false
+    p = np.array([r["probability"] for r in o["rows"]])
+    y = np.array([r["resolved"] for r in o["rows"]])
+    assert o["brier"] == pytest.approx(float(np.mean((p - y) ** 2)), abs=1e-3)
+    assert o["bss_vs_prior"] == pytest.approx(1 - o["brier"] / o["brier_prior"], abs=1e-3)

@@ -81,6 +81,7 @@ ALLOWED = {
     "scenarios": {"errors", "settings", "specs", "store", "scenarios"},
     "assess": {"errors", "settings", "specs", "store", "indicators", "scenarios", "watch"},
     "forecast_evidence": {"errors", "settings", "specs", "forecast", "scenarios"},
+    "scenario_backtest": {"errors", "settings", "specs", "store", "scenarios", "assess"},
     "forecast": {"errors", "settings", "specs", "store", "geo", "forecast"},
     "cli": {
         "errors",
@@ -97,6 +98,7 @@ ALLOWED = {
         "assess",
         "forecast",
         "forecast_evidence",
+        "scenario_backtest",
         "cli",
         "__init__",
     },

@@ -22,13 +22,16 @@ from vigil.cli.common import (
     out,
     track,
 )
-from vigil.cli.indicators import DEFAULT_DATA, DataOption
+from vigil.cli.indicators import DEFAULT_DATA, DataOption, _prepared
 from vigil.errors import UsageError
 from vigil.forecast import panel as P  # noqa: N812
 from vigil.forecast.backtest import BacktestConfig, run_backtest
 from vigil.forecast.models import MODELS
 from vigil.forecast.predict import forecast_table, panel_builder
 from vigil.forecast.scores import reliability_png, score_table
+from vigil.scenario_backtest import backtest_scenarios
+from vigil.scenarios.spec import load_scenarios
+from vigil.specs import load_theatre
 from vigil.store import connect
 
 TASKS = ("acled-escalation",)
@@ -60,8 +63,21 @@ def backtest(
     horizon: HorizonsOption = None,
     model: Annotated[
         list[str] | None,
-        typer.Option("--model", help=f"Models (repeatable): {', '.join(MODELS)}; default all."),
+        typer.Option(
+            "--model",
+            help=f"Models (repeatable): {', '.join(MODELS)}; default all. `scenarios` backtests "
+            "the scenario model of --theatre instead.",
+        ),
     ] = None,
+    theatre: Annotated[
+        str, typer.Option("--theatre", help="With --model scenarios: the theatre.")
+    ] = "belarus",
+    step: Annotated[
+        int, typer.Option("--step", min=1, help="With --model scenarios: days between replays.")
+    ] = 14,
+    horizon_days: Annotated[
+        int, typer.Option("--horizon-days", min=8, max=730, help="With --model scenarios.")
+    ] = 90,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the reliability plot.")] = Path(
         "out"
     ),
@@ -71,6 +87,9 @@ def backtest(
 ) -> None:
     """Rolling-origin backtest with proper scores against no-change and base-rate baselines."""
     _check_format(fmt)
+    if model and "scenarios" in model:
+        _scenario_backtest(theatre, step, horizon_days, first, last, data, db, fmt)
+        return
     if task not in TASKS:
         raise UsageError(f"unknown --task {task!r}", f"choose one of: {', '.join(TASKS)}")
     if last < first:
@@ -92,6 +111,53 @@ def backtest(
     _print_report(report)
 
 
+def _scenario_backtest(theatre, step, horizon_days, first, last, data, db, fmt) -> None:
+    """``--model scenarios``: replay the theatre's assessment and score resolvable outcomes."""
+    load_scenarios(load_theatre(theatre))  # spec errors before any work on the store
+    con, spec, _ = _prepared(db, theatre, data, None, quiet=fmt == "json")
+    report = backtest_scenarios(
+        con,
+        spec,
+        load_scenarios(spec),
+        horizon_days,
+        step,
+        dt.date(first, 1, 1),
+        dt.date(last, 12, 31),
+    )
+    if fmt == "json":
+        out.print_json(json.dumps(report))
+        return
+    out.print(
+        f"[bold]scenarios[/] ({escape(spec.theatre.id)}) — replayed every {step} days, "
+        f"{horizon_days}-day horizon, scored where the data settles the outcome"
+    )
+    table = Table(
+        "outcome",
+        "scored",
+        "resolved true",
+        "Brier",
+        "log loss",
+        "Brier of prior",
+        "BSS vs prior",
+        "BSS vs climatology",
+        title_justify="left",
+    )
+    for o in report["outcomes"]:
+        table.add_row(
+            escape(o["id"]),
+            str(o["n"]),
+            str(o["positives"]),
+            num(o["brier"]),
+            num(o["log_loss"]),
+            num(o["brier_prior"]),
+            num(o["bss_vs_prior"], "{:+.3f}"),
+            num(o["bss_vs_climatology"], "{:+.3f}"),
+        )
+    out.print(table)
+    for u in report["unresolvable"]:
+        out.print(f"  not scored: {u['id']} — {u['why']}", highlight=False, markup=False)
+
+
 def _report(result, models, out_dir: Path, task: str) -> dict:
     pred = result.predictions
     entries, charts = [], []
@@ -103,8 +169,16 @@ def _report(result, models, out_dir: Path, task: str) -> dict:
         table = score_table(frame, list(models))
         for m in models:
             t = table[m]
-            entries.append({"id": m, "horizon": h, **t["overall"], "onset": t["onset"],
-                            "escalation": t["escalation"], "years": t["years"]})  # fmt: skip
+            entries.append(
+                {
+                    "id": m,
+                    "horizon": h,
+                    **t["overall"],
+                    "onset": t["onset"],
+                    "escalation": t["escalation"],
+                    "years": t["years"],
+                }
+            )
         path = out_dir / f"{task}_reliability_h{h}.png"
         charts.append(str(reliability_png(frame, list(models), path)))
     return {
@@ -128,17 +202,29 @@ def _print_report(report: dict) -> None:
         f"{len(report['audited_origins'])} origins"
     )
     for h in report["horizons"]:
-        table = Table("model", "Brier", "log loss", "AUC-PR (base)", "BSS vs no-change",
-                      "BSS vs base rate", "onset BSS/nc", "escalation BSS/nc",
-                      title=f"{h}-month horizon", title_justify="left")  # fmt: skip
+        table = Table(
+            "model",
+            "Brier",
+            "log loss",
+            "AUC-PR (base)",
+            "BSS vs no-change",
+            "BSS vs base rate",
+            "onset BSS/nc",
+            "escalation BSS/nc",
+            title=f"{h}-month horizon",
+            title_justify="left",
+        )
         for m in (e for e in report["models"] if e["horizon"] == h):
             table.add_row(
-                escape(m["id"]), num(m["brier"]), num(m["log_loss"]),
+                escape(m["id"]),
+                num(m["brier"]),
+                num(m["log_loss"]),
                 f"{num(m['auc_pr'], '{:.3f}')} ({num(m['base_rate'], '{:.3f}')})",
-                num(m["bss_vs_no_change"], "{:+.3f}"), num(m["bss_vs_base_rate"], "{:+.3f}"),
+                num(m["bss_vs_no_change"], "{:+.3f}"),
+                num(m["bss_vs_base_rate"], "{:+.3f}"),
                 num(m["onset"]["bss_vs_no_change"], "{:+.3f}"),
                 num(m["escalation"]["bss_vs_no_change"], "{:+.3f}"),
-            )  # fmt: skip
+            )
         out.print(table)
     secs = report["seconds"]
     out.print(
@@ -184,20 +270,38 @@ def forecast(
     else:
         table = table.head(15)
     rows = [
-        {"country": r.country, "probability": round(float(r.p), 4),
-         "base_rate": round(float(r.base), 4), "kind": r.kind,
-         "threshold": round(float(r.threshold), 1), "last_month": str(r.last_month.date()),
-         "last_month_events": float(r.last_events)}
+        {
+            "country": r.country,
+            "probability": round(float(r.p), 4),
+            "base_rate": round(float(r.base), 4),
+            "kind": r.kind,
+            "threshold": round(float(r.threshold), 1),
+            "last_month": str(r.last_month.date()),
+            "last_month_events": float(r.last_events),
+        }
         for r in table.itertuples()
-    ]  # fmt: skip
+    ]
     result = {"as_of": day.isoformat(), "horizon_months": horizon, "model": model, "rows": rows}
     if fmt == "json":
         out.print_json(json.dumps(result))
         return
-    t = Table("country", "P(escalation)", "kind", "threshold", "last month", "events",
-              title=f"{model}: P(events reach the threshold within {horizon} months), "
-              f"as of {day}", title_justify="left")  # fmt: skip
+    t = Table(
+        "country",
+        "P(escalation)",
+        "kind",
+        "threshold",
+        "last month",
+        "events",
+        title=f"{model}: P(events reach the threshold within {horizon} months), as of {day}",
+        title_justify="left",
+    )
     for r in rows:
-        t.add_row(r["country"], pct(r["probability"]), r["kind"], f"{r['threshold']:.0f}",
-                  r["last_month"], f"{r['last_month_events']:.0f}")  # fmt: skip
+        t.add_row(
+            r["country"],
+            pct(r["probability"]),
+            r["kind"],
+            f"{r['threshold']:.0f}",
+            r["last_month"],
+            f"{r['last_month_events']:.0f}",
+        )
     out.print(t)

@@ -21,7 +21,7 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 
 from vigil.errors import InputError
-from vigil.specs import ISO3, Spec, TheatreSpec, load_model
+from vigil.specs import ISO3, EventRule, Spec, TheatreSpec, load_model
 
 STATES = ("normal", "elevated", "high")
 SPECIAL_FILES = ("chains.yaml", "consequences.yaml")
@@ -108,12 +108,26 @@ class ForecastLink(Spec):
     why: str = Field(min_length=20)
 
 
+class Resolver(Spec):
+    """How the data can settle an outcome after the fact (for the scenario backtest).
+
+    The outcome resolved true for an assessment on D with horizon H when at least
+    ``min_events`` events matching ``events`` occurred in (D, D + H]; it is resolvable only
+    where the events' sources cover that whole window in the store.
+    """
+
+    events: EventRule
+    min_events: int = Field(default=1, ge=1)
+    why: str = Field(min_length=20)
+
+
 class Outcome(Spec):
     """A named yes/no outcome: this set reaches at least this rung within the horizon."""
 
     id: str = Field(pattern=ID)
     at_least: str = Field(pattern=ID)
     question: str = Field(min_length=10)
+    resolve: Resolver | None = None
 
 
 class ScenarioSet(Spec):
@@ -350,10 +364,18 @@ def _check_sets(theatre, sets, files) -> dict[str, ScenarioSet]:
                     f"theatre {theatre.theatre.id}",
                     f"choose one of: {', '.join(sorted(known))}",
                 )
-        for o in s.outcomes:
+        borders = {b.id for b in theatre.theatre.borders}
+        for i, o in enumerate(s.outcomes):
             if o.id in outcome_ids:
                 raise InputError(f"{rel}: outcome id {o.id!r} is used twice", "rename one")
             outcome_ids.add(o.id)
+            unknown = set(o.resolve.events.near_borders) - borders if o.resolve else set()
+            if unknown:
+                raise InputError(
+                    f"{rel}: outcomes[{i}].resolve.events.near_borders: {sorted(unknown)} not "
+                    f"in the theatre's borders {sorted(borders)}",
+                    "declare the border in theatre.yaml",
+                )
     return by_id
 
 
