@@ -111,6 +111,29 @@ def backtest(
     _print_report(report)
 
 
+def _print_years(report: dict, horizon: int) -> None:
+    """Per test year: forecasts, base rate and each model's Brier skill over no-change."""
+    entries = [e for e in report["models"] if e["horizon"] == horizon]
+    if not entries:
+        return
+    table = Table(
+        "year",
+        "forecasts",
+        "base rate",
+        *[f"{e['id']} BSS/nc" for e in entries],
+        title=f"{horizon}-month horizon by year",
+        title_justify="left",
+    )
+    for i, row in enumerate(entries[0]["years"]):
+        table.add_row(
+            str(row["year"]),
+            f"{row['n']:,}",
+            num(row["base_rate"], "{:.3f}"),
+            *[num(e["years"][i]["bss_vs_no_change"], "{:+.3f}") for e in entries],
+        )
+    out.print(table)
+
+
 def _scenario_backtest(theatre, step, horizon_days, first, last, data, db, fmt) -> None:
     """``--model scenarios``: replay the theatre's assessment and score resolvable outcomes."""
     load_scenarios(load_theatre(theatre))  # spec errors before any work on the store
@@ -226,6 +249,7 @@ def _print_report(report: dict) -> None:
                 num(m["escalation"]["bss_vs_no_change"], "{:+.3f}"),
             )
         out.print(table)
+        _print_years(report, h)
     secs = report["seconds"]
     out.print(
         f"audit {secs.get('audit', 0):.1f} s, fit and predict {secs.get('fit_predict', 0):.1f} s; "
