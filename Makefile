@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 DATA   ?= ../shared/data
 STAMP  := $(VENV)/.installed
 
-.PHONY: install install-embed demo test lint bench bench-embed clean
+.PHONY: install install-embed install-browser demo test lint bench bench-embed clean
 
 install: $(STAMP)
 
@@ -21,6 +21,11 @@ $(STAMP): pyproject.toml constraints.txt
 install-embed: install
 	$(BIN)/python -m pip install --quiet -c constraints.txt \
 		--extra-index-url https://download.pytorch.org/whl/cpu -e '.[dev,embed]'
+
+# Debian's Chromium prints the briefing PDF (`vigil brief`); needs apt (root or sudo).
+install-browser:
+	command -v chromium >/dev/null || { $$(command -v sudo) apt-get update -qq && \
+		$$(command -v sudo) apt-get install -y --no-install-recommends chromium; }
 
 demo: install
 	$(BIN)/vigil demo --data $(DATA)

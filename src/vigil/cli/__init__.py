@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from vigil import settings, sources
+from vigil.cli.brief import brief  # noqa: F401  (registers brief)
 from vigil.cli.common import DEFAULT_DB, DbOption, _handle_errors, app, out
 from vigil.cli.forecast import backtest  # noqa: F401  (registers backtest, forecast)
 from vigil.cli.indicators import indicators

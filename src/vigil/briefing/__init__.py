@@ -1,0 +1,1 @@
+"""Briefings: the assessment as a document (Markdown, self-contained HTML, PDF)."""
