@@ -88,7 +88,7 @@ class NotFittedError(ValueError, AttributeError):
     """``predict_proba`` was called on a model that has not been fitted."""
 
 
-class Forecaster:
+class Forecaster(abc.ABC):
     """Base class: parameter introspection, the fitted-state check, the feature columns."""
 
     def get_params(self) -> dict[str, Any]:
@@ -100,11 +100,13 @@ class Forecaster:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
+    @abc.abstractmethod
     def fit(self, X: pd.DataFrame, y, *, origin=None) -> Forecaster:
-        raise NotImplementedError
+        """Learn from ``X`` (the ``f_*`` columns) and ``y``; return ``self``."""
 
+    @abc.abstractmethod
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        raise NotImplementedError
+        """P(y = 1) for each row of ``X``."""
 
     def _check_fitted(self) -> None:
         if not any(k.endswith("_") and not k.startswith("_") for k in vars(self)):
@@ -241,7 +243,7 @@ def apply_platt(calibrator: tuple[float, float], score) -> np.ndarray:
     return expit(a * logit(_clip(score)) + b)
 
 
-class _Calibrated(Forecaster, abc.ABC):
+class _Calibrated(Forecaster):
     """A learner (``_fit_raw`` / ``_raw``) with the in-window calibration of the module doc.
 
     With a single class in the training labels there is nothing to learn: the model predicts
