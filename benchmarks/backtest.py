@@ -25,9 +25,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
 from common import pin_two_cores  # noqa: E402
-from vigil.cli.forecast import _features  # noqa: E402
 from vigil.forecast import panel as P  # noqa: E402, N812
 from vigil.forecast.backtest import BacktestConfig, run_backtest  # noqa: E402
+from vigil.forecast.predict import panel_builder  # noqa: E402
 from vigil.forecast.scores import score_table  # noqa: E402
 from vigil.store import connect  # noqa: E402
 
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     t_all = time.perf_counter()
     with connect(args.db) as con:
         t0 = time.perf_counter()
-        build = _features(con, args.data)
+        build = panel_builder(con, args.data)
         counts = P.load_counts(con)
         origins = P.monthly_origins(counts.months[0].date().replace(day=15), dt.date(2025, 12, 15))
         panel = build(None, origins, True)

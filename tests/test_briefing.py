@@ -6,6 +6,7 @@ import re
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 from typer.testing import CliRunner
 
@@ -63,6 +64,9 @@ def test_untrusted_text_is_inert_in_markdown_and_html(tmp_path: Path) -> None:
 def test_brief_writes_markdown_html_and_pdf(real_store, shared_data, tmp_path) -> None:
     db = tmp_path / "v.duckdb"
     shutil.copyfile(real_store, db)
+    with duckdb.connect(str(db)) as con:  # other tests store assessments in the shared store
+        con.execute("DELETE FROM assessment_contributions")
+        con.execute("DELETE FROM assessments")
     args = [
         "brief",
         "--as-of",

@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from vigil.cli import app
-from vigil.cli.forecast import _features
 from vigil.forecast import panel as P  # noqa: N812
 from vigil.forecast.backtest import BacktestConfig, LookAheadError, run_backtest
+from vigil.forecast.predict import panel_builder
 from vigil.store import connect
 
 runner = CliRunner()
@@ -25,7 +25,7 @@ def built(forecast_store: Path, shared_data: Path, tmp_path_factory):
     con = connect(forecast_store)
     with pytest.MonkeyPatch.context() as mp:  # the adjacency cache goes to a temp folder
         mp.setenv("VIGIL_CACHE", str(tmp_path_factory.mktemp("cache")))
-        build = _features(con, shared_data)
+        build = panel_builder(con, shared_data)
     origins = P.monthly_origins(dt.date(2012, 1, 15), dt.date(2020, 12, 15))
     yield con, build, build(None, origins, True)
     con.close()

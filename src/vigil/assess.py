@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from vigil.indicators.compute import states_at
 from vigil.indicators.evidence import EvidenceItem, evidence_batch
+from vigil.scenarios import audit
 from vigil.scenarios.analysis import ach_matrix, sensitivity
 from vigil.scenarios.bayes import ExtraEvidence, Reading, SetAssessment, assess_set
 from vigil.scenarios.spec import ScenarioLibrary
@@ -150,6 +151,25 @@ def assess(
     )
 
 
+def stored_or_new(
+    con,
+    theatre: TheatreSpec,
+    library: ScenarioLibrary,
+    as_of: dt.date,
+    horizon_days: int,
+    *,
+    extra: Sequence[ExtraEvidence] = (),
+) -> dict:
+    """The stored assessment JSON of this date, horizon and model, or a new one (stored)."""
+    found = audit.load(
+        con, theatre.theatre.id, as_of, horizon_days, model_hash(theatre, library, extra)
+    )
+    if found is None:
+        found = assessment_json(assess(con, theatre, library, as_of, horizon_days, extra=extra))
+        audit.save(con, found)
+    return found
+
+
 def replay(
     con,
     theatre: TheatreSpec,
@@ -250,7 +270,8 @@ def _set_json(a: Assessment, spec, s: SetAssessment) -> dict:
         )
     rows, inconsistency = ach_matrix(spec, s.contributions)
     ids = s.scenario_ids
-    sens = sensitivity(spec, a.readings, a.as_of, a.horizon_days, _extra(a, spec))
+    extra = [c for c in s.contributions if c.source != "indicator"]  # as assessed, not redone
+    sens = sensitivity(spec, a.readings, a.as_of, a.horizon_days, extra)
     used = sum(c.source == "indicator" for c in s.contributions)
     return {
         "id": s.set_id,
@@ -285,7 +306,3 @@ def _set_json(a: Assessment, spec, s: SetAssessment) -> dict:
             for x in sens[:10]
         ],
     }
-
-
-def _extra(a: Assessment, spec):
-    return [c for e in a.extra for c in e.contributions(spec, a.as_of, a.horizon_days)]

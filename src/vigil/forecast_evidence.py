@@ -40,6 +40,7 @@ class ForecastEvidence:
     def __init__(self, build: Builder, con, model: str = "ensemble") -> None:
         self.build, self.con, self.model = build, con, model
         self._fitted: dict[tuple[dt.date, int], tuple] = {}
+        self._tables: dict[tuple[dt.date, int], object] = {}  # one table serves every set
 
     def contributions(
         self, scenario_set: ScenarioSet, as_of: dt.date, horizon_days: int
@@ -78,10 +79,14 @@ class ForecastEvidence:
         ]
 
     def table(self, as_of: dt.date, horizon_months: int):
+        if (as_of, horizon_months) in self._tables:
+            return self._tables[as_of, horizon_months]
         cut = dt.date(as_of.year if as_of >= dt.date(as_of.year, 1, 15) else as_of.year - 1, 1, 15)
         key = (cut, horizon_months)
         if key not in self._fitted:
             self._fitted[key] = fit_as_of(self.build, self.con, cut, horizon_months, self.model)
-        return forecast_table(
+        table = forecast_table(
             self.build, self.con, as_of, horizon_months, self.model, fitted=self._fitted[key]
         )
+        self._tables[as_of, horizon_months] = table
+        return table

@@ -13,14 +13,12 @@ from vigil import watch
 from vigil.briefing.document import Inputs, build
 from vigil.briefing.render import to_html, to_markdown, to_pdf
 from vigil.cli.common import DEFAULT_DB, DbOption, _handle_errors, app, out
-from vigil.cli.indicators import DEFAULT_DATA, DataOption, TheatreOption, _prepared
-from vigil.cli.scenarios import AsOfOption, HorizonOption
+from vigil.cli.indicators import DEFAULT_DATA, DataOption, TheatreOption
+from vigil.cli.scenarios import AsOfOption, HorizonOption, _setup
 from vigil.errors import UsageError
 from vigil.scenarios import audit
 from vigil.scenarios.plot import render_reach_png
 from vigil.scenarios.simulate import simulate
-from vigil.scenarios.spec import load_scenarios
-from vigil.specs import load_theatre
 from vigil.store.status import store_status
 
 SIM_PATHS = 20_000  #: enough for the briefing's percentages to one decimal
@@ -47,9 +45,7 @@ def brief(
     if horizon <= A.NOW_DAYS:
         raise UsageError(f"--horizon {horizon} is too short", f"use {A.NOW_DAYS + 1} or more")
     before_day = watch.parse_date(since, "--since") if since else None
-    load_scenarios(load_theatre(theatre))
-    con, spec, day = _prepared(db, theatre, data, as_of, quiet=False)
-    library = load_scenarios(spec)
+    con, spec, library, day = _setup(db, theatre, data, as_of, quiet=False)
     readings = A.read_indicators(con, spec, library, A.memory_dates(library, day))
     assessed = A.assess(con, spec, library, day, horizon, readings=readings)
     result = A.assessment_json(assessed)
@@ -93,11 +89,7 @@ def _previous(con, spec, library, result, day, horizon, before_day) -> dict | No
     if before_day is not None:
         if before_day >= day:
             raise UsageError(f"--since {before_day} is not before {day}", "pick an earlier date")
-        found = audit.load(con, spec.theatre.id, before_day, horizon, result["model_hash"])
-        if found is None:
-            found = A.assessment_json(A.assess(con, spec, library, before_day, horizon))
-            audit.save(con, found)
-        return found
+        return A.stored_or_new(con, spec, library, before_day, horizon)
     older = audit.history(
         con, spec.theatre.id, horizon, result["model_hash"], dt.date.min, day - dt.timedelta(days=1)
     )

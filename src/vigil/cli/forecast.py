@@ -22,7 +22,8 @@ from vigil.cli.common import (
     out,
     track,
 )
-from vigil.cli.indicators import DEFAULT_DATA, DataOption, _prepared
+from vigil.cli.indicators import DEFAULT_DATA, DataOption
+from vigil.cli.scenarios import _setup
 from vigil.errors import UsageError
 from vigil.forecast import panel as P  # noqa: N812
 from vigil.forecast.backtest import BacktestConfig, run_backtest
@@ -30,8 +31,6 @@ from vigil.forecast.models import MODELS
 from vigil.forecast.predict import forecast_table, panel_builder
 from vigil.forecast.scores import reliability_png, score_table
 from vigil.scenario_backtest import backtest_scenarios
-from vigil.scenarios.spec import load_scenarios
-from vigil.specs import load_theatre
 from vigil.store import connect
 
 TASKS = ("acled-escalation",)
@@ -47,11 +46,6 @@ def pct(p: float | None) -> str:
 
 def num(x: float | None, fmt: str = "{:.4f}") -> str:
     return "–" if x is None else fmt.format(x)
-
-
-def _features(con, data: Path):
-    """The panel builder the backtest audits (:func:`vigil.forecast.predict.panel_builder`)."""
-    return panel_builder(con, data)
 
 
 @app.command()
@@ -98,7 +92,7 @@ def backtest(
     models = tuple(model or MODELS)
     config = BacktestConfig(first, last, horizons=horizons, models=models)
     con = track(connect(db))
-    build = _features(con, data)
+    build = panel_builder(con, data)
     counts = P.load_counts(con)
     origins = P.monthly_origins(counts.months[0].date().replace(day=15), dt.date(last, 12, 15))
     panel = build(None, origins, True)
@@ -136,12 +130,11 @@ def _print_years(report: dict, horizon: int) -> None:
 
 def _scenario_backtest(theatre, step, horizon_days, first, last, data, db, fmt) -> None:
     """``--model scenarios``: replay the theatre's assessment and score resolvable outcomes."""
-    load_scenarios(load_theatre(theatre))  # spec errors before any work on the store
-    con, spec, _ = _prepared(db, theatre, data, None, quiet=fmt == "json")
+    con, spec, library, _ = _setup(db, theatre, data, None, quiet=fmt == "json")
     report = backtest_scenarios(
         con,
         spec,
-        load_scenarios(spec),
+        library,
         horizon_days,
         step,
         dt.date(first, 1, 1),
@@ -280,7 +273,7 @@ def forecast(
         raise UsageError(f"unknown --model {model!r}", f"choose one of: {', '.join(MODELS)}")
     con = track(connect(db))
     day = watch.parse_date(as_of) if as_of else dt.date.today()
-    table = forecast_table(_features(con, data), con, day, horizon, model)
+    table = forecast_table(panel_builder(con, data), con, day, horizon, model)
     table = table.rename(columns={"base_rate": "base"})
     wanted = [c.upper() for c in country or []]
     if wanted:

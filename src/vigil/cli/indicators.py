@@ -28,7 +28,7 @@ from vigil.cli.common import (
 from vigil.errors import UsageError
 from vigil.indicators.evidence import evidence_for
 from vigil.indicators.plot import histories, render_html, render_png
-from vigil.specs import load_theatre
+from vigil.specs import TheatreSpec, load_theatre
 from vigil.store import connect
 from vigil.text import embed as text_embed
 
@@ -42,14 +42,15 @@ DataOption = Annotated[
 DEFAULT_DATA = Path(settings.SETTINGS["data"].default)
 
 
-def _prepared(db: Path, theatre: str, data: Path, as_of: str | None, *, quiet: bool):
-    """Open the store, load the theatre, bring matches and border distances up to date.
+def _prepared(db: Path, theatre: str | TheatreSpec, data: Path, as_of: str | None, *, quiet: bool):
+    """Open the store, load the theatre (unless given loaded), bring matches and border
+    distances up to date.
 
     Returns the connection, the theatre and the as-of date (``as_of``, checked before any
     work, or the latest data).
     """
     day = watch.parse_date(as_of) if as_of else None
-    spec = load_theatre(theatre)
+    spec = theatre if isinstance(theatre, TheatreSpec) else load_theatre(theatre)
     con = track(connect(db))
     with (
         err.status("matching documents to indicators…", spinner="dots")

@@ -48,6 +48,15 @@ HorizonOption = Annotated[
 ]
 
 
+def _setup(db, theatre: str, data, as_of: str | None, *, quiet: bool):
+    """The theatre and its scenario library, loaded once and checked before any work on the
+    store, then :func:`_prepared`: (connection, theatre, library, as-of date)."""
+    spec = load_theatre(theatre)
+    library = load_scenarios(spec)
+    con, spec, day = _prepared(db, spec, data, as_of, quiet=quiet)
+    return con, spec, library, day
+
+
 def pct(p: float) -> str:
     return f"{100 * p:.1f}%" if p >= 0.001 else "<0.1%"
 
@@ -69,24 +78,17 @@ def assess_cmd(
     """Scenario probabilities with intervals, contributions, ACH and sensitivity; stored."""
     _check_format(fmt)
     before_day = watch.parse_date(since, "--since") if since else None
-    load_scenarios(load_theatre(theatre))  # spec errors before any work on the store
-    con, spec, day = _prepared(db, theatre, data, as_of, quiet=fmt == "json")
+    con, spec, library, day = _setup(db, theatre, data, as_of, quiet=fmt == "json")
     if before_day is not None and before_day >= day:
         raise UsageError(
             f"--since {before_day} is not before --as-of {day}", "pick an earlier date"
         )
-    library = load_scenarios(spec)
     extra = [ForecastEvidence(panel_builder(con, data), con)] if forecast else []
     result = A.assessment_json(A.assess(con, spec, library, day, horizon, extra=extra))
     audit.save(con, result)
     changes = None
     if before_day is not None:
-        before = audit.load(con, spec.theatre.id, before_day, horizon, result["model_hash"])
-        if before is None:  # not stored yet: assess it now (and keep it)
-            before = A.assessment_json(
-                A.assess(con, spec, library, before_day, horizon, extra=extra)
-            )
-            audit.save(con, before)
+        before = A.stored_or_new(con, spec, library, before_day, horizon, extra=extra)
         changes = audit.diff(before, result)
     if fmt == "json":
         out.print_json(json.dumps({**result, "changes": changes} if changes else result))
@@ -197,9 +199,7 @@ def replay(
     first, last = watch.parse_date(start, "--from"), watch.parse_date(end, "--to")
     if last < first:
         raise UsageError("--to is before --from", "swap the dates")
-    load_scenarios(load_theatre(theatre))
-    con, spec, _ = _prepared(db, theatre, data, start, quiet=fmt == "json")
-    library = load_scenarios(spec)
+    con, spec, library, _ = _setup(db, theatre, data, start, quiet=fmt == "json")
     days = [first + dt.timedelta(days=i) for i in range(0, (last - first).days + 1, step)]
     extra = [ForecastEvidence(panel_builder(con, data), con)] if forecast else []
     results = [
@@ -262,9 +262,7 @@ def simulate_cmd(
             f"{A.NOW_DAYS}-day assessment",
             f"use --horizon {A.NOW_DAYS + 1} or more (vigil assess covers short horizons)",
         )
-    load_scenarios(load_theatre(theatre))
-    con, spec, day = _prepared(db, theatre, data, as_of, quiet=fmt == "json")
-    library = load_scenarios(spec)
+    con, spec, library, day = _setup(db, theatre, data, as_of, quiet=fmt == "json")
     readings = A.read_indicators(con, spec, library, A.memory_dates(library, day))
     end = A.assess(con, spec, library, day, horizon, readings=readings, with_evidence=False)
     now = A.assess(con, spec, library, day, A.NOW_DAYS, readings=readings, with_evidence=False)

@@ -31,7 +31,8 @@ import pandas as pd
 from vigil.errors import VigilError
 from vigil.forecast.models import EPS, MODELS, clone
 
-#: builds the panel from the store as of a date (None: everything), for the given origins
+#: the store as of a date (None: all) → the panel for these origins (labels True: drop rows
+#: whose targets are unknown; False: keep them, unlabelled); see vigil.forecast.predict
 Features = Callable[[dt.date | None, Sequence[dt.date], bool], pd.DataFrame]
 
 

@@ -9,7 +9,6 @@ so a live forecast is made exactly like the backtested ones.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +18,11 @@ from vigil import settings
 from vigil.errors import InputError
 from vigil.forecast import panel as P  # noqa: N812
 from vigil.forecast.adjacency import neighbours
+from vigil.forecast.backtest import Features as Builder
 from vigil.forecast.backtest import feature_columns
 from vigil.forecast.context import load_context
 from vigil.forecast.models import MODELS, Forecaster, clone
 
-#: the store as of a date (None: all) → the panel for these origins (labels: drop rows
-#: whose targets are unknown; else keep them, unlabelled)
-Builder = Callable[[dt.date | None, Sequence[dt.date], bool], pd.DataFrame]
 GAP_DAYS = 31
 
 
