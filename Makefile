@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 DATA   ?= ../shared/data
 STAMP  := $(VENV)/.installed
 
-.PHONY: install install-embed install-browser demo test lint bench bench-embed clean
+.PHONY: install install-embed install-browser demo serve test lint bench bench-embed clean
 
 install: $(STAMP)
 
@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(MAKE) --no-print-directory install-browser
 	touch $(STAMP)
 
 # The optional [embed] extra: torch's CPU wheel from its own index (PyPI's pulls CUDA).
@@ -22,13 +23,25 @@ install-embed: install
 	$(BIN)/python -m pip install --quiet -c constraints.txt \
 		--extra-index-url https://download.pytorch.org/whl/cpu -e '.[dev,embed]'
 
-# Debian's Chromium prints the briefing PDF (`vigil brief`); needs apt (root or sudo).
+# Debian's Chromium prints the briefing PDF and runs the dashboard's browser tests (Playwright
+# drives it; nothing is downloaded from Playwright's CDN). apt-get as root or through sudo;
+# where neither exists it says what to do, and PDFs and browser tests are skipped.
 install-browser:
-	command -v chromium >/dev/null || { $$(command -v sudo) apt-get update -qq && \
-		$$(command -v sudo) apt-get install -y --no-install-recommends chromium; }
+	@command -v chromium >/dev/null && exit 0; \
+	if command -v apt-get >/dev/null && { [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null; }; then \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		echo "installing Debian's chromium (once) …"; \
+		$$SUDO apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	else \
+		echo "warning: no chromium and no apt-get: install Chromium for PDFs and browser tests"; \
+	fi
 
 demo: install
 	$(BIN)/vigil demo --data $(DATA)
+
+serve: install
+	$(BIN)/vigil serve
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks labels
@@ -43,6 +56,9 @@ bench: install
 	$(BIN)/python benchmarks/indicators.py --db benchmarks/out/full.duckdb --data $(DATA)
 	$(BIN)/python benchmarks/simulate.py
 	$(BIN)/python benchmarks/backtest.py --db benchmarks/out/full.duckdb --data $(DATA)
+	$(BIN)/vigil replay --from 2021-01-01 --to 2023-12-31 --db benchmarks/out/full.duckdb \
+		--data $(DATA) --out benchmarks/out >/dev/null
+	$(BIN)/python benchmarks/serve.py --db benchmarks/out/full.duckdb --data $(DATA)
 
 bench-embed: install-embed
 	$(BIN)/python benchmarks/embed.py --db benchmarks/out/full.duckdb

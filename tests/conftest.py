@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -166,3 +167,88 @@ def fetcher(tmp_path: Path) -> Fetcher:
     f = Fetcher(tmp_path / "cache", sleep=waits.append, retries=3, backoff=0.5)
     f.waits = waits  # type: ignore[attr-defined]
     return f
+
+
+#: hostile text from a "source": it must stay inert on every page and in every API answer
+HOSTILE_TITLE = (
+    "Belarus troops massing near Ukraine border <script>alert('xss')</script>"
+    '<img src=x onerror="alert(1)"> {{7*7}}'
+)
+HOSTILE_URL = "javascript:alert(document.cookie)"
+
+
+@pytest.fixture(scope="session")
+def web_store(real_store, shared_data: Path, tmp_path_factory) -> dict[str, Path]:
+    """A copy of the real store with a hostile headline and event, assessments stored by
+    `vigil replay` on four dates and a briefing from `vigil brief`: what `vigil serve` shows."""
+    from typer.testing import CliRunner
+
+    from vigil.cli import app
+
+    root = tmp_path_factory.mktemp("web")
+    db = root / "v.duckdb"
+    shutil.copyfile(real_store, db)
+    con = connect(db)
+    for table in ("assessment_contributions", "assessments"):  # other tests' assessments
+        con.execute(f"DELETE FROM {table}")
+    _insert_hostile(con)
+    con.close()
+    runner = CliRunner()
+    common = ["--db", str(db), "--data", str(shared_data)]
+    for args in (
+        ["replay", "--from", "2022-01-19", "--to", "2022-02-16", "--step", "14", "--out",
+         str(root / "out")],
+        ["brief", "--as-of", "2022-02-16", "--out", str(root / "briefings"), "--no-pdf"],
+    ):  # fmt: skip
+        result = runner.invoke(app, [*args, *common])
+        assert result.exit_code == 0, result.output
+    return {"db": db, "briefings": root / "briefings", "data": shared_data}
+
+
+def _insert_hostile(con) -> None:
+    """One RSS headline and one geolocated CIR event carrying hostile text and a link."""
+    prov = "TIMESTAMP '2022-02-10 12:00:00', 'test', ?, 'raw', 'md5', 0"
+    con.execute(
+        "INSERT INTO documents (source, source_id, published_at, doc_type, title, body, "
+        "language, outlet, available_at, available_basis, url, raw, record_hash, batch_id) "
+        f"VALUES ('rss', 'hostile-1', TIMESTAMP '2022-02-10 09:00:00', 'news', ?, ?, 'en', "
+        f"'evil.example', {prov})",
+        [HOSTILE_TITLE, HOSTILE_TITLE, HOSTILE_URL],
+    )
+    con.execute(
+        "INSERT INTO events (source, source_id, occurred_on, occurred_until, category, "
+        "country, location, latitude, longitude, summary, available_at, available_basis, url, "
+        f"raw, record_hash, batch_id) VALUES ('cir', 'hostile-1', DATE '2022-02-10', "
+        f"DATE '2022-02-10', 'other', 'BLR', ?, 53.9, 27.56, ?, {prov})",
+        [HOSTILE_TITLE, HOSTILE_TITLE, HOSTILE_URL],
+    )
+
+
+@pytest.fixture(scope="session")
+def web_server(web_store) -> Iterator[str]:
+    """`vigil serve`'s app on a free loopback port, in a thread; yields its base URL."""
+    import socket
+
+    import uvicorn
+
+    from vigil.web.app import create_app
+    from vigil.web.data import Dashboard
+
+    dash = Dashboard(web_store["db"], data_dir=web_store["data"], briefings=web_store["briefings"])
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(dash), log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        threading.Event().wait(0.05)
+    assert server.started, "the test server did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+    dash.close()

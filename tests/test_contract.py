@@ -84,6 +84,19 @@ ALLOWED = {
     "forecast_evidence": {"errors", "settings", "specs", "forecast", "scenarios"},
     "scenario_backtest": {"errors", "settings", "specs", "store", "scenarios", "assess"},
     "forecast": {"errors", "settings", "specs", "store", "geo", "forecast"},
+    # the dashboard reads what the pipeline stored; it never ingests or matches text
+    "web": {
+        "errors",
+        "settings",
+        "specs",
+        "store",
+        "geo",
+        "indicators",
+        "scenarios",
+        "assess",
+        "briefing",
+        "web",
+    },
     "cli": {
         "errors",
         "settings",
@@ -101,6 +114,7 @@ ALLOWED = {
         "forecast_evidence",
         "scenario_backtest",
         "briefing",
+        "web",
         "cli",
         "__init__",
     },

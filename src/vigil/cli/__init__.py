@@ -2,8 +2,9 @@
 
 The commands live in :mod:`vigil.cli.ingest` (loading and inspecting the store) and
 :mod:`vigil.cli.indicators` (a theatre's indicators), :mod:`vigil.cli.scenarios`
-(assess, simulate, replay) and :mod:`vigil.cli.forecast` (backtest, forecast); importing
-them registers them on ``app``.
+(assess, simulate, replay), :mod:`vigil.cli.forecast` (backtest, forecast),
+:mod:`vigil.cli.brief` and :mod:`vigil.cli.serve` (the dashboard); importing them registers
+them on ``app``.
 """
 
 from __future__ import annotations
@@ -15,15 +16,18 @@ from typing import Annotated
 import typer
 
 from vigil import settings, sources
-from vigil.cli.brief import brief  # noqa: F401  (registers brief)
+from vigil.briefing.render import chromium
+from vigil.cli.brief import brief
 from vigil.cli.common import DEFAULT_DB, DbOption, _handle_errors, app, out
 from vigil.cli.forecast import backtest  # noqa: F401  (registers backtest, forecast)
 from vigil.cli.indicators import indicators
 from vigil.cli.ingest import _print_reports, _run_batches, status
-from vigil.cli.scenarios import assess_cmd
+from vigil.cli.scenarios import _setup, assess_cmd, pct, replay_and_store
+from vigil.cli.serve import serve  # noqa: F401  (registers serve)
 from vigil.errors import UsageError
 from vigil.ingest import plan_folder
 from vigil.store import connect
+from vigil.watch import parse_date
 
 __all__ = ["app", "run"]
 
@@ -36,7 +40,7 @@ def demo(
     ] = Path(settings.SETTINGS["data"].default),
     db: DbOption = DEFAULT_DB,
 ) -> None:
-    """The main job: build the evidence store from a data folder, the indicators, the scenarios."""
+    """The main job: store, indicators, a 2021–2023 replay, the latest assessment and briefing."""
     if not data.is_dir():
         raise UsageError(
             f"no data folder at {data}",
@@ -55,17 +59,57 @@ def demo(
         "\nMatching documents to the Belarus indicators and computing them …", highlight=False
     )
     indicators(theatre="belarus", as_of=None, evidence=1, data=data, db=db, fmt="text")
-    out.print("\nAssessing the scenarios (90 days ahead) …", highlight=False)
-    assess_cmd(theatre="belarus", as_of=None, horizon=90, since=None, data=data, db=db, fmt="text")
     out.print(
-        "Next: `vigil indicators --as-of 2022-02-15` (any date: only what was knowable then), "
+        f"\nReplaying the scenarios over {DEMO_REPLAY[0]} to {DEMO_REPLAY[1]}, one stored "
+        f"assessment every {DEMO_REPLAY[2]} days …",
+        highlight=False,
+    )
+    _demo_replay(data, db)
+    out.print("\nAssessing the scenarios as of the latest data (90 days ahead) …", highlight=False)
+    assess_cmd(theatre="belarus", as_of=None, horizon=90, since=None, data=data, db=db, fmt="text")
+    out.print("\nWriting the briefing …", highlight=False)
+    pdf = chromium() is not None
+    brief(
+        theatre="belarus", as_of=None, horizon=90, out_dir=Path("briefings"), since=None,
+        pdf=pdf, data=data, db=db,
+    )  # fmt: skip
+    if not pdf:
+        out.print("(no PDF: Chromium is missing; `make install-browser` installs it)")
+    out.print(
+        f"\nOpen the dashboard: vigil serve --db {db}   (then http://127.0.0.1:8000/)\n"
+        "More: `vigil indicators --as-of 2022-02-15` (any date: only what was knowable then), "
         "`vigil evidence russian_buildup --as-of 2022-02-15`, "
-        "`vigil plot --from 2021-01-01 --to 2023-12-31`, "
         "`vigil assess --as-of 2022-02-20 --since 2022-01-01`, "
-        "`vigil simulate --as-of 2022-02-20`, `vigil replay --from 2021-01-01 --to 2023-12-31`",
+        "`vigil simulate --as-of 2022-02-20`, `vigil brief --as-of 2022-02-20`",
         highlight=False,
         markup=False,
     )
+
+
+#: the demo's replay: the first years of the theatre's text evidence, fortnightly
+DEMO_REPLAY = ("2021-01-01", "2023-12-31", 14)
+
+
+@_handle_errors
+def _demo_replay(data: Path, db: Path) -> None:
+    """Store the replay's assessments (the dashboard's history) and print each outcome's
+    peak with its date, rather than the full table `vigil replay` prints."""
+    first, last, step = DEMO_REPLAY
+    con, spec, library, _ = _setup(db, "belarus", data, first, quiet=True)
+    days = (parse_date(first, "--from"), parse_date(last, "--to"), step)
+    results, png, html = replay_and_store(con, spec, library, days, 90, [], Path("out"))
+    out.print(f"stored {len(results)} assessments; charts: {png}, {html}", highlight=False)
+    for o in results[0]["outcomes"]:
+        peak = max(results, key=lambda r, oid=o["id"]: _outcome(r, oid))
+        out.print(
+            f"  {o['id']:<34} peak {pct(_outcome(peak, o['id'])):>7} on {peak['as_of']}",
+            highlight=False,
+            markup=False,
+        )
+
+
+def _outcome(result: dict, outcome_id: str) -> float:
+    return next(x["probability"] for x in result["outcomes"] if x["id"] == outcome_id)
 
 
 def run() -> None:

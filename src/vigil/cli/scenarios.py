@@ -200,17 +200,10 @@ def replay(
     if last < first:
         raise UsageError("--to is before --from", "swap the dates")
     con, spec, library, _ = _setup(db, theatre, data, start, quiet=fmt == "json")
-    days = [first + dt.timedelta(days=i) for i in range(0, (last - first).days + 1, step)]
     extra = [ForecastEvidence(panel_builder(con, data), con)] if forecast else []
-    results = [
-        A.assessment_json(a) for a in A.replay(con, spec, library, days, horizon, extra=extra)
-    ]
-    for r in results:
-        audit.save(con, r)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{spec.theatre.id}_scenarios_{first}_{last}_h{horizon}"
-    png = render_png(results, out_dir / f"{stem}.png")
-    html = render_html(results, out_dir / f"{stem}.html")
+    results, png, html = replay_and_store(
+        con, spec, library, (first, last, step), horizon, extra, out_dir
+    )
     rows = [
         {
             "as_of": r["as_of"],
@@ -237,6 +230,23 @@ def replay(
         table.add_row(r["as_of"], r.get(f"leading:{lead}", "–"), *[pct(r[o]) for o in outcome_ids])
     out.print(table)
     out.print(f"wrote {png}\nwrote {html}", highlight=False, markup=False)
+
+
+def replay_and_store(con, spec, library, dates, horizon: int, extra, out_dir: Path):
+    """Assess every ``step``-th day of ``(first, last, step)``, store each assessment, and
+    chart them: (results, PNG path, HTML path)."""
+    first, last, step = dates
+    days = [first + dt.timedelta(days=i) for i in range(0, (last - first).days + 1, step)]
+    results = [
+        A.assessment_json(a) for a in A.replay(con, spec, library, days, horizon, extra=extra)
+    ]
+    for r in results:
+        audit.save(con, r)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{spec.theatre.id}_scenarios_{first}_{last}_h{horizon}"
+    png = render_png(results, out_dir / f"{stem}.png")
+    html = render_html(results, out_dir / f"{stem}.html")
+    return results, png, html
 
 
 @app.command("simulate")

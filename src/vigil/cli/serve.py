@@ -1,0 +1,58 @@
+"""`vigil serve`: the read-only dashboard and JSON API on localhost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vigil.cli.common import DEFAULT_DB, DbOption, _handle_errors, app, out
+from vigil.cli.indicators import DEFAULT_DATA, DataOption, TheatreOption
+from vigil.cli.scenarios import HorizonOption
+from vigil.errors import UsageError
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+@app.command()
+@_handle_errors
+def serve(
+    theatre: TheatreOption = "belarus",
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+    briefings: Annotated[
+        Path, typer.Option("--briefings", help="Folder of `vigil brief` output.")
+    ] = Path("briefings"),
+    horizon: HorizonOption = 90,
+    public: Annotated[
+        bool,
+        typer.Option("--public", help="Allow a --host other than loopback (no auth: beware)."),
+    ] = False,
+    data: DataOption = DEFAULT_DATA,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Serve the dashboard and /api/ (read-only) on http://127.0.0.1:8000."""
+    import uvicorn  # only this command needs the server
+
+    from vigil.web.app import create_app
+    from vigil.web.data import Dashboard
+
+    if host not in LOOPBACK and not public:
+        raise UsageError(
+            f"--host {host} would expose the dashboard beyond this machine",
+            "it has no authentication; add --public if that is what you want",
+        )
+    dash = Dashboard(db, theatre, data_dir=data, briefings=briefings, horizon_days=horizon)
+    shown = f"[{host}]" if ":" in host else host
+    out.print(
+        f"Vigil dashboard for {dash.spec.theatre.name}: http://{shown}:{port}/ "
+        f"({len(dash.stored)} stored assessments; API schema at /api/openapi.json). "
+        "Ctrl-C stops it.",
+        highlight=False,
+        markup=False,
+    )
+    try:
+        uvicorn.run(create_app(dash), host=host, port=port, log_level="warning")
+    finally:
+        dash.close()

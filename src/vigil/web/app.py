@@ -1,0 +1,378 @@
+"""The FastAPI app: HTML pages and the JSON API, both over :class:`~vigil.web.data.Dashboard`.
+
+Read-only by construction: every route is a GET, the store is opened read-only. Pages are
+rendered on the server from the same dicts the API returns, with Jinja2's autoescaping
+on (every string from a source is untrusted) and charts as inline SVG built by
+:mod:`vigil.web.svg`, so the dashboard works offline and needs no JavaScript. The
+Content-Security-Policy forbids scripts altogether.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+from pydantic import BeforeValidator
+
+from vigil import __version__
+from vigil.briefing.document import pct
+from vigil.briefing.render import safe_url
+from vigil.errors import UsageError, VigilError
+from vigil.web import svg
+from vigil.web.data import BRIEFING_FILES, MAP_MAX, Dashboard, EvidenceQuery
+
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+#: a stored briefing carries its own inline stylesheet and data-URI images
+BRIEFING_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'"
+MAP_DEFAULT = 2000  #: events on the map when no window is chosen (the most recent)
+STATIC = Path(__file__).parent / "static"
+
+# an empty form field (a date input left blank) means "not set"; a bad date is still a 422
+DateParam = Annotated[
+    dt.date | None, BeforeValidator(lambda v: v or None), Query(description="YYYY-MM-DD")
+]
+
+
+def create_app(dash: Dashboard) -> FastAPI:
+    """The app over one theatre's dashboard data."""
+    app = FastAPI(
+        title="Vigil",
+        version=__version__,
+        description="Read-only API over a Vigil store: assessments, indicators, evidence.",
+        openapi_url="/api/openapi.json",
+        docs_url=None,  # Swagger UI loads scripts from a CDN: not offline, not under our CSP
+        redoc_url=None,
+    )
+    app.state.dash = dash
+    env = Environment(
+        loader=PackageLoader("vigil.web", "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["pct"] = pct
+    env.filters["safe_url"] = safe_url
+    env.filters["query"] = _query
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Frame-Options"] = "DENY"
+        return response
+
+    @app.exception_handler(VigilError)
+    async def _vigil_error(request: Request, exc: VigilError):
+        status = 404 if isinstance(exc, UsageError) else 409
+        body = {"error": exc.message, "hint": exc.hint}
+        if request.url.path.startswith("/api/"):
+            return JSONResponse(body, status_code=status)
+        return page("error.html", status_code=status, **body)
+
+    def page(template: str, status_code: int = 200, **context) -> HTMLResponse:
+        html = env.get_template(template).render(
+            theatre=dash.spec.theatre, version=__version__, **context
+        )
+        return HTMLResponse(html, status_code=status_code)
+
+    _api_routes(app, dash)
+    _page_routes(app, dash, page)
+    return app
+
+
+# ---------------------------------------------------------------------------- API
+def _api_routes(app: FastAPI, dash: Dashboard) -> None:  # noqa: C901 (one per route)
+    @app.get("/api/health", tags=["meta"])
+    def health() -> dict:
+        """The theatre, the model and how many assessments are stored."""
+        return {
+            "status": "ok",
+            "theatre": dash.spec.theatre.id,
+            "model_hash": dash.model_hash,
+            "horizon_days": dash.horizon_days,
+            "stored_assessments": len(dash.stored),
+        }
+
+    @app.get("/api/overview", tags=["assessments"])
+    def overview() -> Response:
+        """The latest stored assessment: probabilities, yardstick words, change, trend."""
+        if "overview" not in encoded:  # read-only store: serialised once
+            encoded["overview"] = json.dumps(dash.overview()).encode()
+        return Response(encoded["overview"], media_type="application/json")
+
+    encoded: dict[str, bytes] = {}
+
+    @app.get("/api/assessments", tags=["assessments"])
+    def assessments() -> dict:
+        """Dates of the stored assessments (current model and horizon), oldest first."""
+        return {"horizon_days": dash.horizon_days, "dates": dash.dates()}
+
+    @app.get("/api/assessments/{as_of}", tags=["assessments"])
+    def assessment(as_of: dt.date) -> dict:
+        """One stored assessment, whole: contributions with their evidence, ACH, sensitivity."""
+        return dash.assessment(as_of.isoformat())
+
+    @app.get("/api/changes", tags=["assessments"])
+    def changes(as_of: DateParam = None, since: DateParam = None) -> dict:
+        """What changed between two stored assessments and which evidence moved it."""
+        return dash.changes(_iso(as_of), _iso(since)) or {"sets": [], "outcomes": []}
+
+    @app.get("/api/sets/{set_id}/history", tags=["assessments"])
+    def history(set_id: str) -> dict:
+        """Each scenario's stored probabilities and intervals over time."""
+        return dash.history(set_id)
+
+    @app.get("/api/sets/{set_id}/ach", tags=["assessments"])
+    def ach(set_id: str, as_of: DateParam = None) -> dict:
+        """Analysis of competing hypotheses: marks per indicator and scenario."""
+        return dash.ach(set_id, _iso(as_of))
+
+    @app.get("/api/indicators", tags=["indicators"])
+    def indicators() -> list[dict]:
+        """The theatre's indicators with their latest assessed reading."""
+        return dash.indicators()
+
+    @app.get("/api/indicators/{indicator}/timeline", tags=["indicators"])
+    def timeline(
+        indicator: str,
+        start: DateParam = None,
+        end: DateParam = None,
+        step: Annotated[int, Query(ge=1, le=92)] = 7,
+    ) -> dict:
+        """Score and state as known on each date (no look-ahead)."""
+        lo, hi = dash.default_window()
+        return dash.timeline(indicator, start or lo, end or hi, step)
+
+    @app.get("/api/evidence", tags=["evidence"])
+    def evidence(
+        q: str | None = None,
+        kind: str | None = None,
+        source: str | None = None,
+        indicator: str | None = None,
+        country: str | None = None,
+        start: DateParam = None,
+        end: DateParam = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict:
+        """Documents and events, newest first; ``total`` counts all that match."""
+        return dash.evidence(
+            EvidenceQuery(q, kind, source, indicator, country, start, end, limit, offset)
+        )
+
+    @app.get("/api/map/events", tags=["evidence"])
+    def map_events(
+        start: DateParam = None,
+        end: DateParam = None,
+        source: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=5000)] = 5000,
+    ) -> dict:
+        """Geolocated events in the theatre's countries, newest first."""
+        return dash.events_map(start, end, source, limit)
+
+    @app.get("/api/simulation", tags=["simulation"])
+    def simulation() -> dict:
+        """Monte Carlo escalation chains and consequences from the latest assessment."""
+        return dash.simulation()
+
+    @app.get("/api/briefings", tags=["briefings"])
+    def briefings() -> list[dict]:
+        """Stored briefings, newest first."""
+        return dash.briefings()
+
+
+# ---------------------------------------------------------------------------- pages
+def _page_routes(app: FastAPI, dash: Dashboard, page) -> None:  # noqa: C901 (one per view)
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def overview_page():
+        # The store is read-only while served, so the busiest page is rendered once.
+        if "overview" not in rendered:
+            rendered["overview"] = overview_html().body
+        return HTMLResponse(rendered["overview"])
+
+    rendered: dict[str, bytes] = {}
+
+    def overview_html() -> HTMLResponse:
+        o = dash.overview()
+        charts = {
+            s["id"]: Markup(
+                svg.line_chart(
+                    [
+                        {"name": sc["name"], "points": _points(sc["trend"], "probability")}
+                        for sc in s["scenarios"]
+                    ],
+                    height=180,
+                    percent=True,
+                    y_min=0,
+                    y_max=1,
+                    title=f"{s['name']}: recent assessments",
+                )
+            )
+            for s in o["sets"]
+        }
+        return page("overview.html", view="overview", o=o, charts=charts, changes=dash.changes())
+
+    @app.get("/scenarios", response_class=HTMLResponse, include_in_schema=False)
+    def scenarios_page(set: str | None = None):
+        set_id = set or dash.library.sets[0].id
+        h = dash.history(set_id)
+        chart = svg.line_chart(
+            [
+                {
+                    "name": sc["name"],
+                    "points": _points(sc["points"], "probability"),
+                    "interval": [
+                        (dt.date.fromisoformat(p["as_of"]), *p["interval"]) for p in sc["points"]
+                    ],
+                }
+                for sc in h["scenarios"]
+            ],
+            percent=True,
+            y_min=0,
+            y_max=1,
+            width=1200,
+            height=420,
+            title=f"{set_id}: probability over {dash.horizon_days} days",
+        )
+        return page(
+            "scenarios.html", view="scenarios", h=h, chart=Markup(chart), sets=dash.library.sets
+        )
+
+    @app.get("/ach", response_class=HTMLResponse, include_in_schema=False)
+    def ach_page(set: str | None = None, as_of: DateParam = None):
+        set_id = set or dash.library.sets[0].id
+        m = dash.ach(set_id, _iso(as_of))
+        return page("ach.html", view="ach", m=m, sets=dash.library.sets, dates=dash.dates())
+
+    @app.get("/indicators", response_class=HTMLResponse, include_in_schema=False)
+    def indicators_page(id: str | None = None, start: DateParam = None, end: DateParam = None):
+        rows = dash.indicators()
+        chosen = id or rows[0]["id"]
+        lo, hi = dash.default_window()
+        t = dash.timeline(chosen, start or lo, end or hi)
+        scores = [p["score"] for p in t["points"] if p["score"] is not None]
+        chart = svg.line_chart(
+            [{"name": t["name"], "points": _points(t["points"], "score")}],
+            height=260,
+            # the state zones stay in view even when the score never reaches them
+            y_min=min([0.0, *scores]),
+            y_max=max([t["high"] * 1.15, *scores]),
+            y_label="score (z)",
+            bands=[
+                {"from": t["elevated"], "to": t["high"], "class": "elevated", "label": "elevated"},
+                {"from": t["high"], "to": max(t["high"] * 2, 8), "class": "high", "label": "high"},
+            ],
+            title=f"{t['name']}: score as known on each date",
+        )
+        return page(
+            "indicators.html",
+            view="indicators",
+            rows=rows,
+            t=t,
+            chart=Markup(chart),
+            start=start or lo,
+            end=end or hi,
+        )
+
+    @app.get("/evidence", response_class=HTMLResponse, include_in_schema=False)
+    def evidence_page(
+        q: str | None = None,
+        kind: str | None = None,
+        source: str | None = None,
+        indicator: str | None = None,
+        country: str | None = None,
+        start: DateParam = None,
+        end: DateParam = None,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ):
+        f = EvidenceQuery(
+            q or None, kind or None, source or None, indicator or None, country or None,
+            start, end, 50, offset,
+        )  # fmt: skip
+        return page("evidence.html", view="evidence", r=dash.evidence(f), f=f, facets=dash.facets())
+
+    @app.get("/map", response_class=HTMLResponse, include_in_schema=False)
+    def map_page(start: DateParam = None, end: DateParam = None, source: str | None = None):
+        # Event sources end at different dates, so no fixed window suits all: by default
+        # the most recent events, whenever they fell.
+        limit = MAP_DEFAULT if start is None and end is None else MAP_MAX
+        m = dash.events_map(start, end, source or None, limit)
+        dates = [p["date"] for p in m["points"]]
+        span = f"{min(dates)} to {max(dates)}" if dates else "none in this window"
+        drawing = svg.map_svg(
+            dash.outlines(), m["points"], bbox=dash.focus_bbox(), title=f"Geolocated events, {span}"
+        )
+        return page(
+            "map.html", view="map", m=m, drawing=Markup(drawing), start=start, end=end, span=span,
+            source=source or "", facets=dash.facets(),
+        )  # fmt: skip
+
+    @app.get("/simulation", response_class=HTMLResponse, include_in_schema=False)
+    def simulation_page():
+        sim = dash.simulation()
+        charts = {
+            s["id"]: Markup(
+                svg.line_chart(
+                    [
+                        {"name": r["id"], "points": _reach(sim["as_of"], r["reach_by_day"])}
+                        for r in s["rungs"][1:]
+                    ],
+                    percent=True,
+                    y_min=0,
+                    height=220,
+                    title=f"{s['id']}: probability of reaching each rung by day",
+                )
+            )
+            for s in sim["sets"]
+        }
+        return page("simulation.html", view="simulation", sim=sim, charts=charts)
+
+    @app.get("/briefings", response_class=HTMLResponse, include_in_schema=False)
+    def briefings_page():
+        return page("briefings.html", view="briefings", rows=dash.briefings())
+
+    @app.get("/briefings/{name}/{file}", include_in_schema=False)
+    def briefing_file(name: str, file: str):
+        path = dash.briefing_file(name, file)
+        response = FileResponse(path, media_type=BRIEFING_FILES[file])
+        response.headers["Content-Security-Policy"] = BRIEFING_CSP
+        return response
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon():  # browsers ask for one; no icon, and no 404 in their console
+        return Response(status_code=204)
+
+    @app.get("/static/style.css", include_in_schema=False)
+    def style():
+        return Response((STATIC / "style.css").read_bytes(), media_type="text/css")
+
+
+def _query(params: dict, **override) -> str:
+    """A query string of the filters that are set, with ``override`` applied."""
+    merged = {k: v for k, v in {**params, **override}.items() if v not in (None, "")}
+    return urlencode({k: str(v) for k, v in merged.items()})
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _points(rows: list[dict], key: str) -> list[tuple[dt.date, float | None]]:
+    return [(dt.date.fromisoformat(r["as_of"]), r[key]) for r in rows]
+
+
+def _reach(as_of: str, values: list[float]) -> list[tuple[dt.date, float]]:
+    start = dt.date.fromisoformat(as_of)
+    return [(start + dt.timedelta(days=i), v) for i, v in enumerate(values)]  # day 0 = as-of

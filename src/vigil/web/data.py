@@ -1,0 +1,547 @@
+"""What the dashboard shows, as JSON-ready dicts: one read-only view of the store.
+
+Every page and every ``/api/`` route calls these methods, so the numbers on screen are
+the API's numbers by construction (the browser tests check it). The store is opened
+read-only: the server never computes and stores an assessment behind the analyst's back.
+It shows what ``vigil assess``, ``replay`` and ``brief`` stored, and computes on request
+only what is cheap or cached (indicator timelines, the simulation from the latest
+assessment).
+
+The store cannot change while it is open read-only (DuckDB refuses a writer), so results
+are cached for the server's lifetime.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from vigil import assess as A  # noqa: N812
+from vigil import settings
+from vigil.briefing.yardstick import term
+from vigil.errors import InputError, UsageError
+from vigil.geo import register_border_distances
+from vigil.geo.borders import country_polygons
+from vigil.indicators.compute import indicator_history
+from vigil.scenarios import audit
+from vigil.scenarios.simulate import simulate
+from vigil.scenarios.spec import load_scenarios
+from vigil.specs import load_theatre
+from vigil.store import connect
+
+TREND_POINTS = 12  #: stored assessments shown as each scenario's trend on the overview
+PAGE_MAX = 200  #: evidence rows per page, at most
+MAP_MAX = 5000  #: events on the map, at most (most recent first)
+SIM_PATHS = 20_000  #: as in the briefing
+
+
+@dataclass(frozen=True)
+class EvidenceQuery:
+    """Filters of the evidence explorer; every one optional."""
+
+    q: str | None = None  #: words in the headline or event summary (case-insensitive)
+    kind: str | None = None  #: "document" or "event"
+    source: str | None = None
+    indicator: str | None = None  #: documents matched to this indicator
+    country: str | None = None  #: events in this ISO3 country
+    start: dt.date | None = None
+    end: dt.date | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+class Dashboard:
+    """A theatre's stored assessments, indicators, evidence and briefings, read-only."""
+
+    def __init__(
+        self,
+        db: Path,
+        theatre: str = "belarus",
+        *,
+        data_dir: Path,
+        briefings: Path,
+        horizon_days: int = 90,
+    ) -> None:
+        self.spec = load_theatre(theatre)
+        self.library = load_scenarios(self.spec)
+        self.data_dir = Path(data_dir)
+        self.briefings_dir = Path(briefings)
+        self.horizon_days = horizon_days
+        self.model_hash = A.model_hash(self.spec, self.library)
+        self.con = connect(db, read_only=True)
+        # The base connection holds the TEMP border-distance table the indicators need, and
+        # a DuckDB connection is not safe across threads: indicator work takes this lock;
+        # plain queries use their own cursor.
+        self._lock = threading.Lock()
+        self._borders = False
+        self._cache: dict[tuple, object] = {}
+
+    def close(self) -> None:
+        self.con.close()
+
+    # ------------------------------------------------------------------ assessments
+    @cached_property
+    def stored(self) -> list[dict]:
+        """Stored assessments of the current model and horizon, oldest first."""
+        return audit.history(
+            self.con.cursor(),
+            self.spec.theatre.id,
+            self.horizon_days,
+            self.model_hash,
+            dt.date.min,
+            dt.date.max,
+        )
+
+    def dates(self) -> list[str]:
+        return [a["as_of"] for a in self.stored]
+
+    def assessment(self, as_of: str | None = None) -> dict:
+        """The stored assessment of ``as_of`` (default: the latest)."""
+        if not self.stored:
+            raise InputError(
+                f"no stored assessments for theatre {self.spec.theatre.id}, "
+                f"horizon {self.horizon_days} days, model {self.model_hash[:12]}",
+                "run `vigil demo`, or `vigil assess` / `vigil replay` for the dates you want",
+            )
+        if as_of is None:
+            return self.stored[-1]
+        found = next((a for a in self.stored if a["as_of"] == as_of), None)
+        if found is None:
+            raise UsageError(
+                f"no stored assessment as of {as_of}",
+                f"pick one of the {len(self.stored)} dates listed at /api/assessments",
+            )
+        return found
+
+    def overview(self) -> dict:
+        """Current probabilities in yardstick words, the change since the previous stored
+        assessment, and each scenario's recent trend."""
+        if "overview" not in self._cache:
+            self._cache["overview"] = self._overview()
+        return self._cache["overview"]  # type: ignore[return-value]
+
+    def _overview(self) -> dict:
+        latest = self.assessment()
+        previous = self.stored[-2] if len(self.stored) > 1 else None
+        before = {
+            (s["id"], sc["id"]): sc["probability"]
+            for s in (previous or {"scenario_sets": []})["scenario_sets"]
+            for sc in s["scenarios"]
+        }
+        trend = self.stored[-TREND_POINTS:]
+        sets = []
+        for s in latest["scenario_sets"]:
+            rows = []
+            for sc in s["scenarios"]:
+                old = before.get((s["id"], sc["id"]))
+                rows.append(
+                    {
+                        "id": sc["id"],
+                        "name": sc["name"],
+                        "probability": sc["probability"],
+                        "interval": sc["interval"],
+                        "words": term(sc["probability"]),
+                        "change": None if old is None else round(sc["probability"] - old, 4),
+                        "trend": _trend(trend, s["id"], sc["id"]),
+                    }
+                )
+            sets.append(
+                {
+                    "id": s["id"],
+                    "name": s["name"],
+                    "question": s["question"],
+                    "leading": s["leading"],
+                    "readings_used": s["readings_used"],
+                    "indicators": s["indicators"],
+                    "scenarios": rows,
+                }
+            )
+        return {
+            "theatre": self.spec.theatre.id,
+            "theatre_name": self.spec.theatre.name,
+            "as_of": latest["as_of"],
+            "previous_as_of": previous["as_of"] if previous else None,
+            "horizon_days": self.horizon_days,
+            "model_hash": self.model_hash,
+            "stored_assessments": len(self.stored),
+            "outcomes": [{**o, "words": term(o["probability"])} for o in latest["outcomes"]],
+            "sets": sets,
+        }
+
+    def history(self, set_id: str) -> dict:
+        """Every stored probability and interval of one set's scenarios, over time."""
+        self._check_set(set_id)
+        series: dict[str, dict] = {}
+        for a in self.stored:
+            s = next(x for x in a["scenario_sets"] if x["id"] == set_id)
+            for sc in s["scenarios"]:
+                row = series.setdefault(
+                    sc["id"], {"id": sc["id"], "name": sc["name"], "points": []}
+                )
+                row["points"].append(
+                    {
+                        "as_of": a["as_of"],
+                        "probability": sc["probability"],
+                        "interval": sc["interval"],
+                    }
+                )
+        return {
+            "set": set_id,
+            "horizon_days": self.horizon_days,
+            "scenarios": list(series.values()),
+        }
+
+    def ach(self, set_id: str, as_of: str | None = None) -> dict:
+        """The analysis-of-competing-hypotheses matrix of one set as assessed on a date."""
+        self._check_set(set_id)
+        a = self.assessment(as_of)
+        s = next(x for x in a["scenario_sets"] if x["id"] == set_id)
+        return {
+            "set": set_id,
+            "as_of": a["as_of"],
+            "scenarios": [{"id": sc["id"], "name": sc["name"]} for sc in s["scenarios"]],
+            "leading": s["leading"],
+            **s["ach"],
+            "sensitivity": s["sensitivity"],
+        }
+
+    def changes(self, as_of: str | None = None, since: str | None = None) -> dict | None:
+        """What changed between two stored assessments (default: the latest two)."""
+        after = self.assessment(as_of)
+        if since is not None:
+            before = self.assessment(since)
+        else:
+            older = [a for a in self.stored if a["as_of"] < after["as_of"]]
+            if not older:
+                return None
+            before = older[-1]
+        return audit.diff(before, after, top=8)
+
+    def _check_set(self, set_id: str) -> None:
+        ids = [s.id for s in self.library.sets]
+        if set_id not in ids:
+            raise UsageError(f"no scenario set {set_id!r}", f"known sets: {', '.join(ids)}")
+
+    # ------------------------------------------------------------------ indicators
+    def indicators(self) -> list[dict]:
+        """The theatre's indicators, each with its latest reading in the latest assessment."""
+        latest: dict[str, dict] = {}
+        if self.stored:
+            for s in self.assessment()["scenario_sets"]:
+                for c in s["scenarios"][0]["contributions"]:
+                    latest.setdefault(c["indicator"], c)
+        return [
+            {
+                "id": i.id,
+                "name": i.name,
+                "group": i.group,
+                "direction": i.direction,
+                "elevated": i.thresholds.elevated,
+                "high": i.thresholds.high,
+                "state": latest.get(i.id, {}).get("state"),
+                "reading_date": latest.get(i.id, {}).get("reading_date"),
+            }
+            for i in self.spec.indicators
+        ]
+
+    def timeline(self, indicator: str, start: dt.date, end: dt.date, step_days: int = 7) -> dict:
+        """An indicator's score and state as known on every ``step_days``-th date."""
+        ids = [i.id for i in self.spec.indicators]
+        if indicator not in ids:
+            raise UsageError(f"no indicator {indicator!r}", "see /api/indicators for the ids")
+        if start > end:
+            raise UsageError(f"start {start} is after end {end}", "swap them")
+        key = ("timeline", indicator, start, end, step_days)
+        if key not in self._cache:
+            with self._lock:
+                self._ensure_borders()
+                df = indicator_history(self.con, self.spec, indicator, start, end, step_days)
+            ind = self.spec.indicator(indicator)
+            self._cache[key] = {
+                "id": indicator,
+                "name": ind.name,
+                "elevated": ind.thresholds.elevated,
+                "high": ind.thresholds.high,
+                "points": [
+                    {
+                        "as_of": r.as_of.isoformat(),
+                        "score": _num(r.score),
+                        "state": r.state,
+                    }
+                    for r in df.itertuples()
+                ],
+            }
+        return self._cache[key]  # type: ignore[return-value]
+
+    def default_window(self) -> tuple[dt.date, dt.date]:
+        """The stored assessments' span, or the last three years of data."""
+        if self.stored:
+            return (
+                dt.date.fromisoformat(self.stored[0]["as_of"]),
+                dt.date.fromisoformat(self.stored[-1]["as_of"]),
+            )
+        end = self.data_end()
+        return end - dt.timedelta(days=3 * 365), end
+
+    def data_end(self) -> dt.date:
+        row = (
+            self.con.cursor()
+            .execute(
+                "SELECT max(d) FROM (SELECT max(available_at) AS d FROM events UNION ALL "
+                "SELECT max(available_at) FROM documents)"
+            )
+            .fetchone()
+        )
+        return row[0].date() if row and row[0] else dt.date.today()
+
+    def _ensure_borders(self) -> None:
+        if not self._borders and self.spec.theatre.borders:
+            km = [
+                r.within_km
+                for i in self.spec.indicators
+                for r in i.evidence.events
+                if r.near_borders
+            ]
+            register_border_distances(
+                self.con,
+                self.spec.theatre,
+                self.data_dir,
+                Path(settings.get("cache")),
+                max_km=max(km, default=200.0),
+            )
+        self._borders = True
+
+    # ------------------------------------------------------------------ evidence
+    def evidence(self, f: EvidenceQuery) -> dict:
+        """Documents and events, newest first, filtered; ``total`` counts every match."""
+        limit = max(1, min(f.limit, PAGE_MAX))
+        where, params = _evidence_filters(f, self.spec.theatre.id)
+        sql = f"SELECT * FROM ({_EVIDENCE_SQL}) WHERE {where}"
+        cur = self.con.cursor()
+        total = cur.execute(f"SELECT count(*) FROM ({sql})", [self.spec.theatre.id, *params])
+        count = total.fetchone()[0]
+        rows = cur.execute(
+            f"{sql} ORDER BY day DESC, source, source_id LIMIT ? OFFSET ?",
+            [self.spec.theatre.id, *params, limit, max(f.offset, 0)],
+        )
+        cols = [d[0] for d in rows.description]
+        items = [dict(zip(cols, r, strict=True)) for r in rows.fetchall()]
+        for item in items:
+            item["day"] = item["day"].isoformat()
+            item["indicators"] = item["indicators"] or []
+        return {"total": count, "limit": limit, "offset": max(f.offset, 0), "items": items}
+
+    def facets(self) -> dict:
+        """The values the explorer's filters offer."""
+        if "facets" not in self._cache:
+            cur = self.con.cursor()
+            self._cache["facets"] = {
+                "sources": [
+                    r[0]
+                    for r in cur.execute(
+                        "SELECT DISTINCT source FROM (SELECT source FROM events UNION ALL "
+                        "SELECT source FROM documents) ORDER BY 1"
+                    ).fetchall()
+                ],
+                "countries": [
+                    r[0]
+                    for r in cur.execute(
+                        "SELECT DISTINCT country FROM events WHERE country IS NOT NULL ORDER BY 1"
+                    ).fetchall()
+                ],
+                "indicators": [i.id for i in self.spec.indicators],
+            }
+        return self._cache["facets"]  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ map
+    def events_map(
+        self,
+        start: dt.date | None,
+        end: dt.date | None,
+        source: str | None = None,
+        limit: int = MAP_MAX,
+    ) -> dict:
+        """Geolocated events in the theatre's countries, newest first (at most ``limit``)."""
+        codes = list(self.spec.theatre.countries)
+        clauses = ["latitude IS NOT NULL", "longitude IS NOT NULL", "list_contains(?, country)"]
+        params: list = [codes]
+        if start:
+            clauses.append("occurred_on >= ?")
+            params.append(start)
+        if end:
+            clauses.append("occurred_on <= ?")
+            params.append(end)
+        if source:
+            clauses.append("source = ?")
+            params.append(source)
+        where = " AND ".join(clauses)
+        cur = self.con.cursor()
+        total = cur.execute(f"SELECT count(*) FROM events WHERE {where}", params).fetchone()[0]
+        rows = cur.execute(
+            f"""SELECT source, source_id, occurred_on, category, country, location, summary,
+                       longitude, latitude, url
+                FROM events WHERE {where}
+                ORDER BY occurred_on DESC, source, source_id LIMIT ?""",
+            [*params, max(1, min(limit, MAP_MAX))],
+        ).fetchall()
+        points = [
+            {
+                "source": r[0],
+                "id": r[1],
+                "date": r[2].isoformat(),
+                "category": r[3],
+                "country": r[4],
+                "location": r[5],
+                "title": r[6],
+                "lon": r[7],
+                "lat": r[8],
+                "url": r[9],
+            }
+            for r in rows
+        ]
+        return {"total": total, "shown": len(points), "points": points}
+
+    def focus_bbox(self) -> tuple[float, float, float, float]:
+        """The map's extent: the countries on the theatre's watched borders (so a country as
+        large as Russia is clipped, not shown whole), padded by 5 %."""
+        polygons = self.outlines()
+        codes = {c for b in self.spec.theatre.borders for c in b.countries} or set(polygons)
+        bounds = [polygons[c].bounds for c in codes if c in polygons]
+        x0, y0 = min(b[0] for b in bounds), min(b[1] for b in bounds)
+        x1, y1 = max(b[2] for b in bounds), max(b[3] for b in bounds)
+        dx, dy = 0.05 * (x1 - x0), 0.05 * (y1 - y0)
+        return (x0 - dx, y0 - dy, x1 + dx, y1 + dy)
+
+    def outlines(self) -> dict:
+        """The theatre's country polygons (Natural Earth), cached on disk and here."""
+        if "outlines" not in self._cache:
+            self._cache["outlines"] = country_polygons(
+                self.data_dir, self.spec.theatre, Path(settings.get("cache"))
+            )
+        return self._cache["outlines"]  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ simulation
+    def simulation(self) -> dict:
+        """Escalation chains from the latest stored assessment (computed once)."""
+        if "simulation" not in self._cache:
+            latest = self.assessment()
+            day = dt.date.fromisoformat(latest["as_of"])
+            with self._lock:
+                self._ensure_borders()
+                now = A.assess(
+                    self.con, self.spec, self.library, day, A.NOW_DAYS, with_evidence=False
+                )
+            # stored probabilities are rounded to 4 decimals: renormalised over each ladder
+            horizon = {
+                s["id"]: _normalised([sc["probability"] for sc in s["scenarios"]])
+                for s in latest["scenario_sets"]
+            }
+            result = simulate(
+                self.library,
+                {s.set_id: s.probability for s in now.sets},
+                horizon,
+                self.horizon_days,
+                paths=SIM_PATHS,
+            ).to_json()
+            self._cache["simulation"] = {"as_of": latest["as_of"], **result}
+        return self._cache["simulation"]  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ briefings
+    def briefings(self) -> list[dict]:
+        """Briefing folders (``THEATRE_DATE``) under the briefings directory, newest first."""
+        if not self.briefings_dir.is_dir():
+            return []
+        found = []
+        for folder in self.briefings_dir.iterdir():
+            theatre, _, day = folder.name.rpartition("_")
+            if not (folder / "briefing.html").is_file() or not _is_date(day):
+                continue
+            files = sorted(
+                p.name for p in folder.iterdir() if p.name in BRIEFING_FILES and p.is_file()
+            )
+            found.append({"name": folder.name, "theatre": theatre, "as_of": day, "files": files})
+        return sorted(found, key=lambda b: (b["as_of"], b["name"]), reverse=True)
+
+    def briefing_file(self, name: str, file: str) -> Path:
+        """A briefing's file, only if listed (so no path outside the folder is served)."""
+        for b in self.briefings():
+            if b["name"] == name and file in b["files"]:
+                return self.briefings_dir / name / file
+        raise UsageError(f"no briefing file {name}/{file}", "see /api/briefings")
+
+
+BRIEFING_FILES = {"briefing.html": "text/html", "briefing.md": "text/markdown",
+                  "briefing.pdf": "application/pdf", "reach.png": "image/png"}  # fmt: skip
+
+# Documents (with the indicators they were matched to) and events, as one list.
+_EVIDENCE_SQL = """
+WITH m AS (
+    SELECT source, source_id, list(DISTINCT indicator ORDER BY indicator) AS indicators
+    FROM text_matches WHERE theatre = ? GROUP BY source, source_id
+)
+SELECT 'document' AS kind, d.source, d.source_id, CAST(d.published_at AS DATE) AS day,
+       d.title AS text, d.outlet AS outlet, NULL AS category, NULL AS country,
+       NULL AS location, d.url, m.indicators
+FROM documents d LEFT JOIN m ON m.source = d.source AND m.source_id = d.source_id
+UNION ALL
+SELECT 'event', e.source, e.source_id, e.occurred_on, e.summary, NULL, e.category,
+       e.country, e.location, e.url, NULL::VARCHAR[]
+FROM events e
+"""
+
+
+def _evidence_filters(f: EvidenceQuery, theatre: str) -> tuple[str, list]:
+    clauses, params = ["TRUE"], []
+    if f.kind:
+        if f.kind not in ("document", "event"):
+            raise UsageError(f"kind {f.kind!r} is not document or event", "drop it or fix it")
+        clauses.append("kind = ?")
+        params.append(f.kind)
+    if f.q:
+        clauses.append("text ILIKE ?")
+        params.append("%" + f.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        clauses[-1] += " ESCAPE '\\'"
+    for column, value in (("source", f.source), ("country", f.country)):
+        if value:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if f.indicator:
+        clauses.append("list_contains(indicators, ?)")
+        params.append(f.indicator)
+    if f.start:
+        clauses.append("day >= ?")
+        params.append(f.start)
+    if f.end:
+        clauses.append("day <= ?")
+        params.append(f.end)
+    return " AND ".join(clauses), params
+
+
+def _trend(stored: list[dict], set_id: str, scenario_id: str) -> list[dict]:
+    out = []
+    for a in stored:
+        s = next((x for x in a["scenario_sets"] if x["id"] == set_id), None)
+        sc = s and next((x for x in s["scenarios"] if x["id"] == scenario_id), None)
+        if sc:
+            out.append({"as_of": a["as_of"], "probability": sc["probability"]})
+    return out
+
+
+def _normalised(ps: list[float]) -> list[float]:
+    total = sum(ps)
+    return [p / total for p in ps]
+
+
+def _num(x) -> float | None:
+    return None if x is None or x != x else round(float(x), 3)
+
+
+def _is_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
