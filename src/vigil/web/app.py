@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
@@ -41,6 +41,27 @@ STATIC = Path(__file__).parent / "static"
 DateParam = Annotated[
     dt.date | None, BeforeValidator(lambda v: v or None), Query(description="YYYY-MM-DD")
 ]
+
+
+def _evidence_query(
+    q: str | None = None,
+    kind: str | None = None,
+    source: str | None = None,
+    indicator: str | None = None,
+    country: str | None = None,
+    start: DateParam = None,
+    end: DateParam = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> EvidenceQuery:
+    """The evidence explorer's filters, for the page and the API alike (blank means any)."""
+    return EvidenceQuery(
+        q or None, kind or None, source or None, indicator or None, country or None,
+        start, end, limit, offset,
+    )  # fmt: skip
+
+
+EvidenceFilters = Annotated[EvidenceQuery, Depends(_evidence_query)]
 
 
 def create_app(dash: Dashboard) -> FastAPI:
@@ -156,21 +177,9 @@ def _api_routes(app: FastAPI, dash: Dashboard) -> None:  # noqa: C901 (one per r
         return dash.timeline(indicator, start or lo, end or hi, step)
 
     @app.get("/api/evidence", tags=["evidence"])
-    def evidence(
-        q: str | None = None,
-        kind: str | None = None,
-        source: str | None = None,
-        indicator: str | None = None,
-        country: str | None = None,
-        start: DateParam = None,
-        end: DateParam = None,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> dict:
+    def evidence(f: EvidenceFilters) -> dict:
         """Documents and events, newest first; ``total`` counts all that match."""
-        return dash.evidence(
-            EvidenceQuery(q, kind, source, indicator, country, start, end, limit, offset)
-        )
+        return dash.evidence(f)
 
     @app.get("/api/map/events", tags=["evidence"])
     def map_events(
@@ -287,20 +296,7 @@ def _page_routes(app: FastAPI, dash: Dashboard, page) -> None:  # noqa: C901 (on
         )
 
     @app.get("/evidence", response_class=HTMLResponse, include_in_schema=False)
-    def evidence_page(
-        q: str | None = None,
-        kind: str | None = None,
-        source: str | None = None,
-        indicator: str | None = None,
-        country: str | None = None,
-        start: DateParam = None,
-        end: DateParam = None,
-        offset: Annotated[int, Query(ge=0)] = 0,
-    ):
-        f = EvidenceQuery(
-            q or None, kind or None, source or None, indicator or None, country or None,
-            start, end, 50, offset,
-        )  # fmt: skip
+    def evidence_page(f: EvidenceFilters):
         return page("evidence.html", view="evidence", r=dash.evidence(f), f=f, facets=dash.facets())
 
     @app.get("/map", response_class=HTMLResponse, include_in_schema=False)
