@@ -90,6 +90,7 @@ def test_brief_writes_markdown_html_and_pdf(real_store, shared_data, tmp_path) -
         "What changed and why",
         "Scenarios",
         "Indicators",
+        "Posture and capability",
         "Escalation chains",
         "Consequences for Europe",
         "Watch-list",

@@ -68,7 +68,8 @@ def model_hash(
     payload = json.dumps(
         [
             MODEL_VERSION,
-            theatre.model_dump(exclude={"folder"}),
+            # capability series are reported, never weighed: they leave the hash alone
+            theatre.model_dump(exclude={"folder": True, "theatre": {"capability": True}}),
             library.model_dump(exclude={"folder"}),
             sorted(e.id for e in extra),
         ],

@@ -47,6 +47,21 @@ class Actor(Spec):
     note: str = ""
 
 
+class CapabilitySeries(Spec):
+    """An observation series the briefing reports as a level (posture and capability notes),
+    not as an anomaly: where the war stands, whatever its baseline."""
+
+    series: str
+    geo: ISO3
+    label: str
+    #: level (a state, like territory held) and cumulative (a running tally): the change in
+    #: the window against the window before; rate: the mean per day in each window
+    measure: Literal["level", "cumulative", "rate"]
+    unit: str = ""
+    #: whose figure it is (a party's claim, a model's estimate): the briefing says so
+    attribution: str = Field(min_length=1)
+
+
 class Theatre(Spec):
     """``theatre.yaml``: the countries, actors and borders a theatre watches."""
 
@@ -58,6 +73,8 @@ class Theatre(Spec):
     borders: tuple[Border, ...] = ()
     #: Natural Earth admin-0 countries file (path relative to the data folder)
     boundaries: str = "natural_earth_admin0/ne_50m_admin_0_countries.geojson.gz"
+    #: series the briefing's posture-and-capability notes report
+    capability: tuple[CapabilitySeries, ...] = ()
 
 
 class EventRule(Spec):

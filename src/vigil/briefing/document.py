@@ -28,6 +28,7 @@ class Inputs:
     thresholds: dict[str, tuple[float, float]] = field(default_factory=dict)
     charts: dict[str, str] = field(default_factory=dict)  #: name → PNG path
     sources: list[dict] = field(default_factory=list)  #: store status rows
+    capability: list[dict] = field(default_factory=list)  #: vigil.capability notes
 
 
 class _Refs:
@@ -68,6 +69,7 @@ def build(x: Inputs) -> list[tuple]:
     blocks += _changes(x.changes, refs)
     blocks += _scenarios(a)
     blocks += _indicators(x.indicators, refs)
+    blocks += _posture(x.indicators, x.capability, refs)
     blocks += _chains(x.simulation, x.charts)
     blocks += _consequences(x.simulation)
     blocks += _watchlist(a, x.thresholds)
@@ -179,6 +181,68 @@ def _indicators(indicators: list[dict], refs: _Refs) -> list[tuple]:
         ("h", 2, "Indicators"),
         ("table", ["indicator", "state", "score (z)", "trend", "evidence"], rows),
     ]
+
+
+#: indicator groups that describe forces and their readiness rather than events
+POSTURE_GROUPS = ("military_posture", "nato", "nuclear")
+
+
+def _posture(indicators: list[dict], capability: list[dict], refs: _Refs) -> list[tuple]:
+    posture = [i for i in indicators if i.get("group") in POSTURE_GROUPS]
+    moving = [i for i in posture if i["state"] in ("elevated", "high")]
+    out: list[tuple] = [("h", 2, "Posture and capability")]
+    if moving:
+        out.append(
+            (
+                "ul",
+                [
+                    f"**{md_escape(i['name'])}** reads {i['state']} (z {i['score']:+.1f}, "
+                    f"{i['trend']['direction']}) {refs.cite(i['evidence'])}".rstrip()
+                    for i in moving
+                ],
+            )
+        )
+    quiet = [md_escape(i["id"]) for i in posture if i not in moving]
+    if quiet:
+        out.append(("p", "Force-posture indicators without an anomaly: " + ", ".join(quiet) + "."))
+    rows = [_capability_row(c) for c in capability]
+    if rows:
+        window = capability[0]["window_days"]
+        out += [
+            (
+                "p",
+                f"Where the war stands (levels, not anomalies), {window} days to the latest "
+                "figure against the window before, each as published by then:",
+            ),
+            ("table", ["measure", "latest", f"last {window} days", "window before", "whose figure"],
+             rows),
+        ]  # fmt: skip
+    return out
+
+
+def _capability_row(c: dict) -> list[str]:
+    label, unit = md_escape(c["label"]), md_escape(c["unit"])
+    if c["latest"] is None:
+        return [label, "no figure by this date", "–", "–", md_escape(c["attribution"])]
+    rate = c["measure"] == "rate"  # a daily count: its windows are means, not changes
+
+    def window(x: float | None) -> str:
+        if x is None:
+            return "–"
+        return f"{_num(x)} {unit} a day" if rate else f"{_num(x, '+')} {unit}"
+
+    return [
+        label,
+        f"{_num(c['latest'])} {unit} {'on' if rate else 'as of'} {c['latest_date']}",
+        window(c["recent"]),
+        window(c["previous"]),
+        md_escape(c["attribution"]),
+    ]
+
+
+def _num(x: float, sign: str = "") -> str:
+    """Thousands separated; two decimals only for small magnitudes (shares, rates)."""
+    return f"{x:{sign},.2f}" if abs(x) < 100 else f"{x:{sign},.0f}"
 
 
 def _chains(sim: dict | None, charts: dict[str, str]) -> list[tuple]:

@@ -12,6 +12,7 @@ from vigil import assess as A  # noqa: N812
 from vigil import watch
 from vigil.briefing.document import Inputs, build
 from vigil.briefing.render import to_html, to_markdown, to_pdf
+from vigil.capability import capability_notes
 from vigil.cli.common import DEFAULT_DB, DbOption, _handle_errors, app, out
 from vigil.cli.indicators import DEFAULT_DATA, DataOption, TheatreOption
 from vigil.cli.scenarios import AsOfOption, HorizonOption, _setup
@@ -73,6 +74,7 @@ def brief(
         thresholds={i.id: (i.thresholds.elevated, i.thresholds.high) for i in spec.indicators},
         charts={"reach": str(reach)},
         sources=_sources(con),
+        capability=capability_notes(con, spec, day),
     )
     blocks = build(inputs)
     md = folder / "briefing.md"
