@@ -29,10 +29,11 @@ install-embed: install
 install-browser:
 	@command -v chromium >/dev/null && exit 0; \
 	if command -v apt-get >/dev/null && { [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null; }; then \
-		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
 		echo "installing Debian's chromium (once) …"; \
-		$$SUDO apt-get update -qq && \
-		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+		{ $$SUDO apt-get update -qq && \
+		  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } || \
+		echo "warning: apt-get could not install chromium: PDFs and browser tests will be skipped"; \
 	else \
 		echo "warning: no chromium and no apt-get: install Chromium for PDFs and browser tests"; \
 	fi
@@ -41,7 +42,7 @@ demo: install
 	$(BIN)/vigil demo --data $(DATA)
 
 serve: install
-	$(BIN)/vigil serve
+	$(BIN)/vigil serve --data $(DATA)
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks labels

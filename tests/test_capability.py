@@ -67,6 +67,9 @@ def test_nothing_published_yet_and_short_history(con) -> None:
     assert early["latest"] is None and early["change"] is None
     (later,) = capability_notes(con, spec, D0 + dt.timedelta(days=40))
     assert later["latest"] == 7 and later["recent"] is None  # no value 90 days before
+    _series(con, "young", [2.0] * 20)
+    (rate,) = capability_notes(con, _theatre(_cap("young", "rate")), D0 + dt.timedelta(days=30))
+    assert rate["latest"] == 2 and rate["recent"] is None  # 20 days are not a 90-day mean
 
 
 def test_briefing_section_names_whose_figure_it_is() -> None:
@@ -82,13 +85,19 @@ def test_briefing_section_names_whose_figure_it_is() -> None:
         "id": "russian_buildup", "name": "Build-up", "group": "military_posture", "state": "high",
         "score": 6.5, "trend": {"direction": "rising"}, "evidence": [],
     }  # fmt: skip
+    others = [
+        {**indicator, "id": "joint_exercises", "state": "normal"},
+        {**indicator, "id": "pmc_presence", "state": "insufficient"},
+    ]
     assessment = {"horizon_days": 90, "model_hash": "0" * 64, "scenario_sets": [],
                   "outcomes": []}  # fmt: skip
     md = to_markdown(
-        build(Inputs("t", "T", "2024-02-28", assessment, [indicator], capability=notes))
+        build(Inputs("t", "T", "2024-02-28", assessment, [indicator, *others], capability=notes))
     )
     section = md.split("## Posture and capability")[1].split("\n## ")[0]
     assert "**Build-up** reads high (z +6.5, rising)" in section
     assert "Tanks \\<b\\>" in section and "6,556 tanks as of 2024-02-27" in section
     assert "+1,018 tanks" in section and "claimed by one party" in section
     assert "no figure by this date" in section
+    assert "without an anomaly: joint\\_exercises." in section
+    assert "without a current reading: pmc\\_presence." in section

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from conftest import HOSTILE_TITLE, HOSTILE_URL
 from vigil.briefing.document import pct
 from vigil.cli import app
+from vigil.web.data import Dashboard, NotFoundError
 
 pytestmark = pytest.mark.slow
 PAGES = ["/", "/scenarios", "/ach", "/indicators", "/evidence", "/map", "/simulation", "/briefings"]
@@ -75,6 +76,20 @@ def test_api_errors_name_what_to_do(client) -> None:
     assert r.status_code == 404 and "/api/assessments" in r.json()["hint"]
     assert client.get("/api/evidence", params={"limit": 999}).status_code == 422
     assert client.get("/api/indicators/nope/timeline").status_code == 404
+    timeline = "/api/indicators/russian_buildup/timeline"
+    r = client.get(timeline, params={"start": "2022-02-01", "end": "2022-01-01"})
+    assert r.status_code == 422 and "2022-02-01" in r.json()["error"]
+    r = client.get(timeline, params={"start": "1990-01-01", "end": "2024-01-01", "step": 1})
+    assert r.status_code == 422 and "shorten the range" in r.json()["hint"]
+    r = client.get(timeline, params={"start": "0001-01-01", "end": "9999-12-31", "step": 92})
+    assert r.status_code == 200  # clamped to the data's span, not an overflow
+    r = client.get("/api/changes", params={"as_of": "2022-01-19", "since": "2022-02-16"})
+    assert r.status_code == 422
+    first = client.get("/api/changes", params={"as_of": "2022-01-19"}).json()
+    assert first == {"from": None, "to": "2022-01-19", "same_model": True, "sets": [],
+                     "outcomes": []}  # fmt: skip
+    assert client.get("/api/evidence", params={"offset": 2**63}).status_code == 422
+    assert client.get("/api/evidence", params={"kind": "bogus"}).status_code == 422
     # a form submitted with blank dates means "no date"; a bad date is still refused
     blank = client.get("/api/evidence", params={"start": "", "end": "", "limit": 1}).json()
     assert blank["total"] == client.get("/api/evidence", params={"limit": 1}).json()["total"]
@@ -103,7 +118,9 @@ def test_api_evidence_search_and_filters(client) -> None:
     page2 = client.get("/api/evidence", params={"limit": 5, "offset": 5}).json()["items"]
     assert not {i["source_id"] for i in page1} & {i["source_id"] for i in page2}
     # a literal % or _ in a search is text, not a wildcard
-    assert client.get("/api/evidence", params={"q": "%"}).json()["total"] < everything
+    percent = client.get("/api/evidence", params={"q": "%", "limit": 200}).json()
+    assert percent["total"] < everything
+    assert all("%" in i["text"] for i in percent["items"])
     matched = client.get(
         "/api/evidence", params={"indicator": "migration_pressure", "limit": 200}
     ).json()
@@ -126,8 +143,8 @@ def test_api_map_simulation_and_briefings(client) -> None:
     page = client.get(f"/briefings/{name}/briefing.html")
     assert page.status_code == 200 and "Bottom line" in page.text
     assert "unsafe-inline" in page.headers["content-security-policy"]
-    assert client.get(f"/briefings/{name}/..%2F..%2Fv.duckdb").status_code == 404
-    assert client.get("/briefings/../v.duckdb").status_code == 404
+    for path in (f"/briefings/{name}/..%2F..%2Fv.duckdb", "/briefings/%2E%2E/briefing.html"):
+        assert client.get(path).status_code == 404
 
 
 def test_openapi_schema_lists_every_api_route(client) -> None:
@@ -191,6 +208,31 @@ def test_hostile_headline_and_event_are_shown_escaped(client) -> None:
     assert "&lt;script&gt;" in drawing and "<script>" not in drawing
 
 
+def test_requests_for_another_host_are_refused(client) -> None:
+    """DNS rebinding: a page on evil.example resolving to 127.0.0.1 gets nothing."""
+    assert client.get("/api/overview", headers={"Host": "evil.example"}).status_code == 400
+    assert client.get("/api/overview", headers={"Host": "localhost:8000"}).status_code == 200
+
+
+def test_briefing_archive_never_follows_links_or_leaves_its_folder(web_store, tmp_path) -> None:
+    folder = tmp_path / "belarus_2022-02-16"
+    folder.mkdir()
+    (folder / "briefing.html").write_text("<p>ok</p>")
+    (folder / "briefing.md").symlink_to(web_store["db"])  # a link out of the archive
+    (tmp_path / "belarus_2022-02-02").symlink_to(folder, target_is_directory=True)
+    dash = Dashboard(web_store["db"], data_dir=web_store["data"], briefings=tmp_path)
+    try:
+        assert dash.briefings() == [
+            {"name": folder.name, "theatre": "belarus", "as_of": "2022-02-16",
+             "files": ["briefing.html"]}
+        ]  # fmt: skip
+        for name, file in ((folder.name, "briefing.md"), ("..", "briefing.html")):
+            with pytest.raises(NotFoundError):
+                dash.briefing_file(name, file)
+    finally:
+        dash.close()
+
+
 def test_the_server_is_read_only(client) -> None:
     for method in ("POST", "PUT", "DELETE", "PATCH"):
         assert client.request(method, "/api/overview").status_code == 405
@@ -199,9 +241,14 @@ def test_the_server_is_read_only(client) -> None:
 def test_bounded_load_on_loopback(client, web_server) -> None:
     """20 clients × 10 requests each on the overview and the API: every one answered."""
 
-    def burst(k: int) -> list[int]:
+    paths = [
+        "/", "/api/overview", "/api/evidence?q=Belarus", "/api/map/events?limit=500",
+        "/api/indicators/russian_buildup/timeline?start=2022-01-01&end=2022-02-26",
+    ]  # fmt: skip
+
+    def burst(k: int) -> list[int]:  # cached pages and fresh queries on their own cursors
         with httpx.Client(base_url=web_server, timeout=60) as c:
-            return [c.get("/" if (k + i) % 2 else "/api/overview").status_code for i in range(10)]
+            return [c.get(paths[(k + i) % len(paths)]).status_code for i in range(10)]
 
     with ThreadPoolExecutor(20) as pool:
         codes = [code for batch in pool.map(burst, range(20)) for code in batch]

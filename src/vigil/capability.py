@@ -47,9 +47,9 @@ def _note(con, c: CapabilitySeries, as_of: dt.date, window: int) -> dict:
     end, value = rows[-1]
     note |= {"latest": value, "latest_date": end.isoformat()}
     one, two = end - dt.timedelta(days=window), end - dt.timedelta(days=2 * window)
-    if c.measure == "rate":
-        recent = _mean([v for d, v in rows if one < d <= end])
-        previous = _mean([v for d, v in rows if two < d <= one])
+    if c.measure == "rate":  # a mean only over a window the series covers from its start
+        recent = _mean([v for d, v in rows if one < d <= end], _at(rows, one) is not None)
+        previous = _mean([v for d, v in rows if two < d <= one], _at(rows, two) is not None)
     else:  # a level's or a running tally's change in each window
         start, before = _at(rows, one), _at(rows, two)
         recent = None if start is None else value - start
@@ -66,5 +66,5 @@ def _at(rows: list[tuple[dt.date, float]], day: dt.date) -> float | None:
     return found[-1] if found else None
 
 
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
+def _mean(values: list[float], covered: bool) -> float | None:
+    return sum(values) / len(values) if values and covered else None

@@ -185,11 +185,12 @@ def _indicators(indicators: list[dict], refs: _Refs) -> list[tuple]:
 
 #: indicator groups that describe forces and their readiness rather than events
 POSTURE_GROUPS = ("military_posture", "nato", "nuclear")
+STIRRED = ("elevated", "high")
 
 
 def _posture(indicators: list[dict], capability: list[dict], refs: _Refs) -> list[tuple]:
     posture = [i for i in indicators if i.get("group") in POSTURE_GROUPS]
-    moving = [i for i in posture if i["state"] in ("elevated", "high")]
+    moving = [i for i in posture if i["state"] in STIRRED]
     out: list[tuple] = [("h", 2, "Posture and capability")]
     if moving:
         out.append(
@@ -202,9 +203,11 @@ def _posture(indicators: list[dict], capability: list[dict], refs: _Refs) -> lis
                 ],
             )
         )
-    quiet = [md_escape(i["id"]) for i in posture if i not in moving]
-    if quiet:
-        out.append(("p", "Force-posture indicators without an anomaly: " + ", ".join(quiet) + "."))
+    normal = [md_escape(i["id"]) for i in posture if i["state"] == "normal"]
+    unread = [md_escape(i["id"]) for i in posture if i["state"] not in ("normal", *STIRRED)]
+    for ids, words in ((normal, "without an anomaly"), (unread, "without a current reading")):
+        if ids:
+            out.append(("p", f"Force-posture indicators {words}: " + ", ".join(ids) + "."))
     rows = [_capability_row(c) for c in capability]
     if rows:
         window = capability[0]["window_days"]

@@ -35,7 +35,7 @@ def serve(
     """Serve the dashboard and /api/ (read-only) on http://127.0.0.1:8000."""
     import uvicorn  # only this command needs the server
 
-    from vigil.web.app import create_app
+    from vigil.web.app import LOOPBACK_HOSTS, create_app
     from vigil.web.data import Dashboard
 
     if host not in LOOPBACK and not public:
@@ -53,6 +53,7 @@ def serve(
         markup=False,
     )
     try:
-        uvicorn.run(create_app(dash), host=host, port=port, log_level="warning")
+        hosts = ["*"] if public else [*LOOPBACK_HOSTS, host]
+        uvicorn.run(create_app(dash, hosts), host=host, port=port, log_level="warning")
     finally:
         dash.close()

@@ -16,6 +16,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Query, Request
+from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
@@ -26,8 +27,9 @@ from vigil.briefing.document import pct
 from vigil.briefing.render import safe_url
 from vigil.errors import UsageError, VigilError
 from vigil.web import svg
-from vigil.web.data import BRIEFING_FILES, MAP_MAX, Dashboard, EvidenceQuery
+from vigil.web.data import BRIEFING_FILES, MAP_MAX, Dashboard, EvidenceQuery, NotFoundError
 
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]", "::1"]
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
@@ -52,7 +54,7 @@ def _evidence_query(
     start: DateParam = None,
     end: DateParam = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> EvidenceQuery:
     """The evidence explorer's filters, for the page and the API alike (blank means any)."""
     return EvidenceQuery(
@@ -64,8 +66,10 @@ def _evidence_query(
 EvidenceFilters = Annotated[EvidenceQuery, Depends(_evidence_query)]
 
 
-def create_app(dash: Dashboard) -> FastAPI:
-    """The app over one theatre's dashboard data."""
+def create_app(dash: Dashboard, allowed_hosts: list[str] | None = None) -> FastAPI:
+    """The app over one theatre's dashboard data, answering only requests addressed to
+    ``allowed_hosts`` (default: loopback names): a page elsewhere that rebinds its own
+    domain to 127.0.0.1 (DNS rebinding) is refused, so it cannot read the API."""
     app = FastAPI(
         title="Vigil",
         version=__version__,
@@ -75,6 +79,7 @@ def create_app(dash: Dashboard) -> FastAPI:
         redoc_url=None,
     )
     app.state.dash = dash
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or LOOPBACK_HOSTS)
     env = Environment(
         loader=PackageLoader("vigil.web", "templates"),
         autoescape=select_autoescape(["html"]),
@@ -96,7 +101,11 @@ def create_app(dash: Dashboard) -> FastAPI:
 
     @app.exception_handler(VigilError)
     async def _vigil_error(request: Request, exc: VigilError):
-        status = 404 if isinstance(exc, UsageError) else 409
+        # not there: 404; a bad parameter: 422 (as FastAPI's own validation); the store
+        # lacks what the view needs (no assessments, no boundaries file): 409
+        status = (
+            404 if isinstance(exc, NotFoundError) else 422 if isinstance(exc, UsageError) else 409
+        )
         body = {"error": exc.message, "hint": exc.hint}
         if request.url.path.startswith("/api/"):
             return JSONResponse(body, status_code=status)
@@ -148,7 +157,11 @@ def _api_routes(app: FastAPI, dash: Dashboard) -> None:  # noqa: C901 (one per r
     @app.get("/api/changes", tags=["assessments"])
     def changes(as_of: DateParam = None, since: DateParam = None) -> dict:
         """What changed between two stored assessments and which evidence moved it."""
-        return dash.changes(_iso(as_of), _iso(since)) or {"sets": [], "outcomes": []}
+        found = dash.changes(_iso(as_of), _iso(since))
+        if found is None:  # nothing stored before: the same shape, nothing in it
+            to = dash.assessment(_iso(as_of))["as_of"]
+            return {"from": None, "to": to, "same_model": True, "sets": [], "outcomes": []}
+        return found
 
     @app.get("/api/sets/{set_id}/history", tags=["assessments"])
     def history(set_id: str) -> dict:
@@ -270,7 +283,8 @@ def _page_routes(app: FastAPI, dash: Dashboard, page) -> None:  # noqa: C901 (on
         rows = dash.indicators()
         chosen = id or rows[0]["id"]
         lo, hi = dash.default_window()
-        t = dash.timeline(chosen, start or lo, end or hi)
+        start, end = start or lo, end or max(hi, start or hi)
+        t = dash.timeline(chosen, start, end)
         scores = [p["score"] for p in t["points"] if p["score"] is not None]
         chart = svg.line_chart(
             [{"name": t["name"], "points": _points(t["points"], "score")}],
@@ -291,8 +305,8 @@ def _page_routes(app: FastAPI, dash: Dashboard, page) -> None:  # noqa: C901 (on
             rows=rows,
             t=t,
             chart=Markup(chart),
-            start=start or lo,
-            end=end or hi,
+            start=t["points"][0]["as_of"] if t["points"] else start,
+            end=end,
         )
 
     @app.get("/evidence", response_class=HTMLResponse, include_in_schema=False)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -36,6 +37,15 @@ TREND_POINTS = 12  #: stored assessments shown as each scenario's trend on the o
 PAGE_MAX = 200  #: evidence rows per page, at most
 MAP_MAX = 5000  #: events on the map, at most (most recent first)
 SIM_PATHS = 20_000  #: as in the briefing
+
+
+class NotFoundError(UsageError):
+    """A set, indicator, date or briefing the store does not have (HTTP 404; other usage
+    errors are bad parameters, 422)."""
+
+
+TIMELINE_POINTS = 1100  #: at most, per timeline request (three years daily, 21 weekly)
+CACHE_TIMELINES = 64  #: timelines kept, least recently used dropped
 
 
 @dataclass(frozen=True)
@@ -77,7 +87,8 @@ class Dashboard:
         # plain queries use their own cursor.
         self._lock = threading.Lock()
         self._borders = False
-        self._cache: dict[tuple, object] = {}
+        self._cache: dict[str, object] = {}
+        self._timelines: OrderedDict[tuple, dict] = OrderedDict()
 
     def close(self) -> None:
         self.con.close()
@@ -110,7 +121,7 @@ class Dashboard:
             return self.stored[-1]
         found = next((a for a in self.stored if a["as_of"] == as_of), None)
         if found is None:
-            raise UsageError(
+            raise NotFoundError(
                 f"no stored assessment as of {as_of}",
                 f"pick one of the {len(self.stored)} dates listed at /api/assessments",
             )
@@ -212,6 +223,8 @@ class Dashboard:
         """What changed between two stored assessments (default: the latest two)."""
         after = self.assessment(as_of)
         if since is not None:
+            if since >= after["as_of"]:
+                raise UsageError(f"since {since} is not before {after['as_of']}", "swap them")
             before = self.assessment(since)
         else:
             older = [a for a in self.stored if a["as_of"] < after["as_of"]]
@@ -223,7 +236,7 @@ class Dashboard:
     def _check_set(self, set_id: str) -> None:
         ids = [s.id for s in self.library.sets]
         if set_id not in ids:
-            raise UsageError(f"no scenario set {set_id!r}", f"known sets: {', '.join(ids)}")
+            raise NotFoundError(f"no scenario set {set_id!r}", f"known sets: {', '.join(ids)}")
 
     # ------------------------------------------------------------------ indicators
     def indicators(self) -> list[dict]:
@@ -251,16 +264,27 @@ class Dashboard:
         """An indicator's score and state as known on every ``step_days``-th date."""
         ids = [i.id for i in self.spec.indicators]
         if indicator not in ids:
-            raise UsageError(f"no indicator {indicator!r}", "see /api/indicators for the ids")
+            raise NotFoundError(f"no indicator {indicator!r}", "see /api/indicators for the ids")
+        first, last = self.data_span()
+        start, end = max(start, first), min(end, last)  # no evidence outside it
         if start > end:
-            raise UsageError(f"start {start} is after end {end}", "swap them")
-        key = ("timeline", indicator, start, end, step_days)
-        if key not in self._cache:
+            raise UsageError(
+                f"no data between {start} and {end}", f"the store spans {first} to {last}"
+            )
+        if (end - start).days // step_days + 1 > TIMELINE_POINTS:
+            raise UsageError(
+                f"{(end - start).days // step_days + 1} points asked for",
+                f"at most {TIMELINE_POINTS}: shorten the range or raise the step",
+            )
+        key = (indicator, start, end, step_days)
+        if key in self._timelines:
+            self._timelines.move_to_end(key)
+        else:
             with self._lock:
                 self._ensure_borders()
                 df = indicator_history(self.con, self.spec, indicator, start, end, step_days)
             ind = self.spec.indicator(indicator)
-            self._cache[key] = {
+            self._timelines[key] = {
                 "id": indicator,
                 "name": ind.name,
                 "elevated": ind.thresholds.elevated,
@@ -274,7 +298,9 @@ class Dashboard:
                     for r in df.itertuples()
                 ],
             }
-        return self._cache[key]  # type: ignore[return-value]
+            while len(self._timelines) > CACHE_TIMELINES:
+                self._timelines.popitem(last=False)
+        return self._timelines[key]
 
     def default_window(self) -> tuple[dt.date, dt.date]:
         """The stored assessments' span, or the last three years of data."""
@@ -285,6 +311,23 @@ class Dashboard:
             )
         end = self.data_end()
         return end - dt.timedelta(days=3 * 365), end
+
+    def data_span(self) -> tuple[dt.date, dt.date]:
+        """First and last day a record became available (events, documents, series)."""
+        if "span" not in self._cache:
+            row = (
+                self.con.cursor()
+                .execute(
+                    "SELECT min(a), max(b) FROM (SELECT min(available_at) a, max(available_at) b "
+                    "FROM events UNION ALL SELECT min(available_at), max(available_at) "
+                    "FROM documents UNION ALL SELECT min(available_at), max(available_at) "
+                    "FROM observations)"
+                )
+                .fetchone()
+            )
+            today = dt.date.today()
+            self._cache["span"] = (row[0].date(), row[1].date()) if row[0] else (today, today)
+        return self._cache["span"]  # type: ignore[return-value]
 
     def data_end(self) -> dt.date:
         row = (
@@ -457,10 +500,11 @@ class Dashboard:
         found = []
         for folder in self.briefings_dir.iterdir():
             theatre, _, day = folder.name.rpartition("_")
-            if not (folder / "briefing.html").is_file() or not _is_date(day):
+            if folder.is_symlink() or not _is_date(day) or not _plain(folder / "briefing.html"):
                 continue
+            # links are never followed: nothing outside the archive can be served
             files = sorted(
-                p.name for p in folder.iterdir() if p.name in BRIEFING_FILES and p.is_file()
+                p.name for p in folder.iterdir() if p.name in BRIEFING_FILES and _plain(p)
             )
             found.append({"name": folder.name, "theatre": theatre, "as_of": day, "files": files})
         return sorted(found, key=lambda b: (b["as_of"], b["name"]), reverse=True)
@@ -470,7 +514,7 @@ class Dashboard:
         for b in self.briefings():
             if b["name"] == name and file in b["files"]:
                 return self.briefings_dir / name / file
-        raise UsageError(f"no briefing file {name}/{file}", "see /api/briefings")
+        raise NotFoundError(f"no briefing file {name}/{file}", "see /api/briefings")
 
 
 BRIEFING_FILES = {"briefing.html": "text/html", "briefing.md": "text/markdown",
@@ -537,6 +581,10 @@ def _normalised(ps: list[float]) -> list[float]:
 
 def _num(x) -> float | None:
     return None if x is None or x != x else round(float(x), 3)
+
+
+def _plain(path: Path) -> bool:
+    return path.is_file() and not path.is_symlink()
 
 
 def _is_date(text: str) -> bool:
