@@ -179,8 +179,9 @@ HOSTILE_URL = "javascript:alert(document.cookie)"
 
 @pytest.fixture(scope="session")
 def web_store(real_store, shared_data: Path, tmp_path_factory) -> dict[str, Path]:
-    """A copy of the real store with a hostile headline and event, assessments stored by
-    `vigil replay` on four dates and a briefing from `vigil brief`: what `vigil serve` shows."""
+    """A copy of the real store with a hostile headline and event, claimed losses, assessments
+    stored by `vigil replay` on three dates and a briefing from `vigil brief`: what `vigil
+    serve` shows."""
     from typer.testing import CliRunner
 
     from vigil.cli import app
@@ -192,6 +193,9 @@ def web_store(real_store, shared_data: Path, tmp_path_factory) -> dict[str, Path
     for table in ("assessment_contributions", "assessments"):  # other tests' assessments
         con.execute(f"DELETE FROM {table}")
     _insert_hostile(con)
+    # a capability series (claimed personnel losses) for the overview's "where the war stands"
+    losses = shared_data / "ukraine_war_losses" / "petroivaniuk_russia_losses_personnel.json"
+    ingest_file(con, sources.get("losses"), losses)
     con.close()
     runner = CliRunner()
     common = ["--db", str(db), "--data", str(shared_data)]

@@ -101,3 +101,31 @@ def test_briefing_section_names_whose_figure_it_is() -> None:
     assert "no figure by this date" in section
     assert "without an anomaly: joint\\_exercises." in section
     assert "without a current reading: pmc\\_presence." in section
+
+
+@pytest.mark.slow
+def test_real_claimed_losses_as_published(web_store) -> None:
+    """On the real tally: the latest figure is the one published by the date, and the
+    quarter's increase is read off the tally itself."""
+    import duckdb
+
+    from vigil.specs import load_theatre
+
+    con = duckdb.connect(str(web_store["db"]), read_only=True)
+    try:
+        notes = capability_notes(con, load_theatre("belarus"), dt.date(2022, 6, 1))
+        (personnel,) = [n for n in notes if n["series"] == "losses.ua_claims.personnel"]
+
+        def tally(day: str) -> float:
+            return con.execute(
+                "SELECT value FROM observations WHERE series = 'losses.ua_claims.personnel' "
+                "AND period_end = ?",
+                [day],
+            ).fetchone()[0]
+
+        assert personnel["latest_date"] == "2022-05-31"  # 1 June's tally: published on the 2nd
+        assert personnel["latest"] == tally("2022-05-31")
+        assert personnel["recent"] == tally("2022-05-31") - tally("2022-03-02")
+        assert personnel["previous"] is None  # the tally starts on 25 February 2022
+    finally:
+        con.close()

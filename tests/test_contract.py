@@ -96,6 +96,7 @@ ALLOWED = {
         "scenarios",
         "assess",
         "briefing",
+        "capability",
         "web",
     },
     "cli": {

@@ -154,7 +154,7 @@ def test_openapi_schema_lists_every_api_route(client) -> None:
         "/api/overview", "/api/assessments", "/api/assessments/{as_of}", "/api/changes",
         "/api/sets/{set_id}/history", "/api/sets/{set_id}/ach", "/api/indicators",
         "/api/indicators/{indicator}/timeline", "/api/evidence", "/api/map/events",
-        "/api/simulation", "/api/briefings", "/api/health",
+        "/api/simulation", "/api/briefings", "/api/health", "/api/capability",
     } == paths  # fmt: skip
     assert all(set(ops) == {"get"} for ops in schema["paths"].values())  # read-only
 
@@ -258,6 +258,18 @@ def test_bounded_load_on_loopback(client, web_server) -> None:
 def test_serve_refuses_a_public_address_without_public(web_store) -> None:
     result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--db", str(web_store["db"])])
     assert result.exit_code != 0 and "--public" in result.output
+
+
+def test_where_the_war_stands_is_read_as_of_the_latest_assessment(client) -> None:
+    c = client.get("/api/capability").json()
+    assert c["as_of"] == "2022-02-16" and c["window_days"] == 90
+    rows = {r["series"]: r for r in c["series"]}
+    personnel = rows["losses.ua_claims.personnel"]
+    assert personnel["latest"] is None  # the tally starts with the invasion: not yet
+    assert rows["fires.war_fires_per_day"]["latest"] is None  # not in this store
+    page = client.get("/").text
+    assert 'data-testid="capability-losses.ua_claims.personnel"' in page
+    assert "claimed by Ukraine&#39;s General Staff" in page
 
 
 def test_numbers_on_pages_match_the_api(client) -> None:

@@ -130,15 +130,24 @@ def _changes(changes: dict | None, refs: _Refs) -> list[tuple]:
             if abs(sc["change"]) >= 0.005
         ]
         why = "; ".join(
-            f"{md_escape(d['indicator'])} {d['state_before'] or 'no reading'} → "
-            f"{d['state_after'] or 'no reading'} {refs.cite(d['evidence'])}".rstrip()
-            for d in s["drivers"][:3]
+            f"{_driver(d)} {refs.cite(d['evidence'])}".rstrip() for d in s["drivers"][:3]
         )
         items.append(
             f"{s['id']}: {', '.join(moves) or 'no change of half a point or more'}"
             + (f" — because {why}" if why else "")
         )
     return [*out, ("ul", items)]
+
+
+def _driver(d: dict) -> str:
+    """A driver's state change; one that kept its state moved through its weight (an older
+    or newer reading, or a partner in its group changing)."""
+    before, after = d["state_before"] or "no reading", d["state_after"] or "no reading"
+    text = f"{md_escape(d['indicator'])} {before} → {after}"
+    if before == after:
+        text += f" (same state, different weight: reading of {d['reading_before']} → "
+        text += f"{d['reading_after']})"
+    return text
 
 
 def _scenarios(a: dict) -> list[tuple]:
@@ -232,18 +241,18 @@ def _capability_row(c: dict) -> list[str]:
     def window(x: float | None) -> str:
         if x is None:
             return "–"
-        return f"{_num(x)} {unit} a day" if rate else f"{_num(x, '+')} {unit}"
+        return f"{number(x)} {unit} a day" if rate else f"{number(x, '+')} {unit}"
 
     return [
         label,
-        f"{_num(c['latest'])} {unit} {'on' if rate else 'as of'} {c['latest_date']}",
+        f"{number(c['latest'])} {unit} {'on' if rate else 'as of'} {c['latest_date']}",
         window(c["recent"]),
         window(c["previous"]),
         md_escape(c["attribution"]),
     ]
 
 
-def _num(x: float, sign: str = "") -> str:
+def number(x: float, sign: str = "") -> str:
     """Thousands separated; two decimals only for small magnitudes (shares, rates)."""
     return f"{x:{sign},.2f}" if abs(x) < 100 else f"{x:{sign},.0f}"
 

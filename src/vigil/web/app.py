@@ -23,7 +23,7 @@ from markupsafe import Markup
 from pydantic import BeforeValidator
 
 from vigil import __version__
-from vigil.briefing.document import pct
+from vigil.briefing.document import number, pct
 from vigil.briefing.render import safe_url
 from vigil.errors import UsageError, VigilError
 from vigil.web import svg
@@ -87,6 +87,7 @@ def create_app(dash: Dashboard, allowed_hosts: list[str] | None = None) -> FastA
         lstrip_blocks=True,
     )
     env.filters["pct"] = pct
+    env.filters["number"] = number
     env.filters["safe_url"] = safe_url
     env.filters["query"] = _query
 
@@ -204,6 +205,12 @@ def _api_routes(app: FastAPI, dash: Dashboard) -> None:  # noqa: C901 (one per r
         """Geolocated events in the theatre's countries, newest first."""
         return dash.events_map(start, end, source, limit)
 
+    @app.get("/api/capability", tags=["assessments"])
+    def capability() -> dict:
+        """Where the war stands on the latest assessment's date: territory, activity, claimed
+        losses over two windows, each with whose figure it is."""
+        return dash.capability()
+
     @app.get("/api/simulation", tags=["simulation"])
     def simulation() -> dict:
         """Monte Carlo escalation chains and consequences from the latest assessment."""
@@ -244,7 +251,10 @@ def _page_routes(app: FastAPI, dash: Dashboard, page) -> None:  # noqa: C901 (on
             )
             for s in o["sets"]
         }
-        return page("overview.html", view="overview", o=o, charts=charts, changes=dash.changes())
+        return page(
+            "overview.html", view="overview", o=o, charts=charts, changes=dash.changes(),
+            capability=dash.capability(),
+        )  # fmt: skip
 
     @app.get("/scenarios", response_class=HTMLResponse, include_in_schema=False)
     def scenarios_page(set: str | None = None):

@@ -23,6 +23,7 @@ from pathlib import Path
 from vigil import assess as A  # noqa: N812
 from vigil import settings
 from vigil.briefing.yardstick import term
+from vigil.capability import WINDOW_DAYS, capability_notes
 from vigil.errors import InputError, UsageError
 from vigil.geo import register_border_distances
 from vigil.geo.borders import country_polygons
@@ -356,6 +357,19 @@ class Dashboard:
                 max_km=max(km, default=200.0),
             )
         self._borders = True
+
+    def capability(self) -> dict:
+        """Where the war stands as of the latest stored assessment (levels, each attributed):
+        the briefing's posture-and-capability figures."""
+        if "capability" not in self._cache:
+            day = dt.date.fromisoformat(self.stored[-1]["as_of"]) if self.stored else None
+            day = day or self.data_end()
+            self._cache["capability"] = {
+                "as_of": day.isoformat(),
+                "window_days": WINDOW_DAYS,
+                "series": capability_notes(self.con.cursor(), self.spec, day),
+            }
+        return self._cache["capability"]  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ evidence
     def evidence(self, f: EvidenceQuery) -> dict:
