@@ -97,6 +97,7 @@ ALLOWED = {
         "assess",
         "briefing",
         "capability",
+        "watch",
         "web",
     },
     "cli": {

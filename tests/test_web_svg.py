@@ -13,7 +13,7 @@ from datetime import date, timedelta
 import pytest
 from shapely.geometry import Point, box
 
-from vigil.web.svg import bar_chart, line_chart, map_svg, project
+from vigil.web.svg import line_chart, map_svg, project
 
 NS = "{http://www.w3.org/2000/svg}"
 EVIL = '<script>alert(1)</script>" onload="x'
@@ -346,32 +346,3 @@ def test_map_without_anything_says_no_data() -> None:
 
 
 # --- bar chart -------------------------------------------------------------------------------
-
-
-def test_bar_chart_values_and_lengths() -> None:
-    rows = [("alpha", 0.5), ("beta", 0.25), ("gamma", 0.0)]
-    root = parse(bar_chart(rows, title="shares"))
-    rects = elements(root, "rect", "bar")
-    assert [(r.get("data-label"), float(r.get("data-value"))) for r in rects] == rows
-    widths = [float(r.get("width")) for r in rects]
-    assert widths[0] == pytest.approx(2 * widths[1], abs=0.1)
-    assert widths[2] == 0.0
-    texts = all_text(root)
-    assert {"50.0 %", "25.0 %", "0.0 %", "alpha"} <= set(texts)
-
-
-def test_bar_chart_plain_numbers_and_missing_values() -> None:
-    root = parse(bar_chart([("n", 12.0), ("m", 2.5), ("x", float("nan"))], percent=False))
-    assert {"12", "2.50", "n/a"} <= set(all_text(root))
-    assert elements(root, "rect", "bar")[2].get("data-value") == ""
-
-
-def test_bar_chart_escapes_labels() -> None:
-    svg = bar_chart([(EVIL, 0.3)], title=EVIL)
-    assert_inert(svg)
-    (rect,) = elements(parse(svg), "rect", "bar")
-    assert rect.get("data-label") == EVIL
-
-
-def test_bar_chart_without_rows_says_no_data() -> None:
-    assert "no data" in all_text(parse(bar_chart([])))

@@ -15,7 +15,7 @@ import datetime as dt
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from vigil.indicators.compute import states_at
@@ -23,6 +23,7 @@ from vigil.indicators.evidence import EvidenceItem, evidence_batch
 from vigil.scenarios import audit
 from vigil.scenarios.analysis import ach_matrix, sensitivity
 from vigil.scenarios.bayes import ExtraEvidence, Reading, SetAssessment, assess_set
+from vigil.scenarios.simulate import Simulation, simulate
 from vigil.scenarios.spec import ScenarioLibrary
 from vigil.specs import TheatreSpec
 from vigil.watch import evidence_json
@@ -32,6 +33,7 @@ from vigil.watch import evidence_json
 MODEL_VERSION = "scenarios-1"
 #: the horizon whose posterior stands for "now" (the simulation's starting state)
 NOW_DAYS = 7
+SIM_PATHS = 20_000  #: paths for the briefing and the dashboard: percentages to one decimal
 EVIDENCE_PER_READING = 3
 
 
@@ -169,6 +171,25 @@ def stored_or_new(
         found = assessment_json(assess(con, theatre, library, as_of, horizon_days, extra=extra))
         audit.save(con, found)
     return found
+
+
+def simulate_from(
+    con,
+    theatre: TheatreSpec,
+    library: ScenarioLibrary,
+    as_of: dt.date,
+    end: Mapping[str, Sequence[float]],
+    horizon_days: int,
+    *,
+    readings: dict[str, list[Reading]] | None = None,
+    paths: int = SIM_PATHS,
+    seed: int = 0,
+) -> Simulation:
+    """Escalation chains from ``as_of``: paths start from the :data:`NOW_DAYS` assessment
+    and reach ``end`` (each set's rung probabilities at the horizon)."""
+    now = assess(con, theatre, library, as_of, NOW_DAYS, readings=readings, with_evidence=False)
+    start = {s.set_id: s.probability for s in now.sets}
+    return simulate(library, start, end, horizon_days, paths=paths, seed=seed)
 
 
 def replay(

@@ -40,13 +40,21 @@ def prepare_evidence(
     """
     sources = [r[0] for r in con.execute("SELECT DISTINCT source FROM documents").fetchall()]
     reports = tuple(match_documents(con, theatre, source=s) for s in sorted(sources))
+    return Prepared(reports, register_borders(con, theatre, data_dir, cache_dir))
+
+
+def register_borders(
+    con: duckdb.DuckDBPyConnection, theatre: TheatreSpec, data_dir: Path, cache_dir: Path
+) -> int:
+    """The TEMP table of event distances to the theatre's borders, as far as its widest
+    ``near_borders`` rule reaches (rows registered; 0 for a theatre without borders). It
+    writes nothing to the store, so a read-only connection can hold it too."""
+    if not theatre.theatre.borders:
+        return 0
     km = [r.within_km for i in theatre.indicators for r in i.evidence.events if r.near_borders]
-    rows = 0
-    if theatre.theatre.borders:
-        rows = register_border_distances(
-            con, theatre.theatre, data_dir, cache_dir, max_km=max(km, default=200.0)
-        )
-    return Prepared(reports, rows)
+    return register_border_distances(
+        con, theatre.theatre, data_dir, cache_dir, max_km=max(km, default=200.0)
+    )
 
 
 def latest_date(con: duckdb.DuckDBPyConnection) -> dt.date:
@@ -80,7 +88,8 @@ def indicators_as_of(
     return compute_indicators(con, theatre, as_of, evidence_limit=evidence_limit)
 
 
-def _num(value: float | None) -> float | None:
+def json_number(value: float | None) -> float | None:
+    """A float for JSON: rounded to 3 decimals, None for missing or non-finite."""
     return None if value is None or not math.isfinite(value) else round(float(value), 3)
 
 
@@ -96,7 +105,7 @@ def evidence_json(item: EvidenceItem) -> dict:
         "category": item.category,
         "country": item.country,
         "series": item.series,
-        "value": _num(item.value),
+        "value": json_number(item.value),
         "outlet": item.outlet,
         "match_kind": item.match_kind,
         "cue": item.cue,
@@ -111,15 +120,15 @@ def indicator_json(value: IndicatorValue) -> dict:
         "group": value.group,
         "direction": value.direction,
         "state": value.state,
-        "score": _num(value.score),
-        "trend": {"direction": value.trend.direction, "slope": _num(value.trend.slope)},
+        "score": json_number(value.score),
+        "trend": {"direction": value.trend.direction, "slope": json_number(value.trend.slope)},
         "change_point": value.change_point.isoformat() if value.change_point else None,
         "change_direction": value.change_direction,
         "latest": {
             kind: {
                 "day": k.day.isoformat() if k.day else None,
-                "value": _num(k.value),
-                "z": _num(k.z),
+                "value": json_number(k.value),
+                "z": json_number(k.z),
                 "state": k.state,
                 "stale": k.stale,
             }

@@ -19,10 +19,7 @@ from vigil.cli.scenarios import AsOfOption, HorizonOption, _setup
 from vigil.errors import UsageError
 from vigil.scenarios import audit
 from vigil.scenarios.plot import render_reach_png
-from vigil.scenarios.simulate import simulate
 from vigil.store.status import store_status
-
-SIM_PATHS = 20_000  #: enough for the briefing's percentages to one decimal
 
 
 @app.command()
@@ -52,14 +49,8 @@ def brief(
     result = A.assessment_json(assessed)
     previous = _previous(con, spec, library, result, day, horizon, before_day)
     audit.save(con, result)
-    now = A.assess(con, spec, library, day, A.NOW_DAYS, readings=readings, with_evidence=False)
-    sim = simulate(  # the unrounded probabilities: the JSON's are rounded to 4 decimals
-        library,
-        {s.set_id: s.probability for s in now.sets},
-        {s.set_id: s.probability for s in assessed.sets},
-        horizon,
-        paths=SIM_PATHS,
-    ).to_json()
+    end = {s.set_id: s.probability for s in assessed.sets}  # unrounded, unlike the JSON's
+    sim = A.simulate_from(con, spec, library, day, end, horizon, readings=readings).to_json()
     folder = out_dir / f"{spec.theatre.id}_{day}"
     folder.mkdir(parents=True, exist_ok=True)
     reach = render_reach_png(sim, folder / "reach.png", title=f"Escalation paths from {day}")

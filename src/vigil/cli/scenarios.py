@@ -29,7 +29,6 @@ from vigil.forecast.predict import panel_builder
 from vigil.forecast_evidence import ForecastEvidence
 from vigil.scenarios import audit
 from vigil.scenarios.plot import render_html, render_png, render_reach_png
-from vigil.scenarios.simulate import simulate
 from vigil.scenarios.spec import load_scenarios
 from vigil.specs import load_theatre
 
@@ -275,15 +274,10 @@ def simulate_cmd(
     con, spec, library, day = _setup(db, theatre, data, as_of, quiet=fmt == "json")
     readings = A.read_indicators(con, spec, library, A.memory_dates(library, day))
     end = A.assess(con, spec, library, day, horizon, readings=readings, with_evidence=False)
-    now = A.assess(con, spec, library, day, A.NOW_DAYS, readings=readings, with_evidence=False)
-    sim = simulate(
-        library,
-        {s.set_id: s.probability for s in now.sets},
-        {s.set_id: s.probability for s in end.sets},
-        horizon,
-        paths=paths,
-        seed=seed,
-    ).to_json()
+    sim = A.simulate_from(
+        con, spec, library, day, {s.set_id: s.probability for s in end.sets}, horizon,
+        readings=readings, paths=paths, seed=seed,
+    ).to_json()  # fmt: skip
     result = {"theatre": spec.theatre.id, "as_of": day.isoformat(), **sim}
     chart = None
     if out_dir is not None:

@@ -21,15 +21,13 @@ from functools import cached_property
 from pathlib import Path
 
 from vigil import assess as A  # noqa: N812
-from vigil import settings
+from vigil import settings, watch
 from vigil.briefing.yardstick import term
 from vigil.capability import WINDOW_DAYS, capability_notes
 from vigil.errors import InputError, UsageError
-from vigil.geo import register_border_distances
 from vigil.geo.borders import country_polygons
 from vigil.indicators.compute import indicator_history
 from vigil.scenarios import audit
-from vigil.scenarios.simulate import simulate
 from vigil.scenarios.spec import load_scenarios
 from vigil.specs import load_theatre
 from vigil.store import connect
@@ -37,7 +35,6 @@ from vigil.store import connect
 TREND_POINTS = 12  #: stored assessments shown as each scenario's trend on the overview
 PAGE_MAX = 200  #: evidence rows per page, at most
 MAP_MAX = 5000  #: events on the map, at most (most recent first)
-SIM_PATHS = 20_000  #: as in the briefing
 
 
 class NotFoundError(UsageError):
@@ -293,7 +290,7 @@ class Dashboard:
                 "points": [
                     {
                         "as_of": r.as_of.isoformat(),
-                        "score": _num(r.score),
+                        "score": watch.json_number(r.score),
                         "state": r.state,
                     }
                     for r in df.itertuples()
@@ -310,7 +307,7 @@ class Dashboard:
                 dt.date.fromisoformat(self.stored[0]["as_of"]),
                 dt.date.fromisoformat(self.stored[-1]["as_of"]),
             )
-        end = self.data_end()
+        end = watch.latest_date(self.con.cursor())
         return end - dt.timedelta(days=3 * 365), end
 
     def data_span(self) -> tuple[dt.date, dt.date]:
@@ -330,40 +327,18 @@ class Dashboard:
             self._cache["span"] = (row[0].date(), row[1].date()) if row[0] else (today, today)
         return self._cache["span"]  # type: ignore[return-value]
 
-    def data_end(self) -> dt.date:
-        row = (
-            self.con.cursor()
-            .execute(
-                "SELECT max(d) FROM (SELECT max(available_at) AS d FROM events UNION ALL "
-                "SELECT max(available_at) FROM documents)"
-            )
-            .fetchone()
-        )
-        return row[0].date() if row and row[0] else dt.date.today()
-
     def _ensure_borders(self) -> None:
-        if not self._borders and self.spec.theatre.borders:
-            km = [
-                r.within_km
-                for i in self.spec.indicators
-                for r in i.evidence.events
-                if r.near_borders
-            ]
-            register_border_distances(
-                self.con,
-                self.spec.theatre,
-                self.data_dir,
-                Path(settings.get("cache")),
-                max_km=max(km, default=200.0),
-            )
-        self._borders = True
+        """The border-distance TEMP table, on the base connection (hold the lock)."""
+        if not self._borders:
+            watch.register_borders(self.con, self.spec, self.data_dir, Path(settings.get("cache")))
+            self._borders = True
 
     def capability(self) -> dict:
         """Where the war stands as of the latest stored assessment (levels, each attributed):
         the briefing's posture-and-capability figures."""
         if "capability" not in self._cache:
             day = dt.date.fromisoformat(self.stored[-1]["as_of"]) if self.stored else None
-            day = day or self.data_end()
+            day = day or watch.latest_date(self.con.cursor())
             self._cache["capability"] = {
                 "as_of": day.isoformat(),
                 "window_days": WINDOW_DAYS,
@@ -485,25 +460,18 @@ class Dashboard:
         """Escalation chains from the latest stored assessment (computed once)."""
         if "simulation" not in self._cache:
             latest = self.assessment()
-            day = dt.date.fromisoformat(latest["as_of"])
-            with self._lock:
-                self._ensure_borders()
-                now = A.assess(
-                    self.con, self.spec, self.library, day, A.NOW_DAYS, with_evidence=False
-                )
             # stored probabilities are rounded to 4 decimals: renormalised over each ladder
-            horizon = {
+            end = {
                 s["id"]: _normalised([sc["probability"] for sc in s["scenarios"]])
                 for s in latest["scenario_sets"]
             }
-            result = simulate(
-                self.library,
-                {s.set_id: s.probability for s in now.sets},
-                horizon,
-                self.horizon_days,
-                paths=SIM_PATHS,
-            ).to_json()
-            self._cache["simulation"] = {"as_of": latest["as_of"], **result}
+            day = dt.date.fromisoformat(latest["as_of"])
+            with self._lock:
+                self._ensure_borders()
+                sim = A.simulate_from(
+                    self.con, self.spec, self.library, day, end, self.horizon_days
+                )
+            self._cache["simulation"] = {"as_of": latest["as_of"], **sim.to_json()}
         return self._cache["simulation"]  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ briefings
@@ -591,10 +559,6 @@ def _trend(stored: list[dict], set_id: str, scenario_id: str) -> list[dict]:
 def _normalised(ps: list[float]) -> list[float]:
     total = sum(ps)
     return [p / total for p in ps]
-
-
-def _num(x) -> float | None:
-    return None if x is None or x != x else round(float(x), 3)
 
 
 def _plain(path: Path) -> bool:

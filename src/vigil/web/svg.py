@@ -22,7 +22,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
-__all__ = ["bar_chart", "line_chart", "map_svg", "project"]
+__all__ = ["line_chart", "map_svg", "project"]
 
 SVG_NS = "http://www.w3.org/2000/svg"
 
@@ -493,66 +493,6 @@ def line_chart(
 
 # ---------------------------------------------------------------------------------------------
 # Bar chart
-
-
-def _bar_value_text(value: float | None, percent: bool) -> str:
-    """Bar label: percentages with one decimal, whole numbers without decimals."""
-    if value is None:
-        return "n/a"
-    if percent:
-        return f"{value * 100:.1f} %"
-    return f"{value:.0f}" if value == int(value) else f"{value:.2f}"
-
-
-def bar_chart(
-    rows: list[tuple[str, float]],
-    *,
-    width: int = 480,
-    bar_height: int = 18,
-    percent: bool = True,
-    title: str = "",
-) -> str:
-    """Horizontal bar chart for ranked shares or counts (bars start at zero).
-
-    Negative and missing values get no bar, only their value text, since a zero-based bar
-    cannot show them honestly.
-    """
-    clean = [(str(label), _finite(value)) for label, value in rows or []]
-    if not clean:
-        return _no_data(width, title)
-    label_w = min(max(CHAR_W * max(len(label) for label, _ in clean) + 8, 60), width / 2)
-    value_w = 64
-    top = 28 if title else 8
-    gap = 6
-    height = top + len(clean) * (bar_height + gap) + 8
-    top_value = max((v for _, v in clean if v is not None and v > 0), default=1.0)
-    span = width - label_w - value_w - 8
-    parts = [_svg_open(width, height, title, "chart bar-chart"), _visible_title(title, 8, 16)]
-    for i, (label, value) in enumerate(clean):
-        y = top + i * (bar_height + gap)
-        bar_w = span * max(value or 0.0, 0.0) / top_value
-        raw = _raw(value) if value is not None else ""
-        parts.append(_text(label_w - 6, y + bar_height * 0.7, label, anchor="end", css="bar-label"))
-        parts.append(
-            f'<rect class="bar" x="{_f1(label_w)}" y="{_f1(y)}" width="{_f1(bar_w)}" '
-            f'height="{bar_height}" fill="{PALETTE[0]}" data-label="{_esc(label)}" '
-            f'data-value="{raw}"><title>{_esc(label)}: {_bar_value_text(value, percent)}</title>'
-            f"</rect>"
-        )
-        parts.append(
-            _text(
-                label_w + bar_w + 4,
-                y + bar_height * 0.7,
-                _bar_value_text(value, percent),
-                css="bar-value",
-            )
-        )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-# ---------------------------------------------------------------------------------------------
-# Map
 
 
 def _bbox_scale(bbox: tuple[float, float, float, float], width: float) -> tuple[float, float]:
