@@ -83,7 +83,16 @@ ALLOWED = {
     "briefing": {"errors", "briefing"},
     "capability": {"errors", "settings", "specs", "store"},
     "forecast_evidence": {"errors", "settings", "specs", "forecast", "scenarios"},
-    "scenario_backtest": {"errors", "settings", "specs", "store", "scenarios", "assess"},
+    "scenario_backtest": {
+        "errors",
+        "settings",
+        "specs",
+        "store",
+        "scenarios",
+        "assess",
+        "indicators",
+        "forecast",
+    },
     "forecast": {"errors", "settings", "specs", "store", "geo", "forecast"},
     # the dashboard reads what the pipeline stored; it never ingests or matches text
     "web": {

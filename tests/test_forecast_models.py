@@ -345,3 +345,10 @@ def test_reliability_png_writes_a_png(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     empty = fs.reliability_png(predictions().iloc[:0], ["good"], tmp_path / "empty.png")
     assert empty.stat().st_size > 0
+
+
+def test_model_ids_for_the_command_line_are_the_models() -> None:
+    from vigil.forecast import MODEL_IDS
+    from vigil.forecast.models import MODELS
+
+    assert tuple(MODELS) == MODEL_IDS

@@ -393,3 +393,19 @@ def test_belarus_library_is_complete_and_follows_its_rules():
     # no file encodes when something happened: no years, no month names
     for path in sorted(Path(lib.folder).glob("*.yaml")):
         assert date_tokens(path.read_text(encoding="utf-8")) == [], path.name
+
+
+def test_a_resolver_cannot_reach_beyond_the_registered_border_distances(tmp_path: Path):
+    """Border distances are registered out to the indicators' widest rule: a resolver that
+    asked for more would silently miss events, so the spec is refused."""
+    import shutil
+
+    folder = tmp_path / "belarus"
+    shutil.copytree(load_theatre("belarus").folder, folder)
+    role = folder / "scenarios" / "belarus_role.yaml"
+    text = role.read_text()
+    assert text.count("within_km: 60") == 1
+    role.write_text(text.replace("within_km: 60", "within_km: 500"))
+    theatre = load_theatre(folder)
+    with pytest.raises(InputError, match=r"within_km: 500 km is beyond the 100 km"):
+        load_scenarios(theatre)

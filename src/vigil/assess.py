@@ -200,13 +200,24 @@ def replay(
     horizon_days: int,
     *,
     extra: Sequence[ExtraEvidence] = (),
+    with_evidence: bool = True,
 ) -> list[Assessment]:
     """:func:`assess` on each date, from one evidence load (each with its evidence items,
-    so a stored replay is as complete as a direct assessment)."""
+    so a stored replay is as complete as a direct assessment; a backtest, which only scores
+    probabilities, passes ``with_evidence=False``)."""
     needed = sorted({d for day in dates for d in memory_dates(library, day)})
     readings = read_indicators(con, theatre, library, needed)
     return [
-        assess(con, theatre, library, day, horizon_days, extra=extra, readings=readings)
+        assess(
+            con,
+            theatre,
+            library,
+            day,
+            horizon_days,
+            extra=extra,
+            readings=readings,
+            with_evidence=with_evidence,
+        )
         for day in dates
     ]
 

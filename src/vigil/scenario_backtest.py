@@ -19,10 +19,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+import ibis
 import numpy as np
 
 from vigil import assess as A  # noqa: N812
 from vigil.errors import InputError
+from vigil.forecast import scores
+from vigil.indicators import series as S  # noqa: N812
 from vigil.scenarios.bayes import prior
 from vigil.scenarios.spec import Resolver, ScenarioLibrary
 from vigil.specs import TheatreSpec
@@ -39,27 +42,17 @@ def coverage(con, resolver: Resolver) -> tuple[dt.date, dt.date] | None:
     return None if row[0] is None else (row[0], row[1])
 
 
-def resolved_count(con, resolver: Resolver, start: dt.date, end: dt.date) -> int:
-    """Matching events with ``start < occurred_on <= end``."""
-    rule = resolver.events
-    params: list = [start, end]
-    where = ["occurred_on > ?", "occurred_on <= ?"]
-    for column, values in (
-        ("source", rule.sources),
-        ("category", rule.categories),
-        ("country", rule.countries),
-    ):
-        if values:
-            where.append(f"list_contains(?::VARCHAR[], {column})")
-            params.append(list(values))
-    if rule.near_borders:
-        where.append(
-            "EXISTS (SELECT 1 FROM event_border_km b WHERE b.source = e.source AND "
-            "b.source_id = e.source_id AND list_contains(?::VARCHAR[], b.border) AND b.km <= ?)"
-        )
-        params += [list(rule.near_borders), rule.within_km]
-    sql = f"SELECT count(*) FROM events e WHERE {' AND '.join(where)}"
-    return int(con.execute(sql, params).fetchone()[0])
+def resolution_days(con, resolver: Resolver) -> np.ndarray:
+    """Sorted days of the events the resolver counts (the indicators' own rule matching)."""
+    sql = ibis.to_sql(S.rule_events_expr(resolver.events), dialect="duckdb")
+    rows = con.execute(f"SELECT occurred_on FROM ({sql}) ORDER BY occurred_on").fetchall()
+    return np.array([r[0] for r in rows], dtype="datetime64[D]")
+
+
+def resolved_count(days: np.ndarray, start: dt.date, end: dt.date) -> int:
+    """Events of ``days`` (from :func:`resolution_days`) with ``start < day <= end``."""
+    lo, hi = np.datetime64(start, "D"), np.datetime64(end, "D")
+    return int(np.searchsorted(days, hi, "right") - np.searchsorted(days, lo, "right"))
 
 
 def backtest_scenarios(
@@ -99,7 +92,7 @@ def backtest_scenarios(
             "use a shorter --horizon or a store with longer event coverage",
         )
     days = [lo + dt.timedelta(days=i) for i in range(0, (hi - lo).days + 1, step_days)]
-    assessed = A.replay(con, theatre, library, days, horizon_days)
+    assessed = A.replay(con, theatre, library, days, horizon_days, with_evidence=False)
     results = [
         _score(con, oid, sset, outcome, assessed, horizon_days)
         for oid, (sset, outcome, _) in plans.items()
@@ -119,10 +112,11 @@ def backtest_scenarios(
 def _score(con, oid, sset, outcome, assessed: Sequence[A.Assessment], horizon: int) -> dict:
     k = sset.index(outcome.at_least)
     p_prior = float(prior(sset, horizon)[k:].sum())
+    days = resolution_days(con, outcome.resolve)
     rows = []
     for a in assessed:
         p = next(o.probability for o in a.outcomes if o.id == oid)
-        n = resolved_count(con, outcome.resolve, a.as_of, a.as_of + dt.timedelta(days=horizon))
+        n = resolved_count(days, a.as_of, a.as_of + dt.timedelta(days=horizon))
         rows.append(
             {
                 "as_of": str(a.as_of),
@@ -132,20 +126,24 @@ def _score(con, oid, sset, outcome, assessed: Sequence[A.Assessment], horizon: i
             }
         )
     y = np.array([r["resolved"] for r in rows], dtype=float)
-    p = np.clip([r["probability"] for r in rows], 1e-6, 1 - 1e-6)
-    brier = float(np.mean((p - y) ** 2))
-    ref_prior = float(np.mean((p_prior - y) ** 2))
-    ref_clim = float(np.mean((y.mean() - y) ** 2))
+    p = np.array([r["probability"] for r in rows])
+    brier = scores.brier(y, p)
+    ref_prior = scores.brier(y, np.full_like(p, p_prior))
+    ref_clim = scores.brier(y, np.full_like(p, y.mean()))
     return {
         "id": oid,
         "n": len(rows),
         "positives": int(y.sum()),
         "prior": round(p_prior, 4),
         "brier": round(brier, 4),
-        "log_loss": round(float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))), 4),
+        "log_loss": round(scores.log_loss(y, p), 4),
         "brier_prior": round(ref_prior, 4),
-        "bss_vs_prior": None if ref_prior == 0 else round(1 - brier / ref_prior, 4),
-        "bss_vs_climatology": None if ref_clim == 0 else round(1 - brier / ref_clim, 4),
+        "bss_vs_prior": _round(scores.skill(brier, ref_prior)),
+        "bss_vs_climatology": _round(scores.skill(brier, ref_clim)),
         "resolver": outcome.resolve.why.strip(),
         "rows": rows,
     }
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)

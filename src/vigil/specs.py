@@ -200,6 +200,13 @@ class TheatreSpec(Spec):
             f"no indicator {indicator_id!r} in theatre {self.theatre.id}", f"choose one of: {known}"
         )
 
+    def border_reach_km(self) -> float:
+        """How far from its borders event distances are registered: the widest
+        ``near_borders`` rule of its indicators (200 km when none names a border). Anything
+        else that filters by border distance (an outcome's resolver) must stay within it."""
+        km = [r.within_km for i in self.indicators for r in i.evidence.events if r.near_borders]
+        return max(km, default=200.0)
+
 
 def theatres_root() -> Path:
     """The folder holding one sub-folder per theatre (``theatres/`` at the repo root)."""

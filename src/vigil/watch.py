@@ -46,14 +46,14 @@ def prepare_evidence(
 def register_borders(
     con: duckdb.DuckDBPyConnection, theatre: TheatreSpec, data_dir: Path, cache_dir: Path
 ) -> int:
-    """The TEMP table of event distances to the theatre's borders, as far as its widest
-    ``near_borders`` rule reaches (rows registered; 0 for a theatre without borders). It
+    """The TEMP table of event distances to the theatre's borders, out to
+    :meth:`~vigil.specs.TheatreSpec.border_reach_km` (rows registered; 0 for a theatre
+    without borders). It
     writes nothing to the store, so a read-only connection can hold it too."""
     if not theatre.theatre.borders:
         return 0
-    km = [r.within_km for i in theatre.indicators for r in i.evidence.events if r.near_borders]
     return register_border_distances(
-        con, theatre.theatre, data_dir, cache_dir, max_km=max(km, default=200.0)
+        con, theatre.theatre, data_dir, cache_dir, max_km=theatre.border_reach_km()
     )
 
 

@@ -25,12 +25,8 @@ from vigil.cli.common import (
 from vigil.cli.indicators import DEFAULT_DATA, DataOption
 from vigil.cli.scenarios import _setup
 from vigil.errors import UsageError
+from vigil.forecast import MODEL_IDS
 from vigil.forecast import panel as P  # noqa: N812
-from vigil.forecast.backtest import BacktestConfig, run_backtest
-from vigil.forecast.models import MODELS
-from vigil.forecast.predict import forecast_table, panel_builder
-from vigil.forecast.scores import reliability_png, score_table
-from vigil.scenario_backtest import backtest_scenarios
 from vigil.store import connect
 
 TASKS = ("acled-escalation",)
@@ -59,7 +55,7 @@ def backtest(
         list[str] | None,
         typer.Option(
             "--model",
-            help=f"Models (repeatable): {', '.join(MODELS)}; default all. `scenarios` backtests "
+            help=f"Models (repeatable): {', '.join(MODEL_IDS)}; default all. `scenarios` backtests "
             "the scenario model of --theatre instead.",
         ),
     ] = None,
@@ -88,8 +84,11 @@ def backtest(
         raise UsageError(f"unknown --task {task!r}", f"choose one of: {', '.join(TASKS)}")
     if last < first:
         raise UsageError("--to is before --from", "swap the years")
+    from vigil.forecast.backtest import BacktestConfig, run_backtest  # heavy: fit-time only
+    from vigil.forecast.predict import panel_builder
+
     horizons = tuple(horizon or P.HORIZONS)
-    models = tuple(model or MODELS)
+    models = tuple(model or MODEL_IDS)
     config = BacktestConfig(first, last, horizons=horizons, models=models)
     con = track(connect(db))
     build = panel_builder(con, data)
@@ -130,6 +129,8 @@ def _print_years(report: dict, horizon: int) -> None:
 
 def _scenario_backtest(theatre, step, horizon_days, first, last, data, db, fmt) -> None:
     """``--model scenarios``: replay the theatre's assessment and score resolvable outcomes."""
+    from vigil.scenario_backtest import backtest_scenarios
+
     con, spec, library, _ = _setup(db, theatre, data, None, quiet=fmt == "json")
     report = backtest_scenarios(
         con,
@@ -175,6 +176,8 @@ def _scenario_backtest(theatre, step, horizon_days, first, last, data, db, fmt) 
 
 
 def _report(result, models, out_dir: Path, task: str) -> dict:
+    from vigil.forecast.scores import reliability_png, score_table
+
     pred = result.predictions
     entries, charts = [], []
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -269,10 +272,12 @@ def forecast(
 ) -> None:
     """P(political violence reaches max(10, 2 × its 12-month mean)) in the next months."""
     _check_format(fmt)
-    if model not in MODELS:
-        raise UsageError(f"unknown --model {model!r}", f"choose one of: {', '.join(MODELS)}")
+    if model not in MODEL_IDS:
+        raise UsageError(f"unknown --model {model!r}", f"choose one of: {', '.join(MODEL_IDS)}")
     con = track(connect(db))
     day = watch.parse_date(as_of) if as_of else dt.date.today()
+    from vigil.forecast.predict import forecast_table, panel_builder
+
     table = forecast_table(panel_builder(con, data), con, day, horizon, model)
     table = table.rename(columns={"base_rate": "base"})
     wanted = [c.upper() for c in country or []]

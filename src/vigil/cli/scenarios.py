@@ -25,8 +25,6 @@ from vigil.cli.common import (
 )
 from vigil.cli.indicators import DEFAULT_DATA, DataOption, TheatreOption, _prepared
 from vigil.errors import UsageError
-from vigil.forecast.predict import panel_builder
-from vigil.forecast_evidence import ForecastEvidence
 from vigil.scenarios import audit
 from vigil.scenarios.plot import render_html, render_png, render_reach_png
 from vigil.scenarios.spec import load_scenarios
@@ -56,6 +54,15 @@ def _setup(db, theatre: str, data, as_of: str | None, *, quiet: bool):
     return con, spec, library, day
 
 
+def _forecast_evidence(con, data) -> list:
+    """The statistical forecaster as extra evidence (imported here: it loads scikit-learn
+    and LightGBM, which no other command needs)."""
+    from vigil.forecast.predict import panel_builder
+    from vigil.forecast_evidence import ForecastEvidence
+
+    return [ForecastEvidence(panel_builder(con, data), con)]
+
+
 def pct(p: float) -> str:
     return f"{100 * p:.1f}%" if p >= 0.001 else "<0.1%"
 
@@ -82,7 +89,7 @@ def assess_cmd(
         raise UsageError(
             f"--since {before_day} is not before --as-of {day}", "pick an earlier date"
         )
-    extra = [ForecastEvidence(panel_builder(con, data), con)] if forecast else []
+    extra = _forecast_evidence(con, data) if forecast else []
     result = A.assessment_json(A.assess(con, spec, library, day, horizon, extra=extra))
     audit.save(con, result)
     changes = None
@@ -199,7 +206,7 @@ def replay(
     if last < first:
         raise UsageError("--to is before --from", "swap the dates")
     con, spec, library, _ = _setup(db, theatre, data, start, quiet=fmt == "json")
-    extra = [ForecastEvidence(panel_builder(con, data), con)] if forecast else []
+    extra = _forecast_evidence(con, data) if forecast else []
     results, png, html = replay_and_store(
         con, spec, library, (first, last, step), horizon, extra, out_dir
     )

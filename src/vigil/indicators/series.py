@@ -119,7 +119,21 @@ def _rule_predicate(t: ibis.Table, rule: EventRule):
 
 def _events_base(indicators: tuple[Indicator, ...]) -> ibis.Table:
     """``events`` with, when rules need it, the km to each border they name (NULL: far)."""
-    borders = sorted({b for i in indicators for r in i.evidence.events for b in r.near_borders})
+    return _with_border_km(
+        sorted({b for i in indicators for r in i.evidence.events for b in r.near_borders})
+    )
+
+
+def rule_events_expr(rule: EventRule) -> ibis.Table:
+    """The events one rule matches (what indicators count, for a single rule: an outcome's
+    resolver), with ``occurred_on`` and ``available_at``."""
+    base = _with_border_km(sorted(rule.near_borders))
+    return base.filter(_rule_predicate(base, rule)).select(
+        "source", "source_id", "occurred_on", "available_at"
+    )
+
+
+def _with_border_km(borders: list[str]) -> ibis.Table:
     if not borders:
         return EVENTS
     near = BORDER_KM.group_by(["source", "source_id"]).agg(

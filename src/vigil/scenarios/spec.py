@@ -376,6 +376,14 @@ def _check_sets(theatre, sets, files) -> dict[str, ScenarioSet]:
                     f"in the theatre's borders {sorted(borders)}",
                     "declare the border in theatre.yaml",
                 )
+            reach = theatre.border_reach_km()
+            if o.resolve and o.resolve.events.near_borders and o.resolve.events.within_km > reach:
+                raise InputError(
+                    f"{rel}: outcomes[{i}].resolve.events.within_km: "
+                    f"{o.resolve.events.within_km:g} km is beyond the {reach:g} km to which "
+                    "border distances are registered (the indicators' widest near_borders rule)",
+                    f"use {reach:g} km or less, or widen an indicator rule",
+                )
     return by_id
 
 
