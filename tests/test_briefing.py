@@ -111,3 +111,23 @@ def test_brief_writes_markdown_html_and_pdf(real_store, shared_data, tmp_path) -
     assert again.exit_code == 0, again.output
     md2 = (tmp_path / "b" / "belarus_2022-03-06" / "briefing.md").read_text()
     assert "Since the assessment of 2022-02-20" in md2
+
+
+def test_recommendations_come_from_the_spec_with_their_triggers() -> None:
+    from vigil.briefing.document import _recommendations
+
+    assessment = {
+        "scenario_sets": [],
+        "outcomes": [
+            {"id": "a", "probability": 0.12}, {"id": "b", "probability": 0.2},
+            {"id": "c", "probability": 0.05},
+        ],
+    }  # fmt: skip
+    recs = [
+        {"outcome": "a", "at_probability": 0.1, "text": "Watch the   border <now>."},
+        {"outcome": "b", "at_probability": 0.1, "text": "Watch the border <now>."},
+        {"outcome": "c", "at_probability": 0.1, "text": "Never printed: below its trigger."},
+    ]
+    section = to_markdown(_recommendations(assessment, [], recs))
+    assert "Watch the border \\<now\\>. (because a 12.0 % ≥ 10.0 %; b 20.0 % ≥ 10.0 %)" in section
+    assert section.count("Watch the border") == 1 and "Never printed" not in section

@@ -72,7 +72,13 @@ def model_hash(
             MODEL_VERSION,
             # capability series are reported, never weighed: they leave the hash alone
             theatre.model_dump(exclude={"folder": True, "theatre": {"capability": True}}),
-            library.model_dump(exclude={"folder"}),
+            # recommendations are printed, never weighed: they leave the hash alone too
+            library.model_dump(
+                exclude={
+                    "folder": True,
+                    "sets": {"__all__": {"outcomes": {"__all__": {"recommend"}}}},
+                }
+            ),
             sorted(e.id for e in extra),
         ],
         sort_keys=True,

@@ -29,6 +29,8 @@ class Inputs:
     charts: dict[str, str] = field(default_factory=dict)  #: name → PNG path
     sources: list[dict] = field(default_factory=list)  #: store status rows
     capability: list[dict] = field(default_factory=list)  #: vigil.capability notes
+    #: the spec's ``{outcome, at_probability, text}`` (``outcomes[].recommend``)
+    recommendations: list[dict] = field(default_factory=list)
 
 
 class _Refs:
@@ -73,7 +75,7 @@ def build(x: Inputs) -> list[tuple]:
     blocks += _chains(x.simulation, x.charts)
     blocks += _consequences(x.simulation)
     blocks += _watchlist(a, x.thresholds)
-    blocks += _recommendations(a, x.indicators)
+    blocks += _recommendations(a, x.indicators, x.recommendations)
     blocks += _methods(a, x, refs)
     blocks += [("h", 2, "Evidence cited"), ("refs", list(refs.items.values()))]
     return blocks
@@ -342,8 +344,9 @@ def _watchlist(a: dict, thresholds: dict[str, tuple[float, float]]) -> list[tupl
     return [("h", 2, "Watch-list: what would change the call"), body]
 
 
-def _recommendations(a: dict, indicators: list[dict]) -> list[tuple]:
-    """Recommendations that follow from the assessment, each with its trigger."""
+def _recommendations(a: dict, indicators: list[dict], recommendations: list[dict]) -> list[tuple]:
+    """Recommendations that follow from the assessment, each with its trigger: the scenario
+    spec's (``outcomes[].recommend``) and those any assessment implies."""
     out = []
     p = {o["id"]: o["probability"] for o in a["outcomes"]}
     raised = [i["id"] for i in indicators if i["state"] in ("elevated", "high")]
@@ -356,17 +359,12 @@ def _recommendations(a: dict, indicators: list[dict]) -> list[tuple]:
             + ", ".join(sorted(flips)[:6])
             + "): each would change a call alone."
         )
-    if p.get("belarus_nato_incident", 0) >= 0.375:
-        out.append(
-            "Prepare for a border or airspace incident with Poland, Lithuania or Latvia "
-            "(it is a realistic possibility or more): keep military communication "
-            "channels open so an incident is not misread."
-        )
-    if max(p.get("belarus_territory_offensive", 0), p.get("belarus_forces_in_ukraine", 0)) >= 0.1:
-        out.append(
-            "Reinforce surveillance of the northern Ukrainian border and share "
-            "intelligence on Belarusian and Russian units in Belarus."
-        )
+    triggered: dict[str, list[str]] = {}  # one text, every outcome that triggers it
+    for r in recommendations:
+        if p.get(r["outcome"], 0) >= r["at_probability"]:
+            trigger = f"{r['outcome']} {pct(p[r['outcome']])} ≥ {pct(r['at_probability'])}"
+            triggered.setdefault(md_escape(" ".join(r["text"].split())), []).append(trigger)
+    out += [f"{text} (because {'; '.join(why)})" for text, why in triggered.items()]
     if raised:
         out.append(
             "Read the evidence of the raised indicators ("

@@ -66,6 +66,9 @@ def brief(
         charts={"reach": str(reach)},
         sources=_sources(con),
         capability=capability_notes(con, spec, day),
+        recommendations=[
+            {"outcome": o.id, **r.model_dump()} for _, o in library.outcomes() for r in o.recommend
+        ],
     )
     blocks = build(inputs)
     md = folder / "briefing.md"

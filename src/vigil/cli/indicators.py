@@ -204,7 +204,7 @@ def embed_cmd(
     _check_format(fmt)
     spec = load_theatre(theatre)
     embedder = text_embed.load_embedder(precision=precision)
-    con = connect(db)
+    con = track(connect(db))
     todo = [0]
 
     def progress(done: int, total: int) -> None:

@@ -228,7 +228,7 @@ def replay(
     table = Table(
         "as of",
         f"leading {lead}",
-        *[o.removeprefix("belarus_") for o in outcome_ids],
+        *[o.removeprefix(f"{spec.theatre.id}_") for o in outcome_ids],
         title=f"Outcome probabilities within {horizon} days",
         title_justify="left",
     )

@@ -11,8 +11,7 @@ from vigil.cli.common import DEFAULT_DB, DbOption, _handle_errors, app, out
 from vigil.cli.indicators import DEFAULT_DATA, DataOption, TheatreOption
 from vigil.cli.scenarios import HorizonOption
 from vigil.errors import UsageError
-
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
+from vigil.web import LOOPBACK_HOSTS
 
 
 @app.command()
@@ -35,10 +34,10 @@ def serve(
     """Serve the dashboard and /api/ (read-only) on http://127.0.0.1:8000."""
     import uvicorn  # only this command needs the server
 
-    from vigil.web.app import LOOPBACK_HOSTS, create_app
+    from vigil.web.app import create_app
     from vigil.web.data import Dashboard
 
-    if host not in LOOPBACK and not public:
+    if host not in LOOPBACK_HOSTS and not public:
         raise UsageError(
             f"--host {host} would expose the dashboard beyond this machine",
             "it has no authentication; add --public if that is what you want",

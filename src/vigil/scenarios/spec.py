@@ -121,6 +121,13 @@ class Resolver(Spec):
     why: str = Field(min_length=20)
 
 
+class Recommendation(Spec):
+    """What to do once an outcome is this likely; the briefing prints it with its trigger."""
+
+    at_probability: float = Field(gt=0, lt=1)
+    text: str = Field(min_length=10)
+
+
 class Outcome(Spec):
     """A named yes/no outcome: this set reaches at least this rung within the horizon."""
 
@@ -128,6 +135,7 @@ class Outcome(Spec):
     at_least: str = Field(pattern=ID)
     question: str = Field(min_length=10)
     resolve: Resolver | None = None
+    recommend: tuple[Recommendation, ...] = ()
 
 
 class ScenarioSet(Spec):

@@ -26,10 +26,9 @@ from vigil import __version__
 from vigil.briefing.document import number, pct
 from vigil.briefing.render import safe_url
 from vigil.errors import UsageError, VigilError
-from vigil.web import svg
+from vigil.web import LOOPBACK_HOSTS, svg
 from vigil.web.data import BRIEFING_FILES, MAP_MAX, Dashboard, EvidenceQuery, NotFoundError
 
-LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]", "::1"]
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
@@ -79,7 +78,7 @@ def create_app(dash: Dashboard, allowed_hosts: list[str] | None = None) -> FastA
         redoc_url=None,
     )
     app.state.dash = dash
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or LOOPBACK_HOSTS)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or list(LOOPBACK_HOSTS))
     env = Environment(
         loader=PackageLoader("vigil.web", "templates"),
         autoescape=select_autoescape(["html"]),
