@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -60,7 +59,6 @@ class Assessment:
     evidence: dict[tuple[str, dt.date], list[EvidenceItem]] = field(
         repr=False, compare=False, default_factory=dict
     )
-    extra: tuple[ExtraEvidence, ...] = field(repr=False, compare=False, default=())
 
 
 def model_hash(
@@ -108,10 +106,7 @@ def read_indicators(
     """Readings of every indicator the sets use, on each date (one evidence load)."""
     states = states_at(con, theatre, dates, used_indicators(library))
     return {
-        ind: [
-            Reading(ind, day, state, _finite(score), observed)
-            for day, state, score, observed in rows
-        ]
+        ind: [Reading(ind, day, state, observed) for day, state, _score, observed in rows]
         for ind, rows in states.items()
     }
 
@@ -156,7 +151,6 @@ def assess(
         library=library,
         readings=readings,
         evidence=evidence,
-        extra=tuple(extra),
     )
 
 
@@ -241,10 +235,6 @@ def _evidence(con, theatre: TheatreSpec, sets) -> dict[tuple[str, dt.date], list
         batch = evidence_batch(con, theatre.theatre.id, inds, day, EVIDENCE_PER_READING)
         out |= {(i, day): items for i, items in batch.items()}
     return out
-
-
-def _finite(x) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
 
 
 def _r(x: float, nd: int = 4) -> float:

@@ -35,7 +35,3 @@ def term(p: float) -> str:
     if not 0 <= p <= 1:
         raise ValueError(f"{p} is not a probability")
     return next(word for cut, word, _ in YARDSTICK if p < cut)
-
-
-def published_range(p: float) -> str:
-    return next(rng for cut, _, rng in YARDSTICK if p < cut)

@@ -46,7 +46,6 @@ class AchRow:
     indicator: str
     state: str | None  #: None: no usable reading (no evidence either way)
     marks: tuple[str, ...]
-    centred: tuple[float, ...]
     llr: tuple[float, ...]
 
 
@@ -59,20 +58,16 @@ def ach_matrix(
     rows = []
     for lk in scenario_set.evidence:
         c = by_ind.pop(lk.indicator, None)
-        if c is None:
-            rows.append(AchRow(lk.indicator, None, ("",) * k, (0.0,) * k, (0.0,) * k))
-        else:
-            rows.append(
-                AchRow(c.indicator, c.state, tuple(mark(x) for x in c.centred), c.centred, c.llr)
-            )
-    for c in by_ind.values():  # extra evidence (e.g. a forecaster)
-        rows.append(
-            AchRow(c.indicator, c.state, tuple(mark(x) for x in c.centred), c.centred, c.llr)
-        )
+        rows.append(_row(c) if c else AchRow(lk.indicator, None, ("",) * k, (0.0,) * k))
+    rows += [_row(c) for c in by_ind.values()]  # extra evidence (e.g. a forecaster)
     inconsistency = tuple(
         float(sum(min(0.0, r.llr[j]) for r in rows)) for j in range(k)
     )  # fmt: skip
     return rows, inconsistency
+
+
+def _row(c: Contribution) -> AchRow:
+    return AchRow(c.indicator, c.state, tuple(mark(x) for x in c.centred), c.llr)
 
 
 @dataclass(frozen=True)
@@ -82,7 +77,6 @@ class Sensitivity:
     state_if: str
     leading_now: str
     leading_if: str
-    probabilities_if: tuple[float, ...]
     shift: float  #: largest change of any rung's probability
 
     @property
@@ -118,7 +112,6 @@ def sensitivity(
                     state_if=state,
                     leading_now=lead,
                     leading_if=ids[int(np.argmax(p))],
-                    probabilities_if=tuple(float(x) for x in p),
                     shift=float(np.abs(p - base).max()),
                 )
             )

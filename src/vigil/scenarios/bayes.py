@@ -61,7 +61,6 @@ class Reading:
     indicator: str
     day: dt.date
     state: str
-    score: float | None = None
     observed: dt.date | None = None
 
     @property
