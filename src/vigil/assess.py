@@ -1,9 +1,12 @@
 """One dated assessment: indicator readings → scenario sets → outcomes, with the audit trail.
 
 :func:`assess` reads every indicator a scenario set uses on the as-of date and on the dates
-of the sets' memory (each reading as known on its own date: no look-ahead), updates each
-set (:mod:`vigil.scenarios.bayes`), derives the outcomes, attaches the evidence items behind
-every contribution, and computes the ACH matrix and the sensitivity of each set's call.
+of the sets' memory (each reading as known on its own date: no look-ahead; observed or
+blind, :mod:`vigil.indicators.readings`), finds the outcomes already under way
+(:mod:`vigil.scenarios.resolve`) and the false alarms of the raised indicators
+(:mod:`vigil.scenarios.history`), updates each set (:mod:`vigil.scenarios.bayes`), derives
+the outcomes, attaches the evidence items behind every contribution, and computes the ACH
+matrix, the sensitivity of each set's call and how much of the evidence was seen.
 :func:`replay` does the same for a range of dates from one evidence load. The JSON form
 (:func:`assessment_json`) is what is stored (:mod:`vigil.scenarios.audit`), printed by
 ``vigil assess --format json`` and diffed by ``--since``.
@@ -17,19 +20,21 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from vigil.indicators.compute import states_at
+from vigil.indicators import readings as R  # noqa: N812
 from vigil.indicators.evidence import EvidenceItem, evidence_batch
 from vigil.scenarios import audit
 from vigil.scenarios.analysis import ach_matrix, sensitivity
 from vigil.scenarios.bayes import ExtraEvidence, Reading, SetAssessment, assess_set
+from vigil.scenarios.history import FalseAlarms, false_alarms, history_dates
+from vigil.scenarios.resolve import OutcomeResolver, load_resolvers, observed_on, occurred_in
 from vigil.scenarios.simulate import Simulation, simulate
-from vigil.scenarios.spec import ScenarioLibrary
+from vigil.scenarios.spec import STATES, ScenarioLibrary, ScenarioSet
 from vigil.specs import TheatreSpec
 from vigil.watch import evidence_json
 
 #: bump when the model's arithmetic changes: stored assessments of another version are
 #: kept apart (part of the model hash)
-MODEL_VERSION = "scenarios-1"
+MODEL_VERSION = "scenarios-2"
 #: the horizon whose posterior stands for "now" (the simulation's starting state)
 NOW_DAYS = 7
 SIM_PATHS = 20_000  #: paths for the briefing and the dashboard: percentages to one decimal
@@ -44,6 +49,22 @@ class OutcomeResult:
     question: str
     probability: float
     interval: tuple[float, float]
+    prior: float = 0.0
+    observed: dict | None = None  #: since, probability floor, evidence: under way on the date
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How much of a set's evidence was seen: indicators with an observed reading in the
+    memory window, and the blind ones with the reasons of their latest reading."""
+
+    observed: tuple[str, ...]
+    blind: tuple[tuple[str, tuple[str, ...]], ...]
+
+    def summary(self) -> str:
+        total = len(self.observed) + len(self.blind)
+        text = f"{len(self.observed)} of {total} indicators observed"
+        return text + (f"; blind: {', '.join(i for i, _ in self.blind)}" if self.blind else "")
 
 
 @dataclass(frozen=True)
@@ -57,6 +78,10 @@ class Assessment:
     library: ScenarioLibrary = field(repr=False, compare=False)
     readings: dict[str, list[Reading]] = field(repr=False, compare=False, default_factory=dict)
     evidence: dict[tuple[str, dt.date], list[EvidenceItem]] = field(
+        repr=False, compare=False, default_factory=dict
+    )
+    coverage: dict[str, Coverage] = field(repr=False, compare=False, default_factory=dict)
+    false_alarms: dict[str, dict[str, FalseAlarms]] = field(
         repr=False, compare=False, default_factory=dict
     )
 
@@ -101,14 +126,32 @@ def used_indicators(library: ScenarioLibrary) -> list[str]:
 
 
 def read_indicators(
-    con, theatre: TheatreSpec, library: ScenarioLibrary, dates: Iterable[dt.date]
+    con,
+    theatre: TheatreSpec,
+    library: ScenarioLibrary,
+    dates: Iterable[dt.date],
+    indicator_ids: Iterable[str] | None = None,
 ) -> dict[str, list[Reading]]:
-    """Readings of every indicator the sets use, on each date (one evidence load)."""
-    states = states_at(con, theatre, dates, used_indicators(library))
-    return {
-        ind: [Reading(ind, day, state, observed) for day, state, _score, observed in rows]
-        for ind, rows in states.items()
-    }
+    """Readings of every indicator the sets use (or those named), on each date, observed or
+    blind (one evidence load; :mod:`vigil.indicators.readings`)."""
+    ids = list(indicator_ids) if indicator_ids is not None else used_indicators(library)
+    read = R.read_indicators(con, theatre, dates, ids)
+    return {ind: [_reading(r) for r in rows] for ind, rows in read.items()}
+
+
+def _reading(r: R.IndicatorReading) -> Reading:
+    return Reading(
+        r.indicator, r.day, r.state, r.observed, r.strength,
+        r.driver.describe() if r.driver else "", tuple(r.reasons),
+    )  # fmt: skip
+
+
+def history_needed(library: ScenarioLibrary, days: Iterable[dt.date], horizon: int) -> list:
+    """Every date a replay of ``days`` reads: the memory grids and the false-alarm history."""
+    out = set()
+    for day in days:
+        out |= set(memory_dates(library, day)) | set(history_dates(day, horizon))
+    return sorted(out)
 
 
 def assess(
@@ -120,38 +163,122 @@ def assess(
     *,
     extra: Sequence[ExtraEvidence] = (),
     readings: dict[str, list[Reading]] | None = None,
+    resolvers: dict[str, OutcomeResolver] | None = None,
     with_evidence: bool = True,
 ) -> Assessment:
-    """Every set of ``library`` as of ``as_of`` for ``horizon_days`` (see the module doc)."""
+    """Every set of ``library`` as of ``as_of`` for ``horizon_days`` (see the module doc).
+
+    ``readings`` and ``resolvers`` may be passed when many dates are assessed from one load
+    (:func:`replay`); readings the false-alarm history needs and the given ones lack are
+    read here, for the raised indicators only.
+    """
     if readings is None:
         readings = read_indicators(con, theatre, library, memory_dates(library, as_of))
-    sets = tuple(
-        assess_set(
-            s,
-            readings,
-            as_of,
-            horizon_days,
-            extra=[c for e in extra for c in e.contributions(s, as_of, horizon_days)],
+    if resolvers is None:
+        resolvers = load_resolvers(con, theatre, library)
+    readings = _with_history(con, theatre, library, readings, as_of, horizon_days)
+    sets, alarms = [], {}
+    for s in library.sets:
+        alarms[s.id] = false_alarms(
+            s, readings, as_of, horizon_days, occurred_in(resolvers, s),
+            _raised(s, readings, as_of),
+        )  # fmt: skip
+        contributed = [c for e in extra for c in e.contributions(s, as_of, horizon_days)]
+        bounds = {i: fa.rates for i, fa in alarms[s.id].items()}
+        observed = observed_on(resolvers, s, as_of, horizon_days)
+        sets.append(
+            assess_set(
+                s,
+                readings,
+                as_of,
+                horizon_days,
+                extra=contributed,
+                bounds=bounds,
+                observed=observed,
+            )
         )
-        for s in library.sets
-    )
-    outcomes = []
-    for s, result in zip(library.sets, sets, strict=True):
-        for o in s.outcomes:
-            p, interval = result.at_least(o.at_least)
-            outcomes.append(OutcomeResult(o.id, s.id, o.at_least, o.question, p, interval))
+    outcomes = [
+        _outcome(o, s, r) for s, r in zip(library.sets, sets, strict=True) for o in s.outcomes
+    ]
     evidence = _evidence(con, theatre, sets) if with_evidence else {}
     return Assessment(
         theatre=theatre.theatre.id,
         as_of=as_of,
         horizon_days=horizon_days,
         model_hash=model_hash(theatre, library, extra),
-        sets=sets,
+        sets=tuple(sets),
         outcomes=tuple(outcomes),
         library=library,
         readings=readings,
         evidence=evidence,
+        coverage={
+            s.id: coverage(s, r, readings, as_of) for s, r in zip(library.sets, sets, strict=True)
+        },
+        false_alarms=alarms,
     )
+
+
+def _outcome(o, s: ScenarioSet, result: SetAssessment) -> OutcomeResult:
+    p, interval = result.at_least(o.at_least)
+    k = s.index(o.at_least)
+    obs = next((x for x in result.observed if x.rung >= k), None)
+    observed = None
+    if obs is not None:
+        observed = {
+            "outcome": obs.outcome,
+            "since": obs.since.isoformat(),
+            "probability": round(obs.probability, 4),
+            "evidence": list(obs.evidence),
+        }
+    return OutcomeResult(
+        o.id, s.id, o.at_least, o.question, p, interval, float(sum(result.prior[k:])), observed
+    )
+
+
+def _raised(s: ScenarioSet, readings: dict[str, list[Reading]], as_of: dt.date) -> set[str]:
+    """The set's indicators with an elevated or high reading on its memory grid: the only
+    ones whose false alarms can change their contribution."""
+    from vigil.scenarios.bayes import on_grid
+
+    return {
+        lk.indicator
+        for lk in s.evidence
+        if any(r.state in STATES[1:] for r in on_grid(s, readings.get(lk.indicator, ()), as_of))
+    }
+
+
+def _with_history(con, theatre, library, readings, as_of: dt.date, horizon: int) -> dict:
+    """``readings`` with the false-alarm history of the raised indicators added where it
+    is missing (a replay passes it in; a single assessment reads it here)."""
+    raised = set().union(*(_raised(s, readings, as_of) for s in library.sets))
+    dates = history_dates(as_of, horizon)
+    missing = {
+        i for i in raised if not {r.day for r in readings.get(i, ())} >= set(dates)
+    }  # fmt: skip
+    if not missing or not dates:
+        return readings
+    more = read_indicators(con, theatre, library, dates, sorted(missing))
+    merged = dict(readings)
+    for ind, rows in more.items():
+        known = {r.day for r in readings.get(ind, ())}
+        merged[ind] = sorted([*readings.get(ind, ()), *(r for r in rows if r.day not in known)],
+                             key=lambda r: r.day)  # fmt: skip
+    return merged
+
+
+def coverage(
+    s: ScenarioSet, result: SetAssessment, readings: dict[str, list[Reading]], as_of: dt.date
+) -> Coverage:
+    """Indicators that gave evidence, and the blind ones with why (their latest reading)."""
+    seen = {c.indicator for c in result.contributions if c.source == "indicator"}
+    blind = []
+    for lk in s.evidence:
+        if lk.indicator in seen:
+            continue
+        latest = [r for r in readings.get(lk.indicator, ()) if r.day <= as_of]
+        reasons = max(latest, key=lambda r: r.day).reasons if latest else ("no reading",)
+        blind.append((lk.indicator, reasons or ("no observed reading in the memory window",)))
+    return Coverage(tuple(lk.indicator for lk in s.evidence if lk.indicator in seen), tuple(blind))
 
 
 def stored_or_new(
@@ -205,8 +332,8 @@ def replay(
     """:func:`assess` on each date, from one evidence load (each with its evidence items,
     so a stored replay is as complete as a direct assessment; a backtest, which only scores
     probabilities, passes ``with_evidence=False``)."""
-    needed = sorted({d for day in dates for d in memory_dates(library, day)})
-    readings = read_indicators(con, theatre, library, needed)
+    readings = read_indicators(con, theatre, library, history_needed(library, dates, horizon_days))
+    resolvers = load_resolvers(con, theatre, library)
     return [
         assess(
             con,
@@ -216,6 +343,7 @@ def replay(
             horizon_days,
             extra=extra,
             readings=readings,
+            resolvers=resolvers,
             with_evidence=with_evidence,
         )
         for day in dates
@@ -261,10 +389,19 @@ def assessment_json(a: Assessment) -> dict:
                 "question": o.question,
                 "probability": _r(o.probability),
                 "interval": [_r(o.interval[0]), _r(o.interval[1])],
+                "prior": _r(o.prior),
+                # under way on the as-of date: since when, on which evidence, and the floor
+                # it puts under the probability (null when not observed)
+                "observed": o.observed
+                and {**o.observed, "evidence": [_plain(e) for e in o.observed["evidence"]]},
             }
             for o in a.outcomes
         ],
     }
+
+
+def _plain(e: dict) -> dict:
+    return {k: v for k, v in e.items() if v is not None}
 
 
 def _set_json(a: Assessment, spec, s: SetAssessment) -> dict:
@@ -281,6 +418,9 @@ def _set_json(a: Assessment, spec, s: SetAssessment) -> dict:
                 "decay": _r(c.decay),
                 "weight": _r(c.weight),
                 "group": c.group,
+                "strength": _r(c.strength),
+                "detail": c.detail,
+                "false_alarm_bound": None if c.bound is None else _r(c.bound),
                 "llr": _r(c.llr[k]),
                 "evidence": [evidence_json(e) for e in a.evidence.get((c.indicator, c.day), [])],
             }
@@ -299,9 +439,13 @@ def _set_json(a: Assessment, spec, s: SetAssessment) -> dict:
         )
     rows, inconsistency = ach_matrix(spec, s.contributions)
     ids = s.scenario_ids
-    extra = [c for c in s.contributions if c.source != "indicator"]  # as assessed, not redone
-    sens = sensitivity(spec, a.readings, a.as_of, a.horizon_days, extra)
+    # extra evidence as assessed, not redone; outcomes under way re-applied on each change
+    extra = [c for c in s.contributions if c.source not in ("indicator", "observed")]
+    alarms = a.false_alarms.get(s.set_id, {})
+    bounds = {i: fa.rates for i, fa in alarms.items()}
+    sens = sensitivity(spec, a.readings, a.as_of, a.horizon_days, extra, bounds, s.observed)
     used = sum(c.source == "indicator" for c in s.contributions)
+    cov = a.coverage.get(s.set_id)
     return {
         "id": s.set_id,
         "name": s.name,
@@ -310,6 +454,23 @@ def _set_json(a: Assessment, spec, s: SetAssessment) -> dict:
         # how many of the set's indicators gave a usable reading: 0 means prior only
         "readings_used": used,
         "indicators": len(spec.evidence),
+        "coverage": cov
+        and {
+            "summary": cov.summary(),
+            "observed": list(cov.observed),
+            "blind": [{"indicator": i, "reasons": list(r)} for i, r in cov.blind],
+        },
+        "observed": [
+            {
+                "outcome": o.outcome,
+                "rung": spec.scenario_ids()[o.rung],
+                "since": o.since.isoformat(),
+                "probability": _r(o.probability),
+                "evidence": [_plain(e) for e in o.evidence],
+            }
+            for o in s.observed
+        ],
+        "false_alarms": {i: fa.as_json() for i, fa in sorted(alarms.items())},
         "scenarios": scenarios,
         "ach": {
             "rows": [

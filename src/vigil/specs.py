@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from vigil import taxonomy
 from vigil.errors import InputError
@@ -62,6 +69,36 @@ class CapabilitySeries(Spec):
     attribution: str = Field(min_length=1)
 
 
+class Topic(Spec):
+    """What the news must be talking about for a text indicator to see anything.
+
+    A text indicator that names a topic is *observed* on a date only when its sources
+    carried at least ``min_documents`` documents on the topic in the last 30 days (and, for
+    its change reading, in its baseline): a feed that never mentions Belarus cannot report
+    a build-up there, and its silence is no reassurance. Matched like a one-group text rule
+    (stored as ``topic:<id>``).
+    """
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    #: groups of patterns, per language, as in a text rule: a document is on the topic when
+    #: one pattern of every group occurs and no ``exclude`` pattern does
+    all: tuple[dict[str, tuple[str, ...]], ...] = Field(min_length=1)
+    exclude: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    #: documents on the topic per 30 days below which its text indicators are blind
+    min_documents: int = Field(default=10, ge=1)
+    why: str = Field(min_length=20)
+
+    def rule(self) -> TextRule:
+        """The topic as a text rule (validated as one)."""
+        return TextRule(all=self.all, exclude=self.exclude)
+
+    @model_validator(mode="after")
+    def _valid_rule(self):
+        self.rule()
+        return self
+
+
 class Theatre(Spec):
     """``theatre.yaml``: the countries, actors and borders a theatre watches."""
 
@@ -75,6 +112,8 @@ class Theatre(Spec):
     boundaries: str = "natural_earth_admin0/ne_50m_admin_0_countries.geojson.gz"
     #: series the briefing's posture-and-capability notes report
     capability: tuple[CapabilitySeries, ...] = ()
+    #: what text indicators need the news to cover to be observed (see :class:`Topic`)
+    topics: tuple[Topic, ...] = ()
 
 
 class EventRule(Spec):
@@ -124,6 +163,13 @@ class TextRule(Spec):
     weight: float = Field(default=1.0, gt=0)
     #: exemplar sentences for the optional embedding matcher (vigil.text.embed)
     examples: tuple[str, ...] = ()
+    #: the theatre topic (``theatre.yaml: topics``) the feeds must cover for this text to
+    #: be observed; without one, only a missing feed total makes it blind
+    topic: str | None = None
+    #: how much a reading decided by this text alone counts in the scenario model: its
+    #: log-likelihood ratio is multiplied by this (news reports, claims among them, are
+    #: cheaper evidence than geolocated events or official figures)
+    strength: float = Field(default=0.5, gt=0, le=1)
 
     @field_validator("all")
     @classmethod
@@ -171,6 +217,38 @@ class Thresholds(Spec):
     high: float = Field(default=4.0, gt=0)
 
 
+class Level(Spec):
+    """A level reading: the indicator's evidence of one kind against a fixed, date-free
+    reference, so a condition that lasts keeps counting after its anomaly fades and a
+    source with no quiet history still says something.
+
+    The value over the last ``window_days`` days of data: for ``events``, the (weighted)
+    count of matching events (``statistic: sum``); for ``series``, the sum or mean of the
+    series' daily values; for ``text``, the matched documents as a percentage of the
+    documents on the indicator's topic (claims weighted as in the text series).
+    """
+
+    kind: Literal["events", "series", "text"]
+    #: for ``kind: series``: which of the indicator's series rules (its ``series`` name)
+    series: str | None = None
+    window_days: int = Field(default=30, ge=7, le=365)
+    statistic: Literal["sum", "mean"] = "sum"
+    #: what the number counts, e.g. "geolocated reports of Russian forces in Belarus"
+    unit: str = Field(min_length=3)
+    elevated: float = Field(gt=0)
+    high: float = Field(gt=0)
+    #: why these cut-offs, from the source and the reference class, with no date
+    why: str = Field(min_length=20)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.high <= self.elevated:
+            raise ValueError("level: high must exceed elevated")
+        if (self.kind == "series") != (self.series is not None):
+            raise ValueError("level: name a series exactly when kind is series")
+        return self
+
+
 class Indicator(Spec):
     """One indicator: what it watches, the evidence rules, baseline and thresholds."""
 
@@ -182,6 +260,8 @@ class Indicator(Spec):
     evidence: Evidence
     baseline: Baseline = Baseline()
     thresholds: Thresholds = Thresholds()
+    #: level readings next to the anomaly (change) reading, one per evidence kind at most
+    level: tuple[Level, ...] = ()
 
 
 class TheatreSpec(Spec):
@@ -236,9 +316,16 @@ def load_theatre(name_or_path: str | Path, root: Path | None = None) -> TheatreS
     return TheatreSpec(theatre=theatre, indicators=indicators, folder=str(folder))
 
 
-def load_model(path: Path, model: type[Spec], folder: Path, doc: str = "docs/INDICATORS.md"):
-    """``path`` parsed as YAML and validated into ``model``; errors name the file (relative
-    to ``folder``) and the key path, and point to ``doc``."""
+def load_model(
+    path: Path,
+    model: type[Spec],
+    folder: Path,
+    doc: str = "docs/INDICATORS.md",
+    context: dict | None = None,
+):
+    """``path`` parsed as YAML and validated into ``model`` (with pydantic's validation
+    ``context``); errors name the file (relative to ``folder``) and the key path, and point
+    to ``doc``."""
     rel = path.relative_to(folder)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -248,7 +335,7 @@ def load_model(path: Path, model: type[Spec], folder: Path, doc: str = "docs/IND
     if not isinstance(data, dict):
         raise InputError(f"{rel}: expected a mapping of keys", f"see {doc}")
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
@@ -289,4 +376,42 @@ def _check_library(folder: Path, theatre: Theatre, indicators: tuple[Indicator, 
             raise InputError(
                 f"{ind.id}: evidence has no events, series or text rule",
                 "give the indicator at least one evidence rule",
+            )
+        _check_levels(ind, {t.id for t in theatre.topics})
+
+
+def unknown_topic(where: str, topic: str, topics: set[str]) -> InputError:
+    known = ", ".join(sorted(topics)) or "none"
+    return InputError(
+        f"{where}: {topic!r} is not a topic of the theatre",
+        f"declare it under topics in theatre.yaml (known: {known})",
+    )
+
+
+def _check_levels(ind: Indicator, topics: set[str]) -> None:
+    """Text topics exist; each level reads a kind the indicator has, once."""
+    text = ind.evidence.text
+    if text is not None and text.topic is not None and text.topic not in topics:
+        raise unknown_topic(f"{ind.id}: evidence.text.topic", text.topic, topics)
+    seen: set[str] = set()
+    for i, lv in enumerate(ind.level):
+        where = f"{ind.id}: level[{i}]"
+        key = lv.kind if lv.kind != "series" else f"series:{lv.series}"
+        if key in seen:
+            raise InputError(f"{where}: a second level for {key}", "keep one level per kind")
+        seen.add(key)
+        missing = (
+            (lv.kind == "events" and not ind.evidence.events)
+            or (lv.kind == "text" and text is None)
+            or (lv.kind == "series" and lv.series not in {r.series for r in ind.evidence.series})
+        )
+        if missing:
+            raise InputError(
+                f"{where}: the indicator has no {key} evidence to read a level from",
+                "add the evidence rule or drop the level",
+            )
+        if lv.kind == "text" and text.topic is None:
+            raise InputError(
+                f"{where}: a text level is a share of the documents on a topic",
+                "name the topic in evidence.text.topic",
             )

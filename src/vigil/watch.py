@@ -17,9 +17,11 @@ from vigil.indicators.evidence import EvidenceItem
 from vigil.text.match import MatchReport, match_documents
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import duckdb
 
-    from vigil.specs import TheatreSpec
+    from vigil.specs import TextRule, TheatreSpec
 
 
 @dataclass(frozen=True)
@@ -31,15 +33,23 @@ class Prepared:
 
 
 def prepare_evidence(
-    con: duckdb.DuckDBPyConnection, theatre: TheatreSpec, data_dir: Path, cache_dir: Path
+    con: duckdb.DuckDBPyConnection,
+    theatre: TheatreSpec,
+    data_dir: Path,
+    cache_dir: Path,
+    rules: Mapping[str, TextRule] | None = None,
 ) -> Prepared:
-    """Match new documents of every source to the text rules and register border distances.
+    """Match new documents of every source to the text rules (the indicators', the
+    theatre's topics and ``rules``, e.g. a scenario library's outcome resolvers) and
+    register border distances.
 
     Matching is incremental (only documents not yet examined under the current rules), so
     calling this before every computation costs little once the store is matched.
     """
     sources = [r[0] for r in con.execute("SELECT DISTINCT source FROM documents").fetchall()]
-    reports = tuple(match_documents(con, theatre, source=s) for s in sorted(sources))
+    reports = tuple(
+        match_documents(con, theatre, source=s, extra=rules) for s in sorted(sources)
+    )
     return Prepared(reports, register_borders(con, theatre, data_dir, cache_dir))
 
 

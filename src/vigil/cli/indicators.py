@@ -42,9 +42,17 @@ DataOption = Annotated[
 DEFAULT_DATA = Path(settings.SETTINGS["data"].default)
 
 
-def _prepared(db: Path, theatre: str | TheatreSpec, data: Path, as_of: str | None, *, quiet: bool):
-    """Open the store, load the theatre (unless given loaded), bring matches and border
-    distances up to date.
+def _prepared(
+    db: Path,
+    theatre: str | TheatreSpec,
+    data: Path,
+    as_of: str | None,
+    *,
+    quiet: bool,
+    rules: dict | None = None,
+):
+    """Open the store, load the theatre (unless given loaded), bring matches (with the
+    extra text ``rules``, e.g. outcome resolvers) and border distances up to date.
 
     Returns the connection, the theatre and the as-of date (``as_of``, checked before any
     work, or the latest data).
@@ -57,7 +65,7 @@ def _prepared(db: Path, theatre: str | TheatreSpec, data: Path, as_of: str | Non
         if (err.is_terminal and not quiet)
         else contextlib.nullcontext()
     ):
-        watch.prepare_evidence(con, spec, data, Path(settings.get("cache")))
+        watch.prepare_evidence(con, spec, data, Path(settings.get("cache")), rules)
     return con, spec, day or watch.latest_date(con)
 
 

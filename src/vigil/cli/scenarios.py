@@ -50,7 +50,7 @@ def _setup(db, theatre: str, data, as_of: str | None, *, quiet: bool):
     store, then :func:`_prepared`: (connection, theatre, library, as-of date)."""
     spec = load_theatre(theatre)
     library = load_scenarios(spec)
-    con, spec, day = _prepared(db, spec, data, as_of, quiet=quiet)
+    con, spec, day = _prepared(db, spec, data, as_of, quiet=quiet, rules=library.text_rules())
     return con, spec, library, day
 
 

@@ -45,6 +45,7 @@ by D, never later ones (:func:`indicator_history` recomputes it for every date).
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
@@ -53,6 +54,7 @@ import pandas as pd
 
 from vigil.indicators import baseline as B  # noqa: N812
 from vigil.indicators import series as S  # noqa: N812
+from vigil.indicators.arrays import EvidenceArrays, Totals
 from vigil.indicators.evidence import EvidenceItem, evidence_batch
 from vigil.specs import Indicator, TheatreSpec
 
@@ -129,8 +131,8 @@ def compute_indicators(
     ``evidence_limit`` evidence items (:func:`~vigil.indicators.evidence.evidence_for`).
     """
     start = as_of - dt.timedelta(days=max(lookback(i) for i in theatre.indicators))
-    vintages = load_vintages(con, theatre.theatre.id, theatre.indicators, start, as_of)
-    values = [assess(ind, vintages[ind.id], as_of) for ind in theatre.indicators]
+    arrays = as_arrays(load_vintages(con, theatre.theatre.id, theatre.indicators, start, as_of))
+    values = [assess(ind, arrays[ind.id], as_of) for ind in theatre.indicators]
     # Evidence is taken from the window before the latest day the score rests on, so a
     # value carried from a kind whose data ended earlier still shows what produced it.
     # An earlier anchor only narrows what is visible: no look-ahead.
@@ -169,7 +171,7 @@ def indicator_history(
     """
     ind = theatre.indicator(indicator_id)
     first = start - dt.timedelta(days=lookback(ind))
-    vint = load_vintages(con, theatre.theatre.id, (ind,), first, end)[ind.id]
+    vint = as_arrays(load_vintages(con, theatre.theatre.id, (ind,), first, end))[ind.id]
     rows = []
     for as_of in pd.date_range(start, end, freq=f"{step_days}D").date:
         v = assess(ind, vint, as_of)
@@ -202,12 +204,12 @@ def states_at(
     ids = list(indicator_ids) if indicator_ids is not None else [i.id for i in theatre.indicators]
     inds = tuple(theatre.indicator(i) for i in ids)
     first = days[0] - dt.timedelta(days=max(lookback(i) for i in inds))
-    vintages = load_vintages(con, theatre.theatre.id, inds, first, days[-1])
+    arrays = as_arrays(load_vintages(con, theatre.theatre.id, inds, first, days[-1]))
     out = {}
     for ind in inds:
         rows = []
         for day in days:
-            v = assess(ind, vintages[ind.id], day)
+            v = assess(ind, arrays[ind.id], day)
             rows.append((day, v.state, v.score, _anchor(ind, v, day)))
         out[ind.id] = rows
     return out
@@ -231,11 +233,19 @@ def load_vintages(
         "text": tx and S.Query(f"text|{theatre}|{tx}", lambda: S.text_expr(theatre, tx)),
         "totals": tx and S.Query("totals", S.totals_expr),
     }
-    frames = {name: _get(con, q, start, end) for name, q in queries.items() if q}
+    frames = {name: fetch_frame(con, q, start, end) for name, q in queries.items() if q}
     return {ind.id: _vintages(ind, frames) for ind in indicators}
 
 
-def _get(con, q: S.Query, start: dt.date, end: dt.date) -> pd.DataFrame:
+def as_arrays(vintages: dict[str, S.Vintages]) -> dict[str, EvidenceArrays]:
+    """Each indicator's vintages as arrays (one shared copy of the feed totals), so that
+    the series of many dates are rebuilt without pandas (:mod:`vigil.indicators.arrays`)."""
+    totals = next((v.totals for v in vintages.values() if v.totals is not None), None)
+    shared = Totals.from_frame(totals) if totals is not None else None
+    return {i: EvidenceArrays.from_vintages(v, shared) for i, v in vintages.items()}
+
+
+def fetch_frame(con, q: S.Query, start: dt.date, end: dt.date) -> pd.DataFrame:
     df = S.fetch(con, q, start, end)
     for col in ("day", "asof", "period_start", "period_end"):
         if col in df:
@@ -262,9 +272,10 @@ def _vintages(ind: Indicator, frames: dict[str, pd.DataFrame]) -> S.Vintages:
     )
 
 
-def assess(ind: Indicator, vint: S.Vintages, as_of: dt.date) -> IndicatorValue:
+def assess(ind: Indicator, vint: S.Vintages | EvidenceArrays, as_of: dt.date) -> IndicatorValue:
     """An indicator's value as of ``as_of`` from its vintages (no evidence items)."""
-    daily = S.daily_evidence(vint, as_of, as_of - dt.timedelta(days=lookback(ind)))
+    arrays = vint if isinstance(vint, EvidenceArrays) else EvidenceArrays.from_vintages(vint)
+    daily = S.as_frames(arrays, as_of, as_of - dt.timedelta(days=lookback(ind)))
     index = daily.values.index
     end = len(index) - 1
     frame, latest, changes, zs = {}, {}, [], []
@@ -319,12 +330,7 @@ def _assess_kind(ind: Indicator, kind: str, daily: S.DailyEvidence, end: int) ->
     last = int(seen[-1])
     days = np.arange(max(0, last - ASSESS_DAYS + 1), last + 1)
     count = bool(daily.counts.get(kind))
-    primary = _window_z(x, unit, days, spec, s_eff, count)
-    z, scan = primary.z.copy(), np.full(len(days), s_eff)
-    for mult in SCAN[1:]:  # longer windows, Bonferroni-adjusted (see the module docstring)
-        longer = B.scan_adjust(_window_z(x, unit, days, spec, mult * s_eff, count).z, len(SCAN))
-        better = longer > np.nan_to_num(z, nan=-np.inf)
-        z, scan = np.where(better, longer, z), np.where(better, mult * s_eff, scan)
+    z, scan, primary = scan_z(x, unit, days, spec, s_eff, count)
     stale = end - last > STALE_DAYS + period
     z_series = np.full(len(x), np.nan)
     z_series[days] = z
@@ -345,6 +351,98 @@ def _assess_kind(ind: Indicator, kind: str, daily: S.DailyEvidence, end: int) ->
         window_days=int(scan[-1]),
     )  # fmt: skip
     return _KindResult(stat, primary.smoothed, z_series, [] if stale else changes)
+
+
+def scan_z(x, unit, days, spec, s_eff: int, count: bool):
+    """z of each day of ``days``: the largest of the primary window's z and the
+    Bonferroni-adjusted z of the longer scan windows (see the module docstring).
+
+    Returns ``(z, window length that gave it, the primary window's statistics)``.
+    """
+    primary = _window_z(x, unit, days, spec, s_eff, count)
+    z, scan = primary.z.copy(), np.full(len(days), s_eff)
+    for mult in SCAN[1:]:
+        longer = B.scan_adjust(_window_z(x, unit, days, spec, mult * s_eff, count).z, len(SCAN))
+        better = longer > np.nan_to_num(z, nan=-np.inf)
+        z, scan = np.where(better, longer, z), np.where(better, mult * s_eff, scan)
+    return z, scan, primary
+
+
+def z_at(x, unit, t: int, spec, s_eff: int, count: bool) -> tuple[float, int]:
+    """:func:`scan_z` for the single day ``t`` (the reading of a date needs no other), from
+    prefix sums shared by the three scan windows instead of a sliding window per array and
+    window, so readings of many dates stay cheap. Returns the z and the primary baseline's
+    observed days; equal to ``scan_z(x, unit, [t], ...)`` (``tests/test_indicator_compute.py``).
+    """
+    sums = _Prefix(x, unit, t, t - spec.window_days - SCAN[-1] * s_eff + 1)
+    z, n = _z_one(sums, t, spec, s_eff, count)
+    for mult in SCAN[1:]:
+        longer = B.scan_adjust(np.array([_z_one(sums, t, spec, mult * s_eff, count)[0]]), 3)
+        if longer[0] > (-np.inf if np.isnan(z) else z):
+            z = float(longer[0])
+    return z, n
+
+
+class _Prefix:
+    """Prefix sums of a kind's values, observed days, count units, counts and exposure over
+    days ``first..t`` (days before the array's start count as unobserved, as
+    :func:`~vigil.indicators.baseline.smooth` pads them)."""
+
+    def __init__(self, x: np.ndarray, unit: np.ndarray, t: int, first: int) -> None:
+        self.lo = max(first, 0)
+        xs, us = x[self.lo : t + 1], unit[self.lo : t + 1]
+        ok, uok, pos = ~np.isnan(xs), ~np.isnan(us), us > 0
+        safe = np.where(pos, us, 1.0)
+
+        def prefix(values) -> np.ndarray:
+            return np.concatenate([[0.0], np.cumsum(values)])
+
+        self.x, self.nx = prefix(np.where(ok, xs, 0.0)), prefix(ok)
+        self.u, self.nu = prefix(np.where(uok, us, 0.0)), prefix(uok)
+        self.counts = prefix(np.nan_to_num(np.where(pos, xs / safe, np.nan)))
+        self.exposure = prefix(np.where(~ok | ~pos, 0.0, 1.0 / safe))
+
+    def total(self, values: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        """Sum over days ``[lo, hi)`` (absolute indices), clipped to the data, as an array."""
+        top = len(values) - 1
+        a = min(max(lo - self.lo, 0), top)
+        b = min(max(hi - self.lo, a), top)
+        return np.array([values[b] - values[a]])
+
+    def smooth(self, values, counts, first: int, last: int, length: int) -> np.ndarray:
+        top = len(values) - 1
+        a = np.minimum(np.maximum(np.arange(first, last + 1) - length + 1 - self.lo, 0), top)
+        b = np.minimum(np.maximum(np.arange(first, last + 1) + 1 - self.lo, a), top)
+        total, n = values[b] - values[a], counts[b] - counts[a]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n >= math.ceil(length / 2), total / np.maximum(n, 1), np.nan)
+
+
+def _z_one(sums: _Prefix, t: int, spec, length: int, count: bool) -> tuple[float, int]:
+    w, gap = spec.window_days, min(length, spec.window_days - 1)
+    smoothed = sums.smooth(sums.x, sums.nx, t - w, t, length)  # days t - w .. t
+    value, past = smoothed[-1:], smoothed[: w - gap]
+    n = int((~np.isnan(past)).sum())
+    if n == 0:
+        return float("nan"), 0
+    m = float(np.nanmedian(past))
+    base = B.Baseline(
+        np.array([t]), np.array([m]), np.array([B.MAD_SCALE * np.nanmedian(np.abs(past - m))]),
+        np.array([np.nanmean(past)]), np.array([n]),
+    )  # fmt: skip
+    floor = B.poisson_floor(base.mean, sums.smooth(sums.u, sums.nu, t, t, length), length)
+    if not count:
+        return float(B.robust_z(value, base, floor, spec.min_days)[0]), n
+    z_count = B.count_z(
+        sums.total(sums.counts, t - length + 1, t + 1),
+        sums.total(sums.exposure, t - length + 1, t + 1),
+        sums.total(sums.counts, t - w, t - gap),
+        sums.total(sums.exposure, t - w, t - gap),
+    )
+    if n < spec.min_days:
+        z_count[:] = np.nan
+    robust = B.robust_z(value, base, 0.0, spec.min_days)
+    return float(B.closer_to_zero(robust, z_count)[0]), n
 
 
 @dataclass(frozen=True)

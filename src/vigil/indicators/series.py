@@ -54,7 +54,6 @@ from dataclasses import dataclass, field
 
 import duckdb
 import ibis
-import numpy as np
 import pandas as pd
 from ibis import _
 
@@ -230,6 +229,34 @@ def text_expr(theatre: str, indicator_ids: tuple[str, ...]) -> ibis.Table:
     return docs.group_by(["indicator", "day", "asof", "feed"]).agg(matches=_.w.sum())
 
 
+def topic_expr(theatre: str, topic_ids: tuple[str, ...]) -> ibis.Table:
+    """Documents on each topic per ``(indicator, day, asof, feed)`` (``indicator`` is
+    ``topic:<id>``); a document counts once, claim or not: it is on the topic either way."""
+    tm = TEXT_MATCHES.filter(
+        TEXT_MATCHES.theatre == theatre, TEXT_MATCHES.indicator.isin(topic_ids)
+    )
+    docs = tm.group_by(["indicator", "source", "source_id"]).agg(
+        day=_.published_at.min().date(), asof=_.available_at.min().date(), feed=_.outlet.max()
+    )
+    return docs.group_by(["indicator", "day", "asof", "feed"]).agg(
+        matches=_.count().cast("float64")
+    )
+
+
+def activity_expr() -> ibis.Table:
+    """Events per ``(source, country, day, asof)``, whatever their category: where each
+    source was reporting at all (an event source that reports nothing from a country in a
+    month cannot be read as saying the country was quiet)."""
+    return EVENTS.group_by(
+        [
+            "source",
+            "country",
+            EVENTS.occurred_on.name("day"),
+            EVENTS.available_at.date().name("asof"),
+        ]
+    ).agg(n=_.count())
+
+
 def totals_expr() -> ibis.Table:
     """Items per ``(day, asof, feed)``: the denominators of the text signal."""
     ob = OBSERVATIONS.filter(OBSERVATIONS.series == FEED_TOTALS)
@@ -325,58 +352,26 @@ class DailyEvidence:
 
 
 def daily_evidence(v: Vintages, as_of: dt.date, start: dt.date) -> DailyEvidence:
-    """The daily series of every evidence kind, using only rows with ``asof ≤ as_of``."""
+    """The daily series of every evidence kind, using only rows with ``asof ≤ as_of``.
+
+    One date; :class:`vigil.indicators.arrays.EvidenceArrays` serves many from one build.
+    """
+    from vigil.indicators.arrays import EvidenceArrays  # arrays builds on this module
+
+    return as_frames(EvidenceArrays.from_vintages(v), as_of, start)
+
+
+def as_frames(arrays, as_of: dt.date, start: dt.date) -> DailyEvidence:
+    """:meth:`EvidenceArrays.daily <vigil.indicators.arrays.EvidenceArrays.daily>` as
+    frames indexed by day."""
+    daily = arrays.daily(as_of.toordinal(), start.toordinal())
     days = pd.date_range(start, as_of, freq="D")
-    cut = pd.Timestamp(as_of)
-    values, units, periods, counts = {}, {}, {}, {}
-    if v.events is not None:
-        values["events"] = _events_daily(v, days, cut)
-        units["events"], periods["events"], counts["events"] = 1.0, 1, True
-    for kind, rows in v.series.items():
-        values[kind], periods[kind], counts[kind] = _series_daily(rows[rows["asof"] <= cut], days)
-        units[kind] = 1.0
-    if v.text is not None:
-        values["text"], units["text"] = _text_daily(v.text, v.totals, days, cut)
-        periods["text"], counts["text"] = 1, True
-    unit_frame = pd.DataFrame(
-        {
-            k: (u if isinstance(u, pd.Series) else pd.Series(u, index=days))
-            for k, u in units.items()
-        },
-        index=days,
+    return DailyEvidence(
+        pd.DataFrame({k: d.x for k, d in daily.items()}, index=days),
+        pd.DataFrame({k: d.unit for k, d in daily.items()}, index=days),
+        {k: d.period for k, d in daily.items()},
+        {k: d.count for k, d in daily.items()},
     )
-    return DailyEvidence(pd.DataFrame(values, index=days), unit_frame, periods, counts)
-
-
-def _events_daily(v: Vintages, days: pd.DatetimeIndex, cut: pd.Timestamp) -> pd.Series:
-    ev = v.events[v.events["asof"] <= cut]
-    counts = ev.groupby("day")["value"].sum().reindex(days, fill_value=0.0)
-    observed = v.coverage.loc[v.coverage["asof"] <= cut, "day"].unique()
-    return counts.where(days.isin(observed))
-
-
-def _series_daily(rows: pd.DataFrame, days: pd.DatetimeIndex) -> tuple[pd.Series, int, bool]:
-    if rows.empty:
-        return pd.Series(np.nan, index=days), 1, False
-    length = (rows["period_end"] - rows["period_start"]).dt.days + 1
-    finest = rows.assign(n=length).groupby("freq")["n"].median().idxmin()
-    rows = rows[rows["freq"] == finest]
-    length = length[rows.index]
-    is_count = bool(rows["unit"].isin(COUNT_UNITS).all() and (rows["value"].dropna() >= 0).all())
-    per = rows.groupby(["period_start", "period_end"], as_index=False)["value"].sum(min_count=1)
-    per = per[np.isfinite(per["value"])]
-    first = days[0].to_datetime64()
-    lo = (per["period_start"].to_numpy() - first) // np.timedelta64(1, "D")
-    hi = (per["period_end"].to_numpy() - first) // np.timedelta64(1, "D")
-    rate = per["value"].to_numpy(float) / (hi - lo + 1)
-    lo, hi = np.clip(lo, 0, len(days)), np.clip(hi + 1, 0, len(days))
-    # difference arrays: each period adds its daily rate (and one "seen") over [lo, hi)
-    out = np.cumsum(np.bincount(lo, rate, len(days) + 1) - np.bincount(hi, rate, len(days) + 1))
-    seen = np.cumsum(np.bincount(lo, None, len(days) + 1) - np.bincount(hi, None, len(days) + 1))
-    out, seen = out[:-1], seen[:-1] > 0
-    out[np.abs(out) < 1e-9 * max(1.0, np.abs(rate).max(initial=0.0))] = 0.0  # cumsum residue
-    series = pd.Series(np.where(seen, out, np.nan), index=days)
-    return series, int(length.median()), is_count
 
 
 def attach_totals(text: pd.DataFrame, totals: pd.DataFrame) -> pd.DataFrame:
@@ -384,28 +379,6 @@ def attach_totals(text: pd.DataFrame, totals: pd.DataFrame) -> pd.DataFrame:
     (NaT: never), so the per-date join is a comparison (:func:`daily_evidence`)."""
     first = totals[totals["items"] > 0].groupby(["day", "feed"], as_index=False)["asof"].min()
     return text.merge(first.rename(columns={"asof": "items_asof"}), on=["day", "feed"], how="left")
-
-
-def _text_daily(
-    text: pd.DataFrame, totals: pd.DataFrame, days: pd.DatetimeIndex, cut: pd.Timestamp
-) -> tuple[pd.Series, pd.Series]:
-    # only feeds with a total that day count, in numerator and denominator
-    if "items_asof" not in text:
-        text = attach_totals(text, totals)
-    hits = text[(text["asof"] <= cut) & (text["items_asof"] <= cut)]
-    items = totals[(totals["asof"] <= cut) & (totals["items"] > 0)]
-    m = _per_day(hits["day"], hits["matches"], days)
-    n = _per_day(items["day"], items["items"], days)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rate, unit = np.where(n > 0, 1000.0 * m / n, np.nan), np.where(n > 0, 1000.0 / n, np.nan)
-    return pd.Series(rate, index=days), pd.Series(unit, index=days)
-
-
-def _per_day(day: pd.Series, weights: pd.Series, days: pd.DatetimeIndex) -> np.ndarray:
-    """Sum of ``weights`` per day of ``days`` (bincount on day offsets)."""
-    offset = (day.to_numpy() - days[0].to_datetime64()) // np.timedelta64(1, "D")
-    keep = (offset >= 0) & (offset < len(days))
-    return np.bincount(offset[keep].astype(int), weights[keep].to_numpy(float), len(days))
 
 
 def weekly_sums(values: pd.DataFrame, end: dt.date) -> pd.DataFrame:

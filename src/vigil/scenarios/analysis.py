@@ -22,7 +22,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vigil.scenarios.bayes import Contribution, Reading, contributions, posterior, prior
+from vigil.scenarios.bayes import (
+    Contribution,
+    Observed,
+    Reading,
+    contributions,
+    posterior,
+    prior,
+    under_way,
+)
 from vigil.scenarios.spec import STATES, ScenarioSet
 
 #: ratios that separate the ACH marks
@@ -90,12 +98,22 @@ def sensitivity(
     as_of: dt.date,
     horizon_days: int,
     extra: Sequence[Contribution] = (),
+    bounds: Mapping[str, Mapping[str, float]] | None = None,
+    observed: Sequence[Observed] = (),
 ) -> list[Sensitivity]:
-    """Every indicator × other state; those that change the leading scenario first."""
+    """Every indicator × other state; those that change the leading scenario first (the
+    false-alarm ``bounds`` and the outcomes ``observed`` under way held as assessed)."""
     ids = scenario_set.scenario_ids()
     p0 = prior(scenario_set, horizon_days)
-    base_c = contributions(scenario_set, readings, as_of)
-    base = posterior(p0, [*base_c, *extra])
+
+    def final(contribs) -> np.ndarray:
+        p = posterior(p0, [*contribs, *extra])
+        for obs in sorted(observed, key=lambda o: o.rung):
+            p = under_way(p, obs.rung, obs.probability)
+        return p
+
+    base_c = contributions(scenario_set, readings, as_of, bounds)
+    base = final(base_c)
     lead = ids[int(np.argmax(base))]
     now = {c.indicator: c.state for c in base_c}
     out = []
@@ -104,7 +122,7 @@ def sensitivity(
             if state == now.get(lk.indicator):
                 continue
             changed = {**readings, lk.indicator: [Reading(lk.indicator, as_of, state)]}
-            p = posterior(p0, [*contributions(scenario_set, changed, as_of), *extra])
+            p = final(contributions(scenario_set, changed, as_of, bounds))
             out.append(
                 Sensitivity(
                     indicator=lk.indicator,

@@ -6,30 +6,40 @@ For a set with rungs :math:`h_0 < h_1 < \dots < h_{K-1}` and horizon :math:`H` d
    reference class, at least that rung is reached. Then
    :math:`P(\ge k) = 1 - e^{-r_k H / 365}` and :math:`P(h_k) = P(\ge k) - P(\ge k+1)`: a
    longer horizon moves prior mass up the ladder.
-2. **Readings, with decay.** An indicator is read on the as-of date and on earlier dates
-   (``memory``: every ``step_days`` back to ``days``). A reading at age :math:`a` weighs
-   :math:`d = 2^{-a / t_{1/2}}`. The latest reading is the indicator's evidence, unless an
-   earlier one was a *more anomalous* state (``high`` over ``elevated`` over ``normal``)
-   whose decayed strength :math:`d \cdot \lVert c(s) \rVert_1` is larger, where
-   :math:`c_h(s) = \log P(s \mid h) - \frac{1}{K}\sum_{h'} \log P(s \mid h')` is the
-   centred log-likelihood of state :math:`s`. So a spike three weeks ago still counts, at
-   half weight, while an old quiet reading never outweighs a new signal; ``insufficient``
-   readings are no evidence.
-3. **Correlated indicators.** Indicators in a group with correlation :math:`\rho` that
-   all give evidence (:math:`n` of them) are weighted :math:`w = 1 / (1 + (n - 1)\rho)`
-   (Kish's design effect): one story repeated by three sources counts as
-   :math:`3 / (1 + 2\rho)` stories, not three.
-4. **Posterior.** :math:`\log P(h \mid E) = \log P(h) + \sum_i d_i w_i c_h(s_i) + C`. The
-   summands are the **contributions** (log-likelihood ratios against the set's average
-   rung), stored with the reading and its evidence, so every change of probability can be
-   traced to the readings that moved it. Other evidence (the statistical forecaster of a
-   later issue) plugs in through :class:`ExtraEvidence` as further contributions.
-5. **Uncertainty.** Rates are drawn log-normally within their 90 % ``rate_range``; each
+2. **Readings.** An indicator is read on the as-of date and on earlier dates (``memory``:
+   every ``step_days`` back to ``days``) by :mod:`vigil.indicators.readings`: each reading
+   is *observed* (normal, elevated or high: the higher of its level and its change) or
+   *blind* (its sources did not cover the topic), and a blind reading is no evidence.
+3. **Likelihoods, bounded by false alarms.** Each state selects a column of the set's rows
+   :math:`P(s \mid h)`. The bottom rung's row is bounded by the indicator's own history as
+   known on the date: :math:`P(s \mid h_0) \ge \hat f_s`, the rate at which it read
+   :math:`s` while no rung occurred (:mod:`vigil.scenarios.history`), so an indicator that
+   cries wolf gets weaker ratios. The centred log-likelihood is
+   :math:`c_h(s) = \log P(s \mid h) - \frac{1}{K}\sum_{h'} \log P(s \mid h')`.
+4. **Decay, strength, groups.** A reading at age :math:`a` weighs
+   :math:`d = 2^{-a / t_{1/2}}`; the latest observed reading is the evidence, unless an
+   earlier one was a *more anomalous* state whose decayed strength
+   :math:`d \cdot \lVert c(s) \rVert_1` is larger. A reading decided by text alone counts
+   at the text rule's strength :math:`\sigma \le 1`. Indicators in a group with
+   correlation :math:`\rho` that all give evidence (:math:`n` of them) are weighted
+   :math:`w = 1 / (1 + (n - 1)\rho)` (Kish's design effect).
+5. **Posterior.** :math:`\log P(h \mid E) = \log P(h) + \sum_i d_i w_i \sigma_i c_h(s_i) + C`.
+   The summands are the **contributions**, stored with the reading and its evidence, so
+   every change of probability can be traced. Other evidence (the statistical forecaster)
+   plugs in through :class:`ExtraEvidence` as further contributions.
+6. **Outcomes under way.** When an outcome's resolver fires on the data available by the
+   date (:mod:`vigil.scenarios.resolve`), its rung :math:`k` is *observed*: with
+   :math:`\pi = 1 - e^{-\lambda H/365}` (:math:`\lambda` the resolver's recurrence rate)
+   the posterior becomes :math:`(1 - \pi)\,p + \pi\,p \cdot 1[h \ge k] / P(\ge k)`:
+   the rung is reached within the horizon with probability at least :math:`\pi`, and the
+   rungs below it are implied. The change is stored as one more contribution (source
+   ``observed``), so the contributions still explain the posterior exactly.
+7. **Uncertainty.** Rates are drawn log-normally within their 90 % ``rate_range``; each
    likelihood :math:`P(s \mid h)` is drawn as :math:`P \cdot e^{\varepsilon}`,
    :math:`\varepsilon \sim N(0, 1/c)` with :math:`c` the row's ``confidence``, and the row
    renormalised: each number is known to within a factor :math:`e^{\pm 1.645/\sqrt{c}}`
    (90 %; 1.7 for :math:`c = 10`, 1.3 for :math:`c = 40`), the same relative error for rare
-   and common states (a Dirichlet would give a 0.07 entry a relative error above 100 % at
+   and common states (a Dirichlet would give a 0.03 entry a relative error above 100 % at
    :math:`c = 10`, and the intervals of a dozen such rows would say nothing). The 5–95 %
    quantiles of the resulting posteriors are the interval.
 """
@@ -56,12 +66,16 @@ class Reading:
 
     ``observed``: the latest day of the data behind it (``day`` unless the value is carried
     from data that ended earlier); a reading's age, and so its decay, counts from there.
+    ``state`` ``blind`` (or anything but normal, elevated, high) is no evidence.
     """
 
     indicator: str
     day: dt.date
     state: str
     observed: dt.date | None = None
+    strength: float = 1.0  #: 1, or the text rule's strength when text alone decided it
+    detail: str = ""  #: what decided it, e.g. "events level 27 … → high"
+    reasons: tuple[str, ...] = ()  #: why its blind parts are blind
 
     @property
     def data_day(self) -> dt.date:
@@ -84,9 +98,13 @@ class Contribution:
     centred: tuple[float, ...]
     llr: tuple[float, ...]
     group: str | None = None
-    source: str = "indicator"  #: or the id of an :class:`ExtraEvidence`
+    source: str = "indicator"  #: or the id of an :class:`ExtraEvidence`, or ``observed``
     note: str = ""
     observed: dt.date | None = None  #: the latest day of the data behind the reading
+    strength: float = 1.0
+    detail: str = ""
+    #: the bottom rung's P(state) after the false-alarm bound, when the bound raised it
+    bound: float | None = None
 
 
 class ExtraEvidence(Protocol):
@@ -105,6 +123,17 @@ class ExtraEvidence(Protocol):
 
 
 @dataclass(frozen=True)
+class Observed:
+    """An outcome whose resolver fired on the data available by the as-of date."""
+
+    outcome: str
+    rung: int  #: index of the outcome's rung in the ladder
+    probability: float  #: π: the rung is reached within the horizon at least this likely
+    since: dt.date  #: the first day of the episode under way
+    evidence: tuple[dict, ...] = ()  #: the items the resolver counted, latest first
+
+
+@dataclass(frozen=True)
 class SetAssessment:
     """A set's prior, posterior, interval and the contributions behind them."""
 
@@ -116,6 +145,7 @@ class SetAssessment:
     interval: tuple[tuple[float, float], ...]
     contributions: tuple[Contribution, ...]
     samples: np.ndarray = field(repr=False, compare=False)  #: (SAMPLES, K) posterior draws
+    observed: tuple[Observed, ...] = ()
 
     @property
     def leading(self) -> str:
@@ -165,10 +195,27 @@ def rate_draws(scenario_set: ScenarioSet, n: int, rng: np.random.Generator) -> n
 
 
 # --------------------------------------------------------------------------- evidence
-def centred(lk: Likelihood, scenario_ids: Sequence[str], state: str) -> np.ndarray:
+#: the bottom rung's P(normal) never falls below this when a false-alarm bound raises the
+#: other states (no state is impossible)
+MIN_NORMAL = 0.02
+
+
+def rows(lk: Likelihood, scenario_ids: Sequence[str], bound: Mapping[str, float] | None = None):
+    """(K, 3) likelihood rows; the bottom rung's elevated and high raised to ``bound``
+    (false-alarm rates, :mod:`vigil.scenarios.history`) where those are larger."""
+    out = np.array([lk.given[sid] for sid in scenario_ids], dtype=float)
+    if bound:
+        for col, state in enumerate(STATES[1:], start=1):
+            out[0, col] = max(out[0, col], bound.get(state, 0.0))
+        if out[0, 1:].sum() > 1 - MIN_NORMAL:
+            out[0, 1:] *= (1 - MIN_NORMAL) / out[0, 1:].sum()
+        out[0, 0] = 1 - out[0, 1:].sum()
+    return out
+
+
+def centred(lk: Likelihood, scenario_ids: Sequence[str], state: str, bound=None) -> np.ndarray:
     """:math:`c_h(s)`: log P(state | h) minus its mean over the rungs."""
-    col = STATES.index(state)
-    logs = np.log([lk.given[sid][col] for sid in scenario_ids])
+    logs = np.log(rows(lk, scenario_ids, bound)[:, STATES.index(state)])
     return logs - logs.mean()
 
 
@@ -176,20 +223,9 @@ def decay(age_days: int, half_life_days: float) -> float:
     return 0.5 ** (max(age_days, 0) / half_life_days)
 
 
-def pick_reading(
-    scenario_set: ScenarioSet, lk: Likelihood, readings: Sequence[Reading], as_of: dt.date
-) -> tuple[Reading, float, np.ndarray] | None:
-    """The reading to use, with its decay and centred log-likelihoods; None without one.
-
-    Only readings on the set's memory grid count (``as_of`` and every ``step_days`` before
-    it, back to ``days``), so an assessment does not depend on which other dates were read
-    alongside it (a replay reads many). The latest usable reading counts; an earlier one
-    replaces it only when it was a more anomalous state (a spike: ``high`` over
-    ``elevated`` over ``normal``) whose decayed strength still exceeds the latest's. An
-    old quiet reading never outweighs a new signal. Age counts from the data behind a
-    reading (:attr:`Reading.data_day`), so a value carried from old data decays.
-    """
-    ids = scenario_set.scenario_ids()
+def on_grid(scenario_set: ScenarioSet, readings: Sequence[Reading], as_of: dt.date) -> list:
+    """The observed readings on the set's memory grid (``as_of`` and every ``step_days``
+    before it, back to ``days``), latest first."""
     m = scenario_set.memory
     usable = [
         r
@@ -198,17 +234,38 @@ def pick_reading(
         and 0 <= (as_of - r.day).days <= m.days
         and (as_of - r.day).days % m.step_days == 0
     ]
+    return sorted(usable, key=lambda r: r.day, reverse=True)
+
+
+def pick_reading(
+    scenario_set: ScenarioSet,
+    lk: Likelihood,
+    readings: Sequence[Reading],
+    as_of: dt.date,
+    bound: Mapping[str, float] | None = None,
+) -> tuple[Reading, float, np.ndarray] | None:
+    """The reading to use, with its decay and centred log-likelihoods; None without one.
+
+    Only observed readings on the set's memory grid count (:func:`on_grid`), so an
+    assessment does not depend on which other dates were read alongside it (a replay reads
+    many), and a blind reading is no evidence. The latest observed reading counts; an
+    earlier one replaces it only when it was a more anomalous state (a spike: ``high`` over
+    ``elevated`` over ``normal``) whose decayed, strength-weighted size still exceeds the
+    latest's. An old quiet reading never outweighs a new signal. Age counts from the data
+    behind a reading (:attr:`Reading.data_day`), so a value carried from old data decays.
+    """
+    ids = scenario_set.scenario_ids()
+    usable = on_grid(scenario_set, readings, as_of)
     if not usable:
         return None
-    usable.sort(key=lambda r: r.day, reverse=True)
     latest = usable[0]
     best, best_strength = None, -1.0
     for r in usable:
         if r is not latest and STATES.index(r.state) <= STATES.index(latest.state):
             continue
-        d = decay((as_of - r.data_day).days, m.half_life_days)
-        c = centred(lk, ids, r.state)
-        strength = d * float(np.abs(c).sum())
+        d = decay((as_of - r.data_day).days, scenario_set.memory.half_life_days)
+        c = centred(lk, ids, r.state, bound)
+        strength = d * r.strength * float(np.abs(c).sum())
         if strength > best_strength + 1e-12:
             best, best_strength = (r, d, c), strength
     return best
@@ -218,23 +275,29 @@ def contributions(
     scenario_set: ScenarioSet,
     readings: Mapping[str, Sequence[Reading]],
     as_of: dt.date,
+    bounds: Mapping[str, Mapping[str, float]] | None = None,
 ) -> list[Contribution]:
-    """Each indicator's decayed, group-weighted contribution (indicators without a usable
-    reading give none)."""
+    """Each indicator's decayed, strength- and group-weighted contribution (indicators
+    without an observed reading give none); ``bounds``: false-alarm rates per indicator."""
+    bounds = bounds or {}
+    ids = scenario_set.scenario_ids()
     picked = {}
     for lk in scenario_set.evidence:
-        choice = pick_reading(scenario_set, lk, readings.get(lk.indicator, ()), as_of)
+        bound = bounds.get(lk.indicator)
+        choice = pick_reading(scenario_set, lk, readings.get(lk.indicator, ()), as_of, bound)
         if choice is not None:
-            picked[lk.indicator] = choice
+            picked[lk.indicator] = (lk, *choice)
     group_of = {i: g for g in scenario_set.groups for i in g.indicators}
     present: dict[str, int] = {}
     for ind in picked:
         if ind in group_of:
             present[group_of[ind].id] = present.get(group_of[ind].id, 0) + 1
     out = []
-    for ind, (reading, d, c) in picked.items():
+    for ind, (lk, reading, d, c) in picked.items():
         g = group_of.get(ind)
         w = 1.0 / (1.0 + (present[g.id] - 1) * g.rho) if g else 1.0
+        col = STATES.index(reading.state)
+        raised = rows(lk, ids, bounds.get(ind))[0, col]
         out.append(
             Contribution(
                 indicator=ind,
@@ -244,9 +307,12 @@ def contributions(
                 decay=d,
                 weight=w,
                 centred=tuple(float(x) for x in c),
-                llr=tuple(float(x) for x in d * w * c),
+                llr=tuple(float(x) for x in d * w * reading.strength * c),
                 group=g.id if g else None,
                 observed=reading.data_day,
+                strength=reading.strength,
+                detail=reading.detail,
+                bound=float(raised) if col and raised > lk.given[ids[0]][col] + 1e-12 else None,
             )
         )
     return out
@@ -270,15 +336,32 @@ def assess_set(
     horizon_days: int,
     *,
     extra: Sequence[Contribution] = (),
+    bounds: Mapping[str, Mapping[str, float]] | None = None,
+    observed: Sequence[Observed] = (),
     samples: int = SAMPLES,
     seed: int = 0,
 ) -> SetAssessment:
-    """The set's posterior as of ``as_of`` for ``horizon_days``, with its interval."""
+    """The set's posterior as of ``as_of`` for ``horizon_days``, with its interval;
+    ``bounds`` are the indicators' false-alarm rates, ``observed`` its outcomes under way."""
     ids = scenario_set.scenario_ids()
-    contribs = contributions(scenario_set, readings, as_of) + list(extra)
+    contribs = contributions(scenario_set, readings, as_of, bounds) + list(extra)
     p0 = prior(scenario_set, horizon_days)
     post = posterior(p0, contribs)
-    draws = _posterior_draws(scenario_set, contribs, horizon_days, samples, seed)
+    draws = _posterior_draws(scenario_set, contribs, horizon_days, samples, seed, bounds)
+    for obs in sorted(observed, key=lambda o: o.rung):
+        moved = under_way(post, obs.rung, obs.probability)
+        logs = np.log(moved) - np.log(post)
+        llr = tuple(float(x) for x in logs - logs.mean())
+        contribs.append(
+            Contribution(
+                indicator=f"observed:{obs.outcome}", state="under way", day=as_of,
+                age_days=(as_of - obs.since).days, decay=1.0, weight=1.0, centred=llr,
+                llr=llr, source="observed", observed=obs.since,
+                detail=f"{obs.outcome} under way since {obs.since}: P(≥ {ids[obs.rung]}) "
+                f"≥ {obs.probability:.0%}",
+            )
+        )  # fmt: skip
+        post, draws = moved, under_way(draws, obs.rung, obs.probability)
     interval = tuple(
         (float(np.quantile(draws[:, k], 0.05)), float(np.quantile(draws[:, k], 0.95)))
         for k in range(len(ids))
@@ -292,7 +375,23 @@ def assess_set(
         interval=interval,
         contributions=tuple(contribs),
         samples=draws,
+        observed=tuple(observed),
     )
+
+
+def under_way(p: np.ndarray, rung: int, probability: float) -> np.ndarray:
+    r"""Ladder probabilities once rung ``rung`` is observed under way:
+    :math:`(1 - \pi)\,p + \pi\,p\,1[h \ge k] / P(\ge k)` (rows of draws too)."""
+    p = np.asarray(p, dtype=float)
+    upper = np.zeros_like(p)
+    upper[..., rung:] = p[..., rung:]
+    upper /= upper.sum(axis=-1, keepdims=True)
+    return (1 - probability) * p + probability * upper
+
+
+def reach_probability(recurrence_rate: float, horizon_days: int) -> float:
+    """π: the probability that an outcome under way is seen again within the horizon."""
+    return 1.0 - math.exp(-recurrence_rate * horizon_days / 365.0)
 
 
 def _posterior_draws(
@@ -301,6 +400,7 @@ def _posterior_draws(
     horizon_days: int,
     n: int,
     seed: int,
+    bounds: Mapping[str, Mapping[str, float]] | None = None,
 ) -> np.ndarray:
     """(n, K) posteriors with rates and likelihood rows drawn from their uncertainty."""
     rng = np.random.default_rng(seed)
@@ -314,11 +414,11 @@ def _posterior_draws(
             logp += np.array(c.llr)
             continue
         col = STATES.index(c.state)
-        given = np.log(np.array([lk.given[sid] for sid in ids]))  # (K, 3)
+        given = np.log(rows(lk, ids, (bounds or {}).get(c.indicator)))  # (K, 3)
         noisy = given + rng.standard_normal((n, *given.shape)) / math.sqrt(lk.confidence)
         # renormalise each drawn row, then keep the column of the observed state
         logs = noisy[:, :, col] - np.log(np.exp(noisy).sum(axis=2))
-        logp += c.decay * c.weight * (logs - logs.mean(axis=1, keepdims=True))
+        logp += c.decay * c.weight * c.strength * (logs - logs.mean(axis=1, keepdims=True))
     logp -= logp.max(axis=1, keepdims=True)
     p = np.exp(logp)
     return p / p.sum(axis=1, keepdims=True)

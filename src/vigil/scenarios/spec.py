@@ -1,8 +1,9 @@
 """Scenario sets, simulation couplings and consequences: the theatre's ``scenarios/`` folder.
 
 ``theatres/<id>/scenarios/`` holds one YAML file per scenario set (``*.yaml`` except the
-two below), ``chains.yaml`` (how the sets drive each other in the escalation simulation)
-and ``consequences.yaml`` (levels for Europe per end state). Every number carries the
+three below), ``likelihoods.yaml`` (the quiet rows and likelihood tiers the sets' evidence
+names), ``chains.yaml`` (how the sets drive each other in the escalation simulation) and
+``consequences.yaml`` (levels for Europe per end state). Every number carries the
 sentence that justifies it: a prior names its reference class, a likelihood row its
 reasoning, a coupling its mechanism. Validation errors name the file and key path, and
 cross-references (indicator ids, scenario ids, set ids) are checked against the theatre.
@@ -18,13 +19,18 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from vigil.errors import InputError
-from vigil.specs import ISO3, EventRule, Spec, TheatreSpec, load_model
+from vigil.specs import ISO3, EventRule, Spec, TextRule, TheatreSpec, load_model, unknown_topic
 
 STATES = ("normal", "elevated", "high")
-SPECIAL_FILES = ("chains.yaml", "consequences.yaml")
+SPECIAL_FILES = ("chains.yaml", "consequences.yaml", "likelihoods.yaml")
+#: an indicator's state may be P(normal) no lower than this under any rung: no state is
+#: certain, and a quiet reading never rules a rung out
+MIN_NORMAL = 0.05
+#: prefix of an outcome resolver's rows in ``text_matches``
+RESOLVE = "resolve:"
 ID = r"^[a-z][a-z0-9_]*$"
 DOC = "docs/SCENARIOS.md"
 
@@ -53,8 +59,51 @@ class Scenario(Spec):
         return self
 
 
+class QuietRow(Spec):
+    """P(normal, elevated, high) of a kind of indicator under a set's bottom rung."""
+
+    row: tuple[float, float, float]
+    why: str = Field(min_length=20)
+
+    @field_validator("row")
+    @classmethod
+    def _sums(cls, row):
+        if any(p <= 0 for p in row) or abs(sum(row) - 1) > 1e-6:
+            raise ValueError(f"{list(row)}: every probability > 0, summing to 1")
+        return row
+
+
+class Tier(Spec):
+    """How much likelier an elevated and a high reading are under a rung than under the
+    bottom rung (likelihood ratios against the indicator's quiet row)."""
+
+    elevated: float = Field(gt=0)
+    high: float = Field(gt=0)
+    why: str = Field(min_length=20)
+
+
+class LikelihoodTiers(Spec):
+    """``likelihoods.yaml``: the named quiet rows and tiers the sets' evidence uses, so
+    every likelihood ratio in the theatre comes from a few stated, justified numbers."""
+
+    quiet: dict[str, QuietRow] = Field(min_length=1)
+    tiers: dict[str, Tier] = Field(min_length=1)
+
+    def row(self, quiet: str, tier: str) -> tuple[float, float, float]:
+        """The row a tier gives on a quiet row: elevated and high multiplied by the tier's
+        ratios, normal taking the rest."""
+        q, t = self.quiet[quiet].row, self.tiers[tier]
+        e, h = q[1] * t.elevated, q[2] * t.high
+        return (round(1 - e - h, 6), round(e, 6), round(h, 6))
+
+
 class Likelihood(Spec):
-    """P(indicator state | scenario) for one indicator, for every rung of the set."""
+    """P(indicator state | scenario) for one indicator, for every rung of the set.
+
+    Either explicit rows, or (with ``quiet``) the names of tiers of ``likelihoods.yaml``:
+    the bottom rung takes the quiet row, every other rung the row its tier gives on it
+    (``tiers`` keeps the names).
+    """
 
     indicator: str = Field(pattern=ID)
     #: why the indicator separates the rungs this way (one sentence or two)
@@ -64,6 +113,10 @@ class Likelihood(Spec):
     #: how sure the numbers are: each is known to within a factor exp(±1.645 / sqrt(c))
     #: (90 %): 1.7 at c = 10, 1.3 at c = 40 (see vigil.scenarios.bayes, "Uncertainty")
     confidence: float = Field(default=20.0, gt=0)
+    #: the quiet row (``likelihoods.yaml: quiet``) of the bottom rung, when tiers are used
+    quiet: str | None = None
+    #: scenario id → the tier its row came from (filled at load)
+    tiers: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("given")
     @classmethod
@@ -73,6 +126,11 @@ class Likelihood(Spec):
                 raise ValueError(f"{sid}: every probability must be > 0 (no state is impossible)")
             if abs(sum(row) - 1) > 1e-6:
                 raise ValueError(f"{sid}: {list(row)} sums to {sum(row):.4f}, not 1")
+            if row[0] < MIN_NORMAL:
+                raise ValueError(
+                    f"{sid}: P(normal) = {row[0]:.3f} is below {MIN_NORMAL}: no rung makes "
+                    "a quiet reading impossible (a weaker tier, or a quieter quiet row)"
+                )
         return given
 
 
@@ -108,17 +166,53 @@ class ForecastLink(Spec):
     why: str = Field(min_length=20)
 
 
-class Resolver(Spec):
-    """How the data can settle an outcome after the fact (for the scenario backtest).
+class TextResolver(Spec):
+    """Documents that report the outcome as having happened (claims, denials and
+    hypotheticals do not count), from enough outlets to rule out a single misreport."""
 
-    The outcome resolved true for an assessment on D with horizon H when at least
-    ``min_events`` events matching ``events`` occurred in (D, D + H]; it is resolvable only
-    where the events' sources cover that whole window in the store.
+    #: groups of patterns as in an indicator's text rule (``vigil.specs.TextRule``)
+    all: tuple[dict[str, tuple[str, ...]], ...] = Field(min_length=1)
+    exclude: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    #: the theatre topic whose coverage decides where the text can settle the outcome
+    topic: str = Field(pattern=ID)
+    min_documents: int = Field(default=2, ge=1)
+    min_outlets: int = Field(default=2, ge=1)
+
+    def rule(self) -> TextRule:
+        return TextRule(all=self.all, exclude=self.exclude)
+
+    @model_validator(mode="after")
+    def _valid_rule(self):
+        self.rule()
+        return self
+
+
+class Resolver(Spec):
+    """How the data settles an outcome: after the fact (the scenario backtest) and as it
+    happens (an outcome observed under way on the as-of date).
+
+    In a window (D, D + H] the outcome is true when at least ``min_events`` events matching
+    ``events`` occurred in it, or when ``text`` finds ``min_documents`` occurrence reports
+    from ``min_outlets`` outlets; it is settled (true or false) only where those sources
+    cover the whole window. On the as-of date D it is **under way** when the same test
+    holds over the last ``recent_days`` days, on what was available by D.
     """
 
-    events: EventRule
+    events: EventRule | None = None
     min_events: int = Field(default=1, ge=1)
+    text: TextResolver | None = None
     why: str = Field(min_length=20)
+    recent_days: int = Field(default=30, ge=1, le=180)
+    #: yearly rate at which the outcome is seen again while under way: a rung observed
+    #: under way reaches the horizon with probability 1 − exp(−rate·H/365)
+    recurrence_rate: float = Field(default=4.0, gt=0, le=365)
+    recurrence_why: str = Field(min_length=20)
+
+    @model_validator(mode="after")
+    def _some_source(self):
+        if self.events is None and self.text is None:
+            raise ValueError("a resolver needs events, text or both")
+        return self
 
 
 class Recommendation(Spec):
@@ -161,6 +255,17 @@ class ScenarioSet(Spec):
                 f"set {self.id}: no scenario {scenario_id!r}", f"choose one of: {', '.join(ids)}"
             )
         return ids.index(scenario_id)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tiers(cls, data, info: ValidationInfo):
+        """Rows from tier names (``likelihoods.yaml``, passed as the validation context)."""
+        tiers = (info.context or {}).get("tiers")
+        if not isinstance(data, dict) or not isinstance(data.get("evidence"), list):
+            return data
+        rungs = [r.get("id") for r in data.get("scenarios") or [] if isinstance(r, dict)]
+        evidence = [_resolve_tiers(e, i, rungs, tiers) for i, e in enumerate(data["evidence"])]
+        return {**data, "evidence": evidence}
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -215,6 +320,31 @@ class ScenarioSet(Spec):
                     + (f"; unknown {sorted(extra)}" if extra else "")
                 )
         return seen
+
+
+def _resolve_tiers(entry, i: int, rungs: list, tiers: LikelihoodTiers | None):
+    """One evidence entry with its tier names turned into rows (and kept in ``tiers``)."""
+    if not isinstance(entry, dict) or entry.get("quiet") is None:
+        return entry
+    where = f"evidence[{i}] ({entry.get('indicator')})"
+    if tiers is None:
+        raise ValueError(f"{where}: quiet and tier names need scenarios/likelihoods.yaml")
+    quiet = entry["quiet"]
+    if quiet not in tiers.quiet:
+        raise ValueError(f"{where}.quiet: {quiet!r} is not one of {sorted(tiers.quiet)}")
+    given, names = {}, {}
+    for sid, value in (entry.get("given") or {}).items():
+        if isinstance(value, str):
+            if value not in tiers.tiers:
+                raise ValueError(
+                    f"{where}.given.{sid}: {value!r} is not one of {sorted(tiers.tiers)}"
+                )
+            given[sid], names[sid] = tiers.row(quiet, value), value
+        else:
+            given[sid] = value
+    if rungs and rungs[0] not in given:
+        given[rungs[0]], names[rungs[0]] = tiers.quiet[quiet].row, f"quiet: {quiet}"
+    return {**entry, "given": given, "tiers": names}
 
 
 class When(Spec):
@@ -290,7 +420,16 @@ class ScenarioLibrary(Spec):
     sets: tuple[ScenarioSet, ...]
     chains: Chains = Chains()
     consequences: Consequences | None = None
+    likelihoods: LikelihoodTiers | None = None
     folder: str
+
+    def text_rules(self) -> dict[str, TextRule]:
+        """The outcome resolvers' text rules, keyed as stored in ``text_matches``."""
+        return {
+            f"{RESOLVE}{o.id}": o.resolve.text.rule()
+            for _, o in self.outcomes()
+            if o.resolve is not None and o.resolve.text is not None
+        }
 
     def set(self, set_id: str) -> ScenarioSet:
         for s in self.sets:
@@ -313,7 +452,14 @@ def load_scenarios(theatre: TheatreSpec) -> ScenarioLibrary:
         raise InputError(
             f"{sdir}: no scenario sets (*.yaml)", "add one; docs/SCENARIOS.md describes the keys"
         )
-    sets = tuple(load_model(p, ScenarioSet, folder, DOC) for p in files)
+    likelihoods = (
+        load_model(sdir / "likelihoods.yaml", LikelihoodTiers, folder, DOC)
+        if (sdir / "likelihoods.yaml").is_file()
+        else None
+    )
+    sets = tuple(
+        load_model(p, ScenarioSet, folder, DOC, context={"tiers": likelihoods}) for p in files
+    )
     chains = (
         load_model(sdir / "chains.yaml", Chains, folder, DOC)
         if (sdir / "chains.yaml").is_file()
@@ -325,7 +471,10 @@ def load_scenarios(theatre: TheatreSpec) -> ScenarioLibrary:
         else None
     )
     _cross_check(theatre, sets, chains, consequences, files)
-    return ScenarioLibrary(sets=sets, chains=chains, consequences=consequences, folder=str(sdir))
+    return ScenarioLibrary(
+        sets=sets, chains=chains, consequences=consequences, likelihoods=likelihoods,
+        folder=str(sdir),
+    )  # fmt: skip
 
 
 def _cross_check(theatre, sets, chains, consequences, files) -> None:
@@ -377,7 +526,9 @@ def _check_sets(theatre, sets, files) -> dict[str, ScenarioSet]:
             if o.id in outcome_ids:
                 raise InputError(f"{rel}: outcome id {o.id!r} is used twice", "rename one")
             outcome_ids.add(o.id)
-            unknown = set(o.resolve.events.near_borders) - borders if o.resolve else set()
+            _check_resolver(theatre, rel, i, o)
+            events = o.resolve.events if o.resolve else None
+            unknown = set(events.near_borders) - borders if events else set()
             if unknown:
                 raise InputError(
                     f"{rel}: outcomes[{i}].resolve.events.near_borders: {sorted(unknown)} not "
@@ -385,14 +536,21 @@ def _check_sets(theatre, sets, files) -> dict[str, ScenarioSet]:
                     "declare the border in theatre.yaml",
                 )
             reach = theatre.border_reach_km()
-            if o.resolve and o.resolve.events.near_borders and o.resolve.events.within_km > reach:
+            if events and events.near_borders and events.within_km > reach:
                 raise InputError(
                     f"{rel}: outcomes[{i}].resolve.events.within_km: "
-                    f"{o.resolve.events.within_km:g} km is beyond the {reach:g} km to which "
+                    f"{events.within_km:g} km is beyond the {reach:g} km to which "
                     "border distances are registered (the indicators' widest near_borders rule)",
                     f"use {reach:g} km or less, or widen an indicator rule",
                 )
     return by_id
+
+
+def _check_resolver(theatre, rel: str, i: int, outcome: Outcome) -> None:
+    text = outcome.resolve.text if outcome.resolve else None
+    topics = {t.id for t in theatre.theatre.topics}
+    if text is not None and text.topic not in topics:
+        raise unknown_topic(f"{rel}: outcomes[{i}].resolve.text.topic", text.topic, topics)
 
 
 def _check_when(by_id: dict[str, ScenarioSet], when: When, where: str) -> None:

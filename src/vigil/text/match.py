@@ -22,18 +22,20 @@ escalation.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from time import perf_counter
 
 from vigil.errors import InputError
-from vigil.specs import Indicator, TheatreSpec
+from vigil.specs import Indicator, TextRule, TheatreSpec
 from vigil.store import transaction
 from vigil.text.claims import classify
 from vigil.text.rules import CompiledRule, LiteralIndex, compile_rule, normalise
 
 CHUNK = 20_000
+#: prefix of the rows of a theatre topic in ``text_matches`` (not an indicator)
+TOPIC = "topic:"
 _MASK_BITS = 62
 _VALUES_ROWS = 500
 
@@ -113,8 +115,14 @@ def match_documents(
     source: str = "rss",
     since=None,
     indicators: Iterable[str] | None = None,
+    extra: Mapping[str, TextRule] | None = None,
 ) -> MatchReport:
     """Match the theatre's text rules against not-yet-examined documents of ``source``.
+
+    Besides the indicators, every run (unless ``indicators`` names some) matches the
+    theatre's topics (stored as ``topic:<id>``, what text coverage is measured on) and the
+    ``extra`` rules, e.g. the outcome resolvers of a scenario library
+    (``resolve:<outcome>``), with the same engine and claim tagging.
 
     Parameters
     ----------
@@ -132,6 +140,9 @@ def match_documents(
     started = perf_counter()
     chosen = text_indicators(theatre, indicators)
     rules = {ind.id: compile_rule(ind.evidence.text) for ind in chosen}
+    if indicators is None:
+        aux = {f"{TOPIC}{t.id}": t.rule() for t in theatre.theatre.topics} | dict(extra or {})
+        rules |= {rid: compile_rule(rule) for rid, rule in aux.items()}
     tid, cut = theatre.theatre.id, as_timestamp(since)
     stats = {i: IndicatorMatch(i, r.hash) for i, r in rules.items()}
     with transaction(con):

@@ -64,7 +64,7 @@ _UNIFY = (
 )
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 # Fields of a TextRule that do not change which documents match (not hashed).
-_UNHASHED = frozenset({"weight", "examples"})
+_UNHASHED = frozenset({"weight", "examples", "topic", "strength"})
 _SAMPLE = 512
 
 
@@ -96,8 +96,9 @@ def rule_hash(rule: TextRule) -> str:
     """SHA-256 of the rule's canonical JSON, the engine and the claims-lexicon versions.
 
     Any change to the patterns, to normalisation or to the claim cues gives a new hash,
-    so stored matches made under the old one are re-made; ``weight`` is not hashed
-    because it does not change which documents match.
+    so stored matches made under the old one are re-made; ``weight``, ``examples``,
+    ``topic`` and ``strength`` are not hashed because they do not change which documents
+    match.
     """
     from vigil.text.claims import LEXICON_VERSION  # claims imports normalise from here
 

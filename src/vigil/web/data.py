@@ -506,7 +506,8 @@ BRIEFING_FILES = {"briefing.html": "text/html", "briefing.md": "text/markdown",
 _EVIDENCE_SQL = """
 WITH m AS (
     SELECT source, source_id, list(DISTINCT indicator ORDER BY indicator) AS indicators
-    FROM text_matches WHERE theatre = ? GROUP BY source, source_id
+    FROM text_matches WHERE theatre = ? AND NOT contains(indicator, ':')
+    GROUP BY source, source_id
 )
 SELECT 'document' AS kind, d.source, d.source_id, CAST(d.published_at AS DATE) AS day,
        d.title AS text, d.outlet AS outlet, NULL AS category, NULL AS country,

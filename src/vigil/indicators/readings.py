@@ -1,0 +1,359 @@
+r"""What the scenario model reads from an indicator on a date: change, level and coverage.
+
+An indicator is read on date ``D`` (only records available by ``D``) in two ways per
+evidence kind (``events``, ``text``, ``series:<name>``):
+
+* **change**: the anomaly z of :mod:`vigil.indicators.compute` at the kind's latest
+  observed day, against the indicator's own trailing baseline, read against its
+  ``thresholds`` (what ``vigil indicators`` shows);
+* **level** (where the spec declares one, :class:`vigil.specs.Level`): the count, sum or
+  mean over the last ``window_days`` days of data, or for text the share of the topic's
+  documents, read against fixed, date-free cut-offs. A condition that lasts keeps its
+  level after its anomaly fades, and a source with no quiet history still says something.
+
+Each part is **observed** or **blind**, with the reason, decided only from what was
+available on ``D``:
+
+* the kind has no data yet, or its latest data is older than ``STALE_DAYS`` (+ its period);
+* *events*: no source the rules name reported anything at all from the rules' countries in
+  the last :data:`COVERAGE_DAYS` days (a source that is not looking at a country cannot
+  say it was quiet); the change also needs ``baseline.min_days`` observed days of history;
+* *text* (with a topic, :class:`vigil.specs.Topic`): the feeds carried fewer than
+  ``min_documents`` documents on the topic per 30 days in the window read, or (for the
+  change) in its baseline; or the mix of feeds changed — the feeds' mean daily shares in
+  the last 30 days overlap those of the baseline by less than :data:`MIX_OVERLAP` (the sum
+  of the smaller share of each feed), so a rate against the old mix means nothing.
+
+The reading's **state** is the highest state among its observed parts (the combination
+rule: a lasting level or a fresh change, whichever says more); with no observed part it is
+``blind`` and carries no weight. Its **strength** is 1 when events or series decide it
+and the text rule's ``strength`` when text alone does (reports are cheaper than
+geolocated events or official figures). Its ``observed`` day is the latest day of the
+data behind the deciding part (the scenario model's decay counts from there).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from vigil.indicators import baseline as B  # noqa: N812
+from vigil.indicators import series as S  # noqa: N812
+from vigil.indicators.arrays import Daily, EvidenceArrays, Totals, ordinals
+from vigil.indicators.compute import STALE_DAYS, as_arrays, fetch_frame, load_vintages, z_at
+from vigil.specs import Indicator, Level, TheatreSpec
+from vigil.text.match import TOPIC
+
+STATES = ("normal", "elevated", "high")
+BLIND = "blind"
+#: days within which an event source must have reported from a country to be looking at it
+COVERAGE_DAYS = 30
+#: overlap of feed shares below which a text rate's baseline is another feed mix
+MIX_OVERLAP = 0.5
+
+
+@dataclass(frozen=True)
+class Part:
+    """One reading of one evidence kind: its change or its level, observed or blind."""
+
+    kind: str  #: events, text or series:<name>
+    measure: str  #: change or level
+    state: str  #: normal, elevated, high, or blind
+    value: float | None = None  #: z (change) or the level's value
+    day: dt.date | None = None  #: the latest day of the data behind it
+    reason: str = ""  #: why it is blind
+    unit: str = ""  #: "z", or the level's unit
+
+    def describe(self) -> str:
+        """E.g. ``events level 27 (geolocated reports…) high`` or ``text change blind: …``."""
+        if self.state == BLIND:
+            return f"{self.kind} {self.measure} blind: {self.reason}"
+        value = "" if self.value is None else f" {self.value:.3g}"
+        return f"{self.kind} {self.measure}{value} {self.unit} → {self.state}".replace("  ", " ")
+
+
+@dataclass(frozen=True)
+class IndicatorReading:
+    """An indicator as the scenario model reads it on ``day``."""
+
+    indicator: str
+    day: dt.date
+    state: str  #: normal, elevated, high or blind
+    observed: dt.date | None  #: latest day of the data behind the deciding part
+    strength: float  #: 1, or the text rule's strength when text alone decides
+    parts: tuple[Part, ...] = field(repr=False)
+    driver: Part | None = None  #: the part that decided the state
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why each blind part is blind."""
+        return [f"{p.kind} {p.measure}: {p.reason}" for p in self.parts if p.state == BLIND]
+
+
+def read_indicators(
+    con, theatre: TheatreSpec, dates: Iterable[dt.date], indicator_ids: Iterable[str] | None = None
+) -> dict[str, list[IndicatorReading]]:
+    """Every indicator (or those named) on every date, each date using only what was
+    available by its end; one evidence load for all (event border distances must be
+    registered, as for :func:`vigil.indicators.compute.compute_indicators`)."""
+    days = sorted(set(dates))
+    if not days:
+        return {}
+    ids = list(indicator_ids) if indicator_ids is not None else [i.id for i in theatre.indicators]
+    inds = tuple(theatre.indicator(i) for i in ids)
+    first = days[0] - dt.timedelta(days=max(_lookback(i) for i in inds))
+    arrays = as_arrays(load_vintages(con, theatre.theatre.id, inds, first, days[-1]))
+    ctx = Context.load(con, theatre, inds, first, days[-1], arrays)
+    return {ind.id: [reading(ind, arrays[ind.id], ctx, day) for day in days] for ind in inds}
+
+
+def _lookback(ind: Indicator) -> int:
+    b = ind.baseline
+    scan = 4 * max(b.smoothing_days, 31)
+    return b.window_days + scan + STALE_DAYS + 62
+
+
+# ------------------------------------------------------------------------ coverage
+@dataclass
+class Context:
+    """What coverage is judged on, shared by the indicators of one load: documents per
+    topic, events per source and country, the feed totals (and a cache of window sums)."""
+
+    topics: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  #: day, asof, documents
+    min_documents: dict[str, int]
+    activity: pd.DataFrame  #: source, country, day, asof (ordinals), n
+    totals: Totals | None
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(cls, con, theatre, inds, first, last, arrays) -> Context:
+        topic_ids = tuple(sorted({f"{TOPIC}{t.id}" for t in theatre.theatre.topics}))
+        totals = next((a.totals for a in arrays.values() if a.totals is not None), None)
+        topics = {}
+        if topic_ids:
+            q = S.Query(f"topics|{theatre.theatre.id}|{topic_ids}",
+                        lambda: S.topic_expr(theatre.theatre.id, topic_ids))  # fmt: skip
+            frame = fetch_frame(con, q, first, last)
+            if totals is None:
+                totals_frame = fetch_frame(con, S.Query("totals", S.totals_expr), first, last)
+                totals = Totals.from_frame(totals_frame)
+            known = _items_asof(totals)
+            for tid in topic_ids:
+                rows = frame[frame["indicator"] == tid]
+                day, feed = ordinals(rows["day"]), rows["feed"].fillna("").to_numpy()
+                seen = np.array([known.get((d, f), 10**7) for d, f in zip(day, feed, strict=True)])
+                asof = np.maximum(ordinals(rows["asof"]), seen)
+                topics[tid.removeprefix(TOPIC)] = (day, asof, rows["matches"].to_numpy(float))
+        activity = pd.DataFrame()
+        if any(i.evidence.events for i in inds):
+            act = fetch_frame(con, S.Query("activity", S.activity_expr), first, last)
+            activity = act.assign(day=ordinals(act["day"]), asof=ordinals(act["asof"]))
+        return cls(
+            topics, {t.id: t.min_documents for t in theatre.theatre.topics}, activity, totals
+        )
+
+    def topic_documents(self, topic: str, as_of: int, lo: int, hi: int) -> float:
+        """Documents on ``topic`` published in ``[lo, hi]``, as known on ``as_of``."""
+        key = ("topic", topic, as_of, lo, hi)
+        if key not in self._cache:
+            day, asof, n = self.topics.get(topic, (np.array([]),) * 3)
+            m = (asof <= as_of) & (day >= lo) & (day <= hi)
+            self._cache[key] = float(n[m].sum())
+        return self._cache[key]
+
+    def topic_daily(self, topic: str, as_of: int, start: int, n: int) -> np.ndarray:
+        day, asof, docs = self.topics.get(topic, (np.array([], int),) * 2 + (np.array([]),))
+        m = (asof <= as_of) & (day >= start) & (day < start + n)
+        return np.bincount(day[m] - start, docs[m], n)
+
+    def overlap(self, as_of: int, now: tuple[int, int], before: tuple[int, int]) -> float:
+        """How much the feed mix of ``now`` overlaps that of ``before`` (0–1)."""
+        key = ("mix", as_of, now, before)
+        if key not in self._cache:
+            a, b = self.totals.mix(as_of, *now), self.totals.mix(as_of, *before)
+            self._cache[key] = float(np.minimum(a, b).sum())
+        return self._cache[key]
+
+    def reporting(self, ind: Indicator) -> tuple[np.ndarray, np.ndarray] | None:
+        """(day, asof) of the events any source of the indicator's rules reported from the
+        rules' countries, whatever their category (None: a rule names no country)."""
+        key = ("act", ind.id)
+        if key not in self._cache:
+            self._cache[key] = _reporting(self.activity, ind)
+        return self._cache[key]
+
+
+def _items_asof(totals: Totals) -> dict[tuple[int, str], int]:
+    """When each (day, feed) total first became visible (a match counts only then)."""
+    out: dict[tuple[int, str], int] = {}
+    for d, a, f in zip(totals.day, totals.asof, totals.feed, strict=True):
+        k = (int(d), totals.feeds[f])
+        out[k] = min(out.get(k, 10**7), int(a))
+    return out
+
+
+def _reporting(activity: pd.DataFrame, ind: Indicator):
+    rules = ind.evidence.events
+    if activity.empty or any(not r.countries for r in rules):
+        return None
+    keep = np.zeros(len(activity), bool)
+    for r in rules:
+        m = activity["country"].isin(r.countries).to_numpy()
+        if r.sources:
+            m = m & activity["source"].isin(r.sources).to_numpy()
+        keep |= m
+    rows = activity[keep]
+    return rows["day"].to_numpy(), rows["asof"].to_numpy()
+
+
+def _places(ind: Indicator) -> str:
+    countries = sorted({c for r in ind.evidence.events for c in r.countries})
+    sources = sorted({s for r in ind.evidence.events for s in r.sources})
+    who = "/".join(sources) if sources else "any event source"
+    return f"{who} from {'/'.join(countries)}"
+
+
+# ------------------------------------------------------------------------- reading
+def reading(ind: Indicator, arr: EvidenceArrays, ctx: Context, day: dt.date) -> IndicatorReading:
+    """``ind`` as the scenario model reads it on ``day`` (see the module docstring)."""
+    d = day.toordinal()
+    start = d - _lookback(ind)
+    levels = {_level_kind(ind, lv): lv for lv in ind.level}
+    parts: list[Part] = []
+    for kind, series in arr.daily(d, start).items():
+        blind = _kind_blind(ind, kind, series, ctx, d, start)
+        parts.append(_change(ind, kind, series, ctx, d, start, blind))
+        if kind in levels:
+            parts.append(_level(ind, levels[kind], kind, series, ctx, d, start, blind))
+    return _combine(ind, day, parts)
+
+
+def _level_kind(ind: Indicator, lv: Level) -> str:
+    if lv.kind != "series":
+        return lv.kind
+    rule = next(r for r in ind.evidence.series if r.series == lv.series)
+    return S.series_kind(rule)
+
+
+def _last_seen(ind: Indicator, series: Daily, d: int, start: int) -> tuple[int | None, str]:
+    """Index of the kind's latest observed day, or None with the reason."""
+    seen = np.flatnonzero(~np.isnan(series.x))
+    if len(seen) == 0:
+        return None, f"no data in the {d - start + 1} days before {dt.date.fromordinal(d)}"
+    last = int(seen[-1])
+    if d - start - last > STALE_DAYS + series.period:
+        return None, f"latest data from {dt.date.fromordinal(start + last)}, too old to count"
+    return last, ""
+
+
+def _kind_blind(ind, kind, series, ctx: Context, d: int, start: int) -> str:
+    """Why neither the change nor the level of ``kind`` can be read ("" if they can)."""
+    last, why = _last_seen(ind, series, d, start)
+    if last is None:
+        return why
+    if kind == "events":
+        rep = ctx.reporting(ind)
+        if rep is not None:
+            day, asof = rep
+            if not ((asof <= d) & (day > d - COVERAGE_DAYS) & (day <= d)).any():
+                return f"no report at all by {_places(ind)} in the last {COVERAGE_DAYS} days"
+    if kind == "text":
+        topic = ind.evidence.text.topic
+        if topic is not None:
+            t_last = start + last
+            docs = ctx.topic_documents(topic, d, t_last - COVERAGE_DAYS + 1, t_last)
+            need = ctx.min_documents[topic]
+            if docs < need:
+                return (
+                    f"the feeds carried {docs:.0f} documents on {topic} in the last "
+                    f"{COVERAGE_DAYS} days (fewer than {need})"
+                )
+    return ""
+
+
+def _change(ind, kind, series: Daily, ctx: Context, d, start, blind: str) -> Part:
+    if blind:
+        return Part(kind, "change", BLIND, reason=blind, unit="z")
+    spec = ind.baseline
+    last, _ = _last_seen(ind, series, d, start)
+    s_eff = max(spec.smoothing_days, series.period)
+    day = dt.date.fromordinal(start + last)
+    if kind == "text":
+        why = _text_baseline_blind(ind, ctx, d, start + last, s_eff)
+        if why:
+            return Part(kind, "change", BLIND, day=day, reason=why, unit="z")
+    value, n = z_at(series.x, series.unit, last, spec, s_eff, series.count)
+    if not np.isfinite(value):
+        return Part(kind, "change", BLIND, day=day, unit="z",
+                    reason=f"its baseline holds {n} observed days, fewer than the "
+                    f"{spec.min_days} needed")  # fmt: skip
+    state = B.state(value, ind.thresholds.elevated, ind.thresholds.high)
+    return Part(kind, "change", state, value, day, unit="z")
+
+
+def _text_baseline_blind(ind: Indicator, ctx: Context, d: int, last: int, s_eff: int) -> str:
+    """A text rate's baseline is blind when the feeds did not cover the topic in it, or
+    when they were another mix of feeds."""
+    spec = ind.baseline
+    gap = min(s_eff, spec.window_days - 1)
+    before = (last - spec.window_days, last - gap - 1)
+    topic = ind.evidence.text.topic
+    if topic is not None:
+        docs = ctx.topic_documents(topic, d, *before)
+        need = ctx.min_documents[topic] * (before[1] - before[0] + 1) / 30
+        if docs < need:
+            return (
+                f"its baseline carried {docs:.0f} documents on {topic} (fewer than "
+                f"{ctx.min_documents[topic]} per 30 days)"
+            )
+    if ctx.totals is not None:
+        overlap = ctx.overlap(d, (last - COVERAGE_DAYS + 1, last), before)
+        if overlap < MIX_OVERLAP:
+            return (
+                f"the feed mix changed: the last {COVERAGE_DAYS} days' feeds overlap the "
+                f"baseline's by {overlap:.0%} (under {MIX_OVERLAP:.0%})"
+            )
+    return ""
+
+
+def _level(ind, lv: Level, kind, series: Daily, ctx: Context, d, start, blind: str) -> Part:
+    if blind:
+        return Part(kind, "level", BLIND, reason=blind, unit=lv.unit)
+    last, _ = _last_seen(ind, series, d, start)
+    lo = max(0, last - lv.window_days + 1)
+    window = series.x[lo : last + 1]
+    day = dt.date.fromordinal(start + last)
+    seen = int((~np.isnan(window)).sum())
+    if seen < lv.window_days / 2:
+        return Part(kind, "level", BLIND, day=day, unit=lv.unit,
+                    reason=f"data on only {seen} of its {lv.window_days} days")  # fmt: skip
+    if kind == "text":
+        matches = np.nansum(window / series.unit[lo : last + 1])
+        topic = ind.evidence.text.topic
+        docs = ctx.topic_documents(topic, d, start + lo, start + last)
+        value = 100.0 * matches / docs if docs > 0 else 0.0
+    elif lv.statistic == "mean":
+        value = float(np.nanmean(window))
+    else:
+        value = float(np.nansum(window))
+    state = "high" if value >= lv.high else "elevated" if value >= lv.elevated else "normal"
+    return Part(kind, "level", state, float(value), day, unit=lv.unit)
+
+
+def _combine(ind: Indicator, day: dt.date, parts: list[Part]) -> IndicatorReading:
+    seen = [p for p in parts if p.state != BLIND]
+    if not seen:
+        return IndicatorReading(ind.id, day, BLIND, None, 0.0, tuple(parts))
+    # the highest state decides; on a tie, events and series before text, a level before
+    # a change (the level says more about what lasts)
+    driver = max(
+        seen, key=lambda p: (STATES.index(p.state), p.kind != "text", p.measure == "level")
+    )
+    strength = ind.evidence.text.strength if driver.kind == "text" else 1.0
+    smoothing = dt.timedelta(days=ind.baseline.smoothing_days)
+    anchor = day if driver.day is None or driver.day >= day - smoothing else driver.day
+    return IndicatorReading(ind.id, day, driver.state, anchor, strength, tuple(parts), driver)
