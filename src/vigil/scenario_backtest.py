@@ -1,58 +1,45 @@
 """The scenario model backtested like the forecaster: replayed, then scored where data settles it.
 
 ``vigil backtest --model scenarios --theatre belarus`` replays the assessment every ``step``
-days (each as known on its date, :func:`vigil.assess.replay`) and scores each outcome whose
-spec says how the data resolves it (``outcomes[].resolve``,
-:class:`vigil.scenarios.spec.Resolver`): true for an assessment on D when at least
-``min_events`` matching events occurred in (D, D + H]. Only windows that the resolver's
-sources cover entirely in the store count; the others are neither hits nor misses. Outcomes
-without a resolver are listed as unresolvable, with the reason.
+days (each as known on its date, :func:`vigil.assess.replay`) and scores every outcome that
+has a resolver (``outcomes[].resolve``, :mod:`vigil.scenarios.resolve`). An outcome of a
+ladder is true in a window when its own resolver or the resolver of a higher outcome of the
+same set fires (reaching a rung implies the rungs below); it is false only where its
+resolver's sources cover the whole window; other windows are neither hits nor misses.
 
-Scores: Brier score and log loss of the assessed probability, against two references — the
-**prior** (the set's reference-class probability for the horizon, no evidence: the
-scenario model's "no-change") and the **climatology** of the scored windows (the share
-resolved true; in-sample, so a flattering bar) — as Brier skill scores.
+Scores, each with a 90 % moving-block bootstrap interval (blocks as long as the windows
+overlap, ``ceil(H / step)`` rows; the same rows for every forecast):
+
+* Brier score and log loss of the model, of its **prior** (the set's reference-class
+  probability for the horizon, no evidence: the scenario model's "no change") and of the
+  **climatology** of the scored windows (the share resolved true; in-sample, so a
+  flattering bar), and the Brier skill of the model against both;
+* the same on the **onsets**: windows whose outcome was not already observed under way on
+  the date (an outcome under way is seen, not foreseen, and is easy to score well on);
+* **warnings**: hits, misses and false alarms at :data:`WARN` (a probability an analyst
+  would act on), against how often the prior alone reaches it;
+* a **reliability** table of every scored forecast, pooled over the outcomes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 
-import ibis
 import numpy as np
 
 from vigil import assess as A  # noqa: N812
 from vigil.errors import InputError
 from vigil.forecast import scores
-from vigil.indicators import series as S  # noqa: N812
 from vigil.scenarios.bayes import prior
-from vigil.scenarios.spec import Resolver, ScenarioLibrary
+from vigil.scenarios.resolve import OutcomeResolver, load_resolvers
+from vigil.scenarios.spec import ScenarioLibrary
 from vigil.specs import TheatreSpec
 
-
-def coverage(con, resolver: Resolver) -> tuple[dt.date, dt.date] | None:
-    """First and last event day of the resolver's sources in the store (None: no events)."""
-    sources = list(resolver.events.sources) or None
-    row = con.execute(
-        "SELECT min(occurred_on), max(occurred_on) FROM events "
-        "WHERE (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], source))",
-        [sources, sources],
-    ).fetchone()
-    return None if row[0] is None else (row[0], row[1])
-
-
-def resolution_days(con, resolver: Resolver) -> np.ndarray:
-    """Sorted days of the events the resolver counts (the indicators' own rule matching)."""
-    sql = ibis.to_sql(S.rule_events_expr(resolver.events), dialect="duckdb")
-    rows = con.execute(f"SELECT occurred_on FROM ({sql}) ORDER BY occurred_on").fetchall()
-    return np.array([r[0] for r in rows], dtype="datetime64[D]")
-
-
-def resolved_count(days: np.ndarray, start: dt.date, end: dt.date) -> int:
-    """Events of ``days`` (from :func:`resolution_days`) with ``start < day <= end``."""
-    lo, hi = np.datetime64(start, "D"), np.datetime64(end, "D")
-    return int(np.searchsorted(days, hi, "right") - np.searchsorted(days, lo, "right"))
+#: a forecast at or above this is a warning (the yardstick's "unlikely" starts at 25 %)
+WARN = 0.25
+RELIABILITY_BINS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0)
 
 
 def backtest_scenarios(
@@ -63,40 +50,37 @@ def backtest_scenarios(
     step_days: int,
     first: dt.date | None = None,
     last: dt.date | None = None,
+    *,
+    resamples: int = 2000,
+    seed: int = 0,
 ) -> dict:
     """Replay and score every resolvable outcome (see the module doc)."""
-    plans, unresolvable = {}, []
-    for sset, outcome in library.outcomes():
-        if outcome.resolve is None:
-            unresolvable.append(
-                {
-                    "id": outcome.id,
-                    "why": "no resolver in the spec: the data "
-                    "holds no event-level source that settles it",
-                }
-            )
-            continue
-        span = coverage(con, outcome.resolve)
-        if span is None:
-            unresolvable.append({"id": outcome.id, "why": "the resolver's sources have no events"})
-            continue
-        plans[outcome.id] = (sset, outcome, span)
-    if not plans:
+    resolvers = load_resolvers(con, theatre, library)
+    unresolvable = [
+        {"id": o.id, "why": _why_not(library, o.id)}
+        for _, o in library.outcomes()
+        if o.id not in resolvers
+    ]
+    if not resolvers:
         return {"model": "scenarios", "outcomes": [], "unresolvable": unresolvable}
-    lo = max([first or dt.date.min] + [span[0] for _, _, span in plans.values()])
-    hi = min([last or dt.date.max] + [span[1] for _, _, span in plans.values()])
-    hi -= dt.timedelta(days=horizon_days)
+    months = sorted(set().union(*(r.months for r in resolvers.values())))
+    lo = max(first or dt.date.min, _month_start(months[0]))
+    hi = min(last or dt.date.max, _month_end(months[-1])) - dt.timedelta(days=horizon_days)
     if hi < lo:
         raise InputError(
             f"no {horizon_days}-day window lies inside the resolvers' coverage {lo}–{hi}",
-            "use a shorter --horizon or a store with longer event coverage",
+            "use a shorter --horizon-days or a store with longer event or text coverage",
         )
     days = [lo + dt.timedelta(days=i) for i in range(0, (hi - lo).days + 1, step_days)]
     assessed = A.replay(con, theatre, library, days, horizon_days, with_evidence=False)
+    block = math.ceil(horizon_days / step_days)
     results = [
-        _score(con, oid, sset, outcome, assessed, horizon_days)
-        for oid, (sset, outcome, _) in plans.items()
+        _score(sset, outcome, resolvers, assessed, horizon_days, block, resamples, seed)
+        for sset, outcome in library.outcomes()
+        if outcome.id in resolvers
     ]
+    results = [r for r in results if r["windows"]]
+    pooled = [(row["probability"], row["resolved"]) for r in results for row in r["rows"]]
     return {
         "model": "scenarios",
         "theatre": theatre.theatre.id,
@@ -104,46 +88,149 @@ def backtest_scenarios(
         "step_days": step_days,
         "from": str(days[0]),
         "to": str(days[-1]),
+        "bootstrap": {"resamples": resamples, "block_rows": block, "level": 0.9},
+        "warn_at": WARN,
         "outcomes": results,
         "unresolvable": unresolvable,
+        "reliability": _reliability(pooled),
     }
 
 
-def _score(con, oid, sset, outcome, assessed: Sequence[A.Assessment], horizon: int) -> dict:
+def _why_not(library: ScenarioLibrary, outcome_id: str) -> str:
+    return (
+        "no resolver in the spec: the data holds no source that settles it (see the comment "
+        f"at outcomes[{outcome_id}] in {library.folder})"
+    )
+
+
+def _month_start(m: int) -> dt.date:
+    return dt.date(m // 12, m % 12 + 1, 1)
+
+
+def _month_end(m: int) -> dt.date:
+    return _month_start(m + 1) - dt.timedelta(days=1)
+
+
+def settle(sset, outcome, resolvers: dict[str, OutcomeResolver], lo: int, hi: int) -> int | None:
+    """The outcome in days ``(lo, hi]``: 1 if it or a higher outcome of the ladder
+    happened, 0 if its own resolver covers the window and nothing fired, else None."""
+    k = sset.index(outcome.at_least)
+    higher = [
+        resolvers[o.id]
+        for o in sset.outcomes
+        if o.id in resolvers and sset.index(o.at_least) >= k and o.id != outcome.id
+    ]
+    if any(r.fired(lo, hi) for r in higher):
+        return 1
+    return resolvers[outcome.id].settle(lo, hi)
+
+
+def _score(sset, outcome, resolvers, assessed: Sequence[A.Assessment], horizon: int, block: int,
+           resamples: int, seed: int) -> dict:  # fmt: skip
     k = sset.index(outcome.at_least)
     p_prior = float(prior(sset, horizon)[k:].sum())
-    days = resolution_days(con, outcome.resolve)
     rows = []
     for a in assessed:
-        p = next(o.probability for o in a.outcomes if o.id == oid)
-        n = resolved_count(days, a.as_of, a.as_of + dt.timedelta(days=horizon))
+        d = a.as_of.toordinal()
+        y = settle(sset, outcome, resolvers, d, d + horizon)
+        if y is None:
+            continue
+        o = next(x for x in a.outcomes if x.id == outcome.id)
         rows.append(
             {
                 "as_of": str(a.as_of),
-                "probability": round(p, 4),
-                "events": n,
-                "resolved": int(n >= outcome.resolve.min_events),
+                "probability": round(o.probability, 4),
+                "prior": round(p_prior, 4),
+                "resolved": y,
+                "under_way": o.observed is not None,
             }
         )
+    out = {
+        "id": outcome.id,
+        "windows": len(rows),
+        "positives": sum(r["resolved"] for r in rows),
+        "prior": round(p_prior, 4),
+        "resolver": outcome.resolve.why.strip(),
+    }
+    if not rows:
+        return out
     y = np.array([r["resolved"] for r in rows], dtype=float)
     p = np.array([r["probability"] for r in rows])
-    brier = scores.brier(y, p)
-    ref_prior = scores.brier(y, np.full_like(p, p_prior))
-    ref_clim = scores.brier(y, np.full_like(p, y.mean()))
+    onset = np.array([not r["under_way"] for r in rows])
+    out |= _scores(y, p, p_prior, block, resamples, seed)
+    out["onsets"] = {
+        "windows": int(onset.sum()),
+        "positives": int(y[onset].sum()),
+        **(_scores(y[onset], p[onset], p_prior, block, resamples, seed) if onset.any() else {}),
+    }
+    out["warnings"] = _warnings(y, p, p_prior)
+    out["rows"] = rows
+    return out
+
+
+def _scores(y, p, p_prior: float, block: int, resamples: int, seed: int) -> dict:
+    clim = float(y.mean())
+    forecasts = {
+        "model": p,
+        "prior": np.full_like(p, p_prior),
+        "climatology": np.full_like(p, clim),
+    }
+    boot = scores.block_bootstrap(y, forecasts, block, resamples=resamples, seed=seed)
+    brier = {name: scores.brier(y, f) for name, f in forecasts.items()}
+
+    def r(x: float | None) -> float | None:
+        return None if x is None else round(float(x), 4)
+
     return {
-        "id": oid,
-        "n": len(rows),
-        "positives": int(y.sum()),
-        "prior": round(p_prior, 4),
-        "brier": round(brier, 4),
-        "log_loss": round(scores.log_loss(y, p), 4),
-        "brier_prior": round(ref_prior, 4),
-        "bss_vs_prior": _round(scores.skill(brier, ref_prior)),
-        "bss_vs_climatology": _round(scores.skill(brier, ref_clim)),
-        "resolver": outcome.resolve.why.strip(),
-        "rows": rows,
+        "brier": r(brier["model"]),
+        "brier_prior": r(brier["prior"]),
+        "brier_climatology": r(brier["climatology"]),
+        "interval": scores.interval(boot["brier:model"]),
+        "brier_prior_interval": scores.interval(boot["brier:prior"]),
+        "brier_climatology_interval": scores.interval(boot["brier:climatology"]),
+        "log_loss": r(scores.log_loss(y, p)),
+        "log_loss_prior": r(scores.log_loss(y, forecasts["prior"])),
+        "log_loss_climatology": r(scores.log_loss(y, forecasts["climatology"])),
+        "log_loss_interval": scores.interval(boot["log_loss:model"]),
+        "bss_vs_prior": r(scores.skill(brier["model"], brier["prior"])),
+        "bss_vs_prior_interval": scores.interval(boot["bss:prior"]),
+        "bss_vs_climatology": r(scores.skill(brier["model"], brier["climatology"])),
+        "bss_vs_climatology_interval": scores.interval(boot["bss:climatology"]),
+        "climatology": r(clim),
     }
 
 
-def _round(x: float | None) -> float | None:
-    return None if x is None else round(x, 4)
+def _warnings(y: np.ndarray, p: np.ndarray, p_prior: float) -> dict:
+    warned = p >= WARN
+    return {
+        "hits": int((warned & (y == 1)).sum()),
+        "misses": int((~warned & (y == 1)).sum()),
+        "false_alarms": int((warned & (y == 0)).sum()),
+        "quiet": int((~warned & (y == 0)).sum()),
+        "prior_warns": bool(p_prior >= WARN),
+    }
+
+
+def _reliability(pooled: list[tuple[float, int]]) -> list[dict]:
+    """Forecasts pooled over the outcomes, in bins: the mean forecast beside the observed
+    frequency (a calibrated model lies on the diagonal)."""
+    if not pooled:
+        return []
+    p = np.array([x for x, _ in pooled])
+    y = np.array([v for _, v in pooled], dtype=float)
+    edges = np.array(RELIABILITY_BINS)
+    index = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, len(edges) - 2)
+    out = []
+    for b in range(len(edges) - 1):
+        hit = index == b
+        n = int(hit.sum())
+        out.append(
+            {
+                "bin": [float(edges[b]), float(edges[b + 1])],
+                "n": n,
+                "mean_forecast": round(float(p[hit].mean()), 4) if n else None,
+                "observed": round(float(y[hit].mean()), 4) if n else None,
+                "positives": int(y[hit].sum()),
+            }
+        )
+    return out

@@ -47,9 +47,7 @@ def prepare_evidence(
     calling this before every computation costs little once the store is matched.
     """
     sources = [r[0] for r in con.execute("SELECT DISTINCT source FROM documents").fetchall()]
-    reports = tuple(
-        match_documents(con, theatre, source=s, extra=rules) for s in sorted(sources)
-    )
+    reports = tuple(match_documents(con, theatre, source=s, extra=rules) for s in sorted(sources))
     return Prepared(reports, register_borders(con, theatre, data_dir, cache_dir))
 
 

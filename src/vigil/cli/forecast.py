@@ -133,44 +133,54 @@ def _scenario_backtest(theatre, step, horizon_days, first, last, data, db, fmt) 
 
     con, spec, library, _ = _setup(db, theatre, data, None, quiet=fmt == "json")
     report = backtest_scenarios(
-        con,
-        spec,
-        library,
-        horizon_days,
-        step,
-        dt.date(first, 1, 1),
-        dt.date(last, 12, 31),
+        con, spec, library, horizon_days, step, dt.date(first, 1, 1), dt.date(last, 12, 31)
     )
     if fmt == "json":
         out.print_json(json.dumps(report))
         return
+    _print_scenario_report(report, spec.theatre.id)
+
+
+def _interval(x: float | None, iv: list | None, fmt: str = "{:.3f}") -> str:
+    if x is None:
+        return "–"
+    lo, hi = iv or (None, None)
+    return f"{fmt.format(x)} ({num(lo, fmt)}–{num(hi, fmt)})"
+
+
+def _print_scenario_report(report: dict, theatre: str) -> None:
     out.print(
-        f"[bold]scenarios[/] ({escape(spec.theatre.id)}) — replayed every {step} days, "
-        f"{horizon_days}-day horizon, scored where the data settles the outcome"
+        f"[bold]scenarios[/] ({escape(theatre)}) — replayed every {report.get('step_days')} days "
+        f"from {report.get('from')} to {report.get('to')}, {report.get('horizon_days')}-day "
+        "horizon, scored where the data settles the outcome; 90 % block-bootstrap intervals"
     )
     table = Table(
-        "outcome",
-        "scored",
-        "resolved true",
-        "Brier",
-        "log loss",
-        "Brier of prior",
-        "BSS vs prior",
-        "BSS vs climatology",
+        "outcome", "windows", "true", "Brier", "Brier of prior", "Brier of climatology",
+        "BSS vs prior", "onsets: BSS vs prior", "warnings ≥ 25 %: hit/miss/false",
         title_justify="left",
-    )
+    )  # fmt: skip
     for o in report["outcomes"]:
+        on, w = o.get("onsets", {}), o.get("warnings", {})
         table.add_row(
-            escape(o["id"]),
-            str(o["n"]),
-            str(o["positives"]),
-            num(o["brier"]),
-            num(o["log_loss"]),
-            num(o["brier_prior"]),
-            num(o["bss_vs_prior"], "{:+.3f}"),
-            num(o["bss_vs_climatology"], "{:+.3f}"),
-        )
+            escape(o["id"]), str(o["windows"]), str(o["positives"]),
+            _interval(o.get("brier"), o.get("interval")),
+            _interval(o.get("brier_prior"), o.get("brier_prior_interval")),
+            _interval(o.get("brier_climatology"), o.get("brier_climatology_interval")),
+            _interval(o.get("bss_vs_prior"), o.get("bss_vs_prior_interval"), "{:+.2f}"),
+            f"{_interval(on.get('bss_vs_prior'), on.get('bss_vs_prior_interval'), '{:+.2f}')} "
+            f"[{on.get('windows', 0)} windows, {on.get('positives', 0)} true]",
+            f"{w.get('hits', 0)}/{w.get('misses', 0)}/{w.get('false_alarms', 0)}",
+        )  # fmt: skip
     out.print(table)
+    rel = Table("forecast", "scored", "mean forecast", "observed", title="Reliability, pooled",
+                title_justify="left")  # fmt: skip
+    for b in report.get("reliability", []):
+        rel.add_row(
+            f"{100 * b['bin'][0]:.0f}–{100 * b['bin'][1]:.0f} %", str(b["n"]),
+            pct(b["mean_forecast"]), pct(b["observed"]),
+        )  # fmt: skip
+    if report.get("reliability"):
+        out.print(rel)
     for u in report["unresolvable"]:
         out.print(f"  not scored: {u['id']} — {u['why']}", highlight=False, markup=False)
 

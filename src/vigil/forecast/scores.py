@@ -114,6 +114,48 @@ def reliability(y, p, bins: int = 10) -> list[dict]:
     return rows
 
 
+def block_bootstrap(
+    y, forecasts: dict[str, np.ndarray], block: int, *, resamples: int = 2000, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Brier and log loss of each forecast, and the Brier skill of each against the first,
+    over ``resamples`` moving-block resamples of the rows (in time order).
+
+    Overlapping forecast windows are autocorrelated: a resample draws whole blocks of
+    ``block`` consecutive rows (the windows one window overlaps), so the interval reflects
+    how few independent windows there are. The same rows are drawn for every forecast
+    (paired), so their difference is measured, not the noise of two draws. Returns arrays
+    of length ``resamples`` keyed ``brier:<name>``, ``log_loss:<name>``, ``bss:<name>``.
+    """
+    y_arr = np.asarray(y, dtype=float)
+    n = len(y_arr)
+    block = max(1, min(block, n))
+    rng = np.random.default_rng(seed)
+    starts = rng.integers(0, n - block + 1, size=(resamples, -(-n // block)))
+    idx = (starts[:, :, None] + np.arange(block)).reshape(resamples, -1)[:, :n]
+    ys = y_arr[idx]
+    out: dict[str, np.ndarray] = {}
+    first = None
+    for name, p in forecasts.items():
+        ps = np.asarray(p, dtype=float)[idx]
+        q = np.clip(ps, 1e-6, 1 - 1e-6)
+        out[f"brier:{name}"] = np.mean((ps - ys) ** 2, axis=1)
+        out[f"log_loss:{name}"] = -np.mean(ys * np.log(q) + (1 - ys) * np.log1p(-q), axis=1)
+        first = first if first is not None else name
+    for name in forecasts:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[f"bss:{name}"] = 1 - out[f"brier:{first}"] / out[f"brier:{name}"]
+    return out
+
+
+def interval(draws: np.ndarray, level: float = 0.9) -> list[float | None]:
+    """The central ``level`` interval of bootstrap draws (NaN draws dropped), rounded."""
+    finite = draws[np.isfinite(draws)]
+    if not len(finite):
+        return [None, None]
+    lo, hi = np.quantile(finite, [(1 - level) / 2, (1 + level) / 2])
+    return [_round(lo), _round(hi)]
+
+
 def _brier_of(rows: pd.DataFrame, model: str) -> float | None:
     column = f"p_{model}"
     if column not in rows.columns or rows.empty:

@@ -127,6 +127,7 @@ class Context:
     min_documents: dict[str, int]
     activity: pd.DataFrame  #: source, country, day, asof (ordinals), n
     totals: Totals | None
+    able: pd.DataFrame = field(default_factory=pd.DataFrame)  #: source, category, asof
     _cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -148,13 +149,16 @@ class Context:
                 seen = np.array([known.get((d, f), 10**7) for d, f in zip(day, feed, strict=True)])
                 asof = np.maximum(ordinals(rows["asof"]), seen)
                 topics[tid.removeprefix(TOPIC)] = (day, asof, rows["matches"].to_numpy(float))
-        activity = pd.DataFrame()
+        activity, able = pd.DataFrame(), pd.DataFrame()
         if any(i.evidence.events for i in inds):
             act = fetch_frame(con, S.Query("activity", S.activity_expr), first, last)
             activity = act.assign(day=ordinals(act["day"]), asof=ordinals(act["asof"]))
+            able = fetch_frame(con, S.Query("able", S.able_expr), dt.date.min, last)
+            able = able.assign(asof=ordinals(able["asof"]))
         return cls(
-            topics, {t.id: t.min_documents for t in theatre.theatre.topics}, activity, totals
-        )
+            topics, {t.id: t.min_documents for t in theatre.theatre.topics}, activity, totals,
+            able,
+        )  # fmt: skip
 
     def topic_documents(self, topic: str, as_of: int, lo: int, hi: int) -> float:
         """Documents on ``topic`` published in ``[lo, hi]``, as known on ``as_of``."""
@@ -179,11 +183,13 @@ class Context:
         return self._cache[key]
 
     def reporting(self, ind: Indicator) -> tuple[np.ndarray, np.ndarray] | None:
-        """(day, asof) of the events any source of the indicator's rules reported from the
-        rules' countries, whatever their category (None: a rule names no country)."""
+        """(day, visible) of the events that sources *able* to report a rule's categories
+        reported from that rule's countries, whatever their category; ``visible`` is the
+        later of the event's availability and the day the source became able (None: a rule
+        names no country, so coverage is by observed days alone)."""
         key = ("act", ind.id)
         if key not in self._cache:
-            self._cache[key] = _reporting(self.activity, ind)
+            self._cache[key] = _reporting(self.activity, self.able, ind)
         return self._cache[key]
 
 
@@ -196,18 +202,22 @@ def _items_asof(totals: Totals) -> dict[tuple[int, str], int]:
     return out
 
 
-def _reporting(activity: pd.DataFrame, ind: Indicator):
+def _reporting(activity: pd.DataFrame, able: pd.DataFrame, ind: Indicator):
     rules = ind.evidence.events
     if activity.empty or any(not r.countries for r in rules):
         return None
-    keep = np.zeros(len(activity), bool)
+    days, seen = [np.array([], int)], [np.array([], int)]
     for r in rules:
-        m = activity["country"].isin(r.countries).to_numpy()
+        cats = able[able["category"].isin(r.categories)]
         if r.sources:
-            m = m & activity["source"].isin(r.sources).to_numpy()
-        keep |= m
-    rows = activity[keep]
-    return rows["day"].to_numpy(), rows["asof"].to_numpy()
+            cats = cats[cats["source"].isin(r.sources)]
+        since = cats.groupby("source")["asof"].min()  # when each source became able
+        rows = activity[
+            activity["country"].isin(r.countries) & activity["source"].isin(since.index)
+        ]
+        days.append(rows["day"].to_numpy())
+        seen.append(np.maximum(rows["asof"].to_numpy(), since[rows["source"]].to_numpy()))
+    return np.concatenate(days), np.concatenate(seen)
 
 
 def _places(ind: Indicator) -> str:

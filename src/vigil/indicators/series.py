@@ -257,6 +257,16 @@ def activity_expr() -> ibis.Table:
     ).agg(n=_.count())
 
 
+def able_expr() -> ibis.Table:
+    """When each source first reported each category (``asof`` of its first visible event
+    of it): from then on the source is *able* to report that category."""
+    return (
+        EVENTS.group_by(["source", "category"])
+        .agg(day=_.available_at.min().date())
+        .mutate(asof=_.day)
+    )
+
+
 def totals_expr() -> ibis.Table:
     """Items per ``(day, asof, feed)``: the denominators of the text signal."""
     ob = OBSERVATIONS.filter(OBSERVATIONS.series == FEED_TOTALS)

@@ -14,7 +14,7 @@ For a set with rungs :math:`h_0 < h_1 < \dots < h_{K-1}` and horizon :math:`H` d
    :math:`P(s \mid h)`. The bottom rung's row is bounded by the indicator's own history as
    known on the date: :math:`P(s \mid h_0) \ge \hat f_s`, the rate at which it read
    :math:`s` while no rung occurred (:mod:`vigil.scenarios.history`), so an indicator that
-   cries wolf gets weaker ratios. The centred log-likelihood is
+   cries wolf gets ratios closer to 1 (never past it: :func:`rows`). The centred log-likelihood is
    :math:`c_h(s) = \log P(s \mid h) - \frac{1}{K}\sum_{h'} \log P(s \mid h')`.
 4. **Decay, strength, groups.** A reading at age :math:`a` weighs
    :math:`d = 2^{-a / t_{1/2}}`; the latest observed reading is the evidence, unless an
@@ -30,9 +30,8 @@ For a set with rungs :math:`h_0 < h_1 < \dots < h_{K-1}` and horizon :math:`H` d
 6. **Outcomes under way.** When an outcome's resolver fires on the data available by the
    date (:mod:`vigil.scenarios.resolve`), its rung :math:`k` is *observed*: with
    :math:`\pi = 1 - e^{-\lambda H/365}` (:math:`\lambda` the resolver's recurrence rate)
-   the posterior becomes :math:`(1 - \pi)\,p + \pi\,p \cdot 1[h \ge k] / P(\ge k)`:
-   the rung is reached within the horizon with probability at least :math:`\pi`, and the
-   rungs below it are implied. The change is stored as one more contribution (source
+   :math:`P(\ge k)` becomes :math:`\pi + (1 - \pi)\,P(\ge k)`, the mass taken from the
+   rungs below (which are implied) and the rungs above unchanged (:func:`under_way`). The change is stored as one more contribution (source
    ``observed``), so the contributions still explain the posterior exactly.
 7. **Uncertainty.** Rates are drawn log-normally within their 90 % ``rate_range``; each
    likelihood :math:`P(s \mid h)` is drawn as :math:`P \cdot e^{\varepsilon}`,
@@ -201,15 +200,27 @@ MIN_NORMAL = 0.02
 
 
 def rows(lk: Likelihood, scenario_ids: Sequence[str], bound: Mapping[str, float] | None = None):
-    """(K, 3) likelihood rows; the bottom rung's elevated and high raised to ``bound``
-    (false-alarm rates, :mod:`vigil.scenarios.history`) where those are larger."""
+    """(K, 3) likelihood rows, with the bottom rung's elevated and high raised to ``bound``
+    (false-alarm rates, :mod:`vigil.scenarios.history`) where those are larger.
+
+    The bound pulls likelihood ratios toward 1 and never past it: a rung that made the
+    state likelier than the bottom rung does keeps at least the raised probability (ratio
+    ``max(1, P(s | h) / b)``), and a rung that made it less likely keeps its ratio. P(normal)
+    takes what is left in each row (at least ``MIN_NORMAL``).
+    """
     out = np.array([lk.given[sid] for sid in scenario_ids], dtype=float)
-    if bound:
-        for col, state in enumerate(STATES[1:], start=1):
-            out[0, col] = max(out[0, col], bound.get(state, 0.0))
-        if out[0, 1:].sum() > 1 - MIN_NORMAL:
-            out[0, 1:] *= (1 - MIN_NORMAL) / out[0, 1:].sum()
-        out[0, 0] = 1 - out[0, 1:].sum()
+    if not bound:
+        return out
+    for col, state in enumerate(STATES[1:], start=1):
+        q, b = out[0, col], bound.get(state, 0.0)
+        if b <= q:
+            continue
+        above = out[1:, col] > q
+        out[1:, col] = np.where(above, np.maximum(out[1:, col], b), out[1:, col] * b / q)
+        out[0, col] = b
+    raised = out[:, 1:].sum(axis=1, keepdims=True)
+    out[:, 1:] *= np.minimum(1.0, (1 - MIN_NORMAL) / raised)
+    out[:, 0] = 1 - out[:, 1:].sum(axis=1)
     return out
 
 
@@ -380,13 +391,19 @@ def assess_set(
 
 
 def under_way(p: np.ndarray, rung: int, probability: float) -> np.ndarray:
-    r"""Ladder probabilities once rung ``rung`` is observed under way:
-    :math:`(1 - \pi)\,p + \pi\,p\,1[h \ge k] / P(\ge k)` (rows of draws too)."""
+    r"""Ladder probabilities once rung ``rung`` (:math:`k`) is observed under way (rows of
+    draws too): :math:`P(\ge k)` becomes :math:`\pi + (1 - \pi)\,P(\ge k)`, taken from
+    the rungs below (each scaled by :math:`1 - \pi`); the rungs above keep their
+    probability. An observed rung implies the ones below it and says nothing new about
+    climbing higher: that is for the evidence to say (conditioning the ladder on
+    :math:`\ge k` would instead multiply every higher rung by :math:`1/P(\ge k)`, a ratio of
+    the priors' rates that no one judged)."""
     p = np.asarray(p, dtype=float)
-    upper = np.zeros_like(p)
-    upper[..., rung:] = p[..., rung:]
-    upper /= upper.sum(axis=-1, keepdims=True)
-    return (1 - probability) * p + probability * upper
+    out = p.copy()
+    above = p[..., rung + 1 :].sum(axis=-1)
+    out[..., :rung] *= 1 - probability
+    out[..., rung] = probability * (1 - above) + (1 - probability) * p[..., rung]
+    return out
 
 
 def reach_probability(recurrence_rate: float, horizon_days: int) -> float:
