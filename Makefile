@@ -55,6 +55,7 @@ bench: install
 	$(BIN)/python benchmarks/run.py --data $(DATA)
 	$(BIN)/python benchmarks/text_match.py --db benchmarks/out/full.duckdb
 	$(BIN)/python benchmarks/indicators.py --db benchmarks/out/full.duckdb --data $(DATA)
+	$(BIN)/python benchmarks/scenarios.py --db benchmarks/out/full.duckdb --data $(DATA)
 	$(BIN)/python benchmarks/simulate.py
 	$(BIN)/python benchmarks/backtest.py --db benchmarks/out/full.duckdb --data $(DATA)
 	$(BIN)/vigil replay --from 2021-01-01 --to 2023-12-31 --db benchmarks/out/full.duckdb \

@@ -99,8 +99,23 @@ def test_briefing_section_names_whose_figure_it_is() -> None:
     assert "Tanks \\<b\\>" in section and "6,556 tanks as of 2024-02-27" in section
     assert "+1,018 tanks" in section and "claimed by one party" in section
     assert "no figure by this date" in section
-    assert "without an anomaly: joint\\_exercises." in section
-    assert "without a current reading: pmc\\_presence." in section
+    assert "reading normal: joint\\_exercises." in section
+    assert "blind (sources not covering them): pmc\\_presence." in section
+    # with the scenario model's reading, a lasting level counts and a blind one says so
+    level = {
+        **indicator,
+        "state": "normal",
+        "reading": {
+            "state": "high",
+            "driver": "events level 31 sightings (30 days) → high",
+            "parts": [],
+        },
+    }
+    blind = {**others[0], "reading": {"state": "blind", "driver": None, "parts": []}}
+    md = to_markdown(build(Inputs("t", "T", "2024-02-28", assessment, [level, blind])))
+    section = md.split("## Posture and capability")[1].split("\n## ")[0]
+    assert "**Build-up** reads high (events level 31 sightings (30 days), rising)" in section
+    assert "blind (sources not covering them): joint\\_exercises." in section
 
 
 @pytest.mark.slow

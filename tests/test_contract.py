@@ -78,7 +78,8 @@ ALLOWED = {
         "countries",
     },
     "watch": {"errors", "settings", "specs", "store", "text", "geo", "indicators"},
-    "scenarios": {"errors", "settings", "specs", "store", "scenarios"},
+    # resolvers count events with the indicators' own rule matching (layer 4 below)
+    "scenarios": {"errors", "settings", "specs", "store", "indicators", "scenarios"},
     "assess": {"errors", "settings", "specs", "store", "indicators", "scenarios", "watch"},
     "briefing": {"errors", "briefing"},
     "capability": {"errors", "settings", "specs", "store"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,13 +16,18 @@ from vigil.scenarios import audit
 from vigil.scenarios.analysis import ach_matrix, mark, sensitivity
 from vigil.scenarios.bayes import (
     Contribution,
+    Observed,
     Reading,
     assess_set,
     contributions,
     posterior,
     prior,
+    reach_probability,
+    rows,
+    under_way,
 )
-from vigil.scenarios.spec import ScenarioSet, load_scenarios
+from vigil.scenarios.history import false_alarms, history_dates
+from vigil.scenarios.spec import MIN_NORMAL, LikelihoodTiers, ScenarioSet, load_scenarios
 from vigil.specs import load_theatre
 
 D = dt.date(2022, 3, 1)
@@ -208,6 +214,90 @@ def test_extra_evidence_plugs_in_and_is_traced():
     assert with_f.probability[2] / with_f.probability[0] == pytest.approx(p0[2] / p0[0] * math.e**2)
 
 
+# ----------------------------------------------------- coverage, strength, bounds, under way
+def test_a_blind_reading_is_no_evidence_and_an_older_observed_one_still_counts():
+    s = ladder()
+    assert contributions(s, readings(a="blind"), D) == []
+    assert assess_set(s, readings(a="blind", b="blind"), D, 90).probability == pytest.approx(
+        tuple(prior(s, 90))
+    )
+    # blind today, high two weeks ago: the observed reading counts, decayed
+    (c,) = contributions(s, readings(a=[(0, "blind"), (14, "high")]), D)
+    assert c.state == "high" and c.age_days == 14
+
+
+def test_text_strength_tempers_the_likelihood_ratio():
+    s = ladder()
+    (full,) = contributions(s, readings(a="high"), D)
+    weak = {"a": [Reading("a", D, "high", strength=0.5)]}
+    (half,) = contributions(s, weak, D)
+    assert half.llr == pytest.approx(tuple(0.5 * x for x in full.llr))
+    assert half.strength == 0.5 and full.strength == 1
+
+
+def test_a_false_alarm_bound_pulls_ratios_toward_one_never_past_it():
+    s = ladder()
+    lk = s.evidence[0]  # calm [0.8, 0.15, 0.05], tense [0.4, 0.4, 0.2], war [0.2, 0.3, 0.5]
+    ids = s.scenario_ids()
+    plain = rows(lk, ids)
+    bounded = rows(lk, ids, {"elevated": 0.35, "high": 0.3})
+    assert bounded[0, 1] == pytest.approx(0.35) and bounded[0, 2] == pytest.approx(0.3)
+    lr_plain, lr_bounded = plain[:, 2] / plain[0, 2], bounded[:, 2] / bounded[0, 2]
+    assert lr_bounded[2] == pytest.approx(0.5 / 0.3)  # war: 10 → 1.7, still above 1
+    assert lr_bounded[1] == pytest.approx(1.0)  # tense: 4 → 1, not below
+    assert np.all(lr_bounded <= lr_plain + 1e-12) and np.all(lr_bounded >= 1 - 1e-12)
+    assert np.allclose(bounded.sum(axis=1), 1) and bounded[:, 0].min() >= 0.02
+    # a bound below the spec's quiet row changes nothing: history only ever weakens
+    assert np.array_equal(rows(lk, ids, {"elevated": 0.01, "high": 0.01}), plain)
+    # in an assessment the contribution shrinks and says why
+    (c,) = contributions(s, readings(a="high"), D, {"a": {"elevated": 0.35, "high": 0.3}})
+    (free,) = contributions(s, readings(a="high"), D)
+    assert c.bound == pytest.approx(0.3) and free.bound is None
+    assert c.llr[2] - c.llr[0] < free.llr[2] - free.llr[0]
+
+
+def test_an_observed_rung_lifts_itself_and_the_rungs_below_not_those_above():
+    p = np.array([0.9, 0.08, 0.02])
+    moved = under_way(p, 1, 0.7)
+    assert moved.sum() == pytest.approx(1)
+    assert moved[1:].sum() == pytest.approx(0.7 + 0.3 * 0.1)  # P(≥ k) = π + (1 − π) P(≥ k)
+    assert moved[2] == pytest.approx(0.02)  # the rung above keeps its probability
+    assert moved[0] == pytest.approx(0.3 * 0.9)
+    assert reach_probability(4, 90) == pytest.approx(1 - math.exp(-4 * 90 / 365))
+    s = ladder()
+    obs = Observed("any_tension", 1, 0.7, D - dt.timedelta(days=10), ({"title": "seen"},))
+    result = assess_set(s, readings(a="elevated"), D, 90, observed=[obs])
+    plain = assess_set(s, readings(a="elevated"), D, 90)
+    assert sum(result.probability[1:]) >= 0.7
+    assert result.probability[2] == pytest.approx(plain.probability[2])
+    assert result.observed == (obs,) and result.contributions[-1].source == "observed"
+    # the contributions still explain the posterior exactly
+    logs = [
+        math.log(p / p0) - sum(c.llr[k] for c in result.contributions)
+        for k, (p, p0) in enumerate(zip(result.probability, result.prior, strict=True))
+    ]
+    assert max(logs) - min(logs) == pytest.approx(0, abs=1e-9)
+    lo, hi = result.at_least("tense")[1]
+    assert 0.7 <= lo <= hi <= 1
+
+
+def test_false_alarms_come_from_the_quiet_history_as_known_on_the_date():
+    s = ladder()
+    dates = history_dates(D, 90)
+    assert dates and all(d.toordinal() % 28 == 0 for d in dates)
+    assert dates[0] >= D - dt.timedelta(days=730) and dates[-1] <= D - dt.timedelta(days=90)
+    hist = {"a": [Reading("a", t, "high" if i % 2 else "normal") for i, t in enumerate(dates)]}
+    hist["b"] = [Reading("b", t, "blind") for t in dates]
+    never = false_alarms(s, hist, D, 90, lambda lo, hi, known: False)
+    n, k = len(dates), sum(i % 2 for i in range(len(dates)))
+    assert never["a"].n == n and never["a"].high == k and "b" not in never  # blind: no count
+    assert never["a"].rates["high"] == pytest.approx((k + 10 * 0.05) / (n + 10))
+    # readings after which an outcome happened are not false alarms
+    first = dates[1].toordinal()
+    some = false_alarms(s, hist, D, 90, lambda lo, hi, known: lo == first)
+    assert some["a"].n == n - 1 and some["a"].high == k - 1
+
+
 # ------------------------------------------------------------------- ACH, sensitivity
 def test_ach_marks_and_inconsistency():
     assert [mark(x) for x in (1.0, 0.4, 0.0, -0.4, -1.0)] == ["CC", "C", "N", "I", "II"]
@@ -267,6 +357,43 @@ def test_spec_errors_name_what_to_fix():
         ladder(scenarios=[{**LADDER["scenarios"][0], "annual_rate": 1.0}, *LADDER["scenarios"][1:]])
 
 
+TIERS = {
+    "quiet": {
+        "rare": {"row": [0.9, 0.07, 0.03], "why": "raised without the rung a month in thirty"},
+        "common": {"row": [0.6, 0.25, 0.15], "why": "raised without the rung a month in three"},
+    },
+    "tiers": {
+        "none": {"elevated": 1, "high": 1, "why": "no bearing on the rung at all, as stated"},
+        "sign": {"elevated": 2, "high": 10, "why": "a precursor seen before most such rungs"},
+    },
+}
+
+
+def test_tiers_become_rows_and_a_tier_too_strong_for_its_quiet_row_is_refused():
+    tiers = LikelihoodTiers.model_validate(TIERS)
+    entry = {"indicator": "a", "why": "a rises before war and only then", "quiet": "rare",
+             "given": {"tense": "none", "war": "sign"}}  # fmt: skip
+    s = ScenarioSet.model_validate(
+        {**LADDER, "evidence": [entry], "groups": []}, context={"tiers": tiers}
+    )
+    (lk,) = s.evidence
+    assert lk.given["calm"] == (0.9, 0.07, 0.03) and lk.given["tense"] == (0.9, 0.07, 0.03)
+    assert lk.given["war"] == pytest.approx((0.56, 0.14, 0.3))
+    assert lk.tiers == {"calm": "quiet: rare", "tense": "none", "war": "sign"}
+    with pytest.raises(ValueError, match=r"tier 'sign' on the quiet row 'common' leaves P\(normal"):
+        ScenarioSet.model_validate(
+            {**LADDER, "evidence": [{**entry, "quiet": "common"}], "groups": []},
+            context={"tiers": tiers},
+        )
+    with pytest.raises(ValueError, match=r"'strong' is not one of \['none', 'sign'\]"):
+        ScenarioSet.model_validate(
+            {**LADDER, "evidence": [{**entry, "given": {"tense": "none", "war": "strong"}}],
+             "groups": []}, context={"tiers": tiers},
+        )  # fmt: skip
+    with pytest.raises(ValueError, match=r"need scenarios/likelihoods\.yaml"):
+        ScenarioSet.model_validate({**LADDER, "evidence": [entry], "groups": []})
+
+
 def test_load_scenarios_checks_indicator_ids(tmp_path: Path):
     src = load_theatre("belarus")
     folder = tmp_path / "t"
@@ -276,6 +403,8 @@ def test_load_scenarios_checks_indicator_ids(tmp_path: Path):
         yaml.safe_dump({"id": "t", "name": "T", "countries": ["BLR"]})
     )
     ind = src.indicator("russian_buildup").model_dump(mode="json", exclude_defaults=True)
+    ind["evidence"]["text"].pop("topic")  # this small theatre declares no topics
+    ind.pop("level")
     (folder / "indicators" / "a.yaml").write_text(yaml.safe_dump({**ind, "id": "a"}))
     (folder / "scenarios" / "role.yaml").write_text(yaml.safe_dump(LADDER))
     theatre = load_theatre(folder)
@@ -370,6 +499,8 @@ def test_belarus_library_is_complete_and_follows_its_rules():
     theatre = load_theatre("belarus")
     lib = load_scenarios(theatre)
     assert {o.id for _, o in lib.outcomes()} >= {
+        "belarus_support_platform",
+        "belarus_hybrid_diversion",
         "belarus_territory_offensive",
         "belarus_forces_in_ukraine",
         "belarus_nato_incident",
@@ -384,15 +515,78 @@ def test_belarus_library_is_complete_and_follows_its_rules():
         "territory_offensive",
         "forces_entry",
     )
+    strongest_by_set = {}
     for s in lib.sets:
+        strongest = 0.0
         for lk in s.evidence:
+            # every row comes from the stated tiers of likelihoods.yaml, none by hand
+            assert lk.quiet in lib.likelihoods.quiet, (s.id, lk.indicator)
+            assert set(lk.tiers) == set(s.scenario_ids()), (s.id, lk.indicator)
+            bottom = lk.given[s.scenario_ids()[0]]
             for sid, row in lk.given.items():
-                assert min(row) >= 0.03, (s.id, lk.indicator, sid)  # no state is impossible
-                quiet_normal = sid == s.scenario_ids()[0] and row[0] == max(row)
-                assert max(row) <= 0.8 or quiet_normal, (s.id, lk.indicator, sid)
+                assert min(row) > 0 and row[0] >= MIN_NORMAL, (s.id, lk.indicator, sid)
+                ratio = row[2] / bottom[2]
+                assert ratio <= 100, (s.id, lk.indicator, sid)  # a precursor, not a proof
+                strongest = max(strongest, ratio)
+        strongest_by_set[s.id] = strongest
+    # the evidence can warn: a direct precursor (a concentration of forces, launches,
+    # mobilisation measures) carries a ratio of ten or more; the flank's incident signs also
+    # count what does not come from Belarus, so none of them is more than moderate there
+    assert strongest_by_set["belarus_role"] >= 10 and strongest_by_set["martial_law"] >= 10
+    assert strongest_by_set["nato_spillover"] == pytest.approx(3)
     # no file encodes when something happened: no years, no month names
     for path in sorted(Path(lib.folder).glob("*.yaml")):
         assert date_tokens(path.read_text(encoding="utf-8")) == [], path.name
+
+
+#: words that would tie a justification to a dated document or event: the analyses the
+#: theatre was built from are dated, and so are laws in draft and the forces they announce
+LATER = re.compile(
+    r"\bseeds?\b|\bbriefing|\bdraft\b|defen[cs]e law|special.operations brigade|"
+    r"\bwagner|\bprigozhin|union resolve",
+    re.IGNORECASE,
+)
+
+
+def _justifications(theatre, lib) -> list[tuple[str, str]]:
+    """Every sentence that justifies a number, with where it is."""
+    out = [(f"theatre.{t.id}", t.why) for t in theatre.theatre.topics]
+    for ind in theatre.indicators:
+        out.append((f"{ind.id}.rationale", ind.rationale))
+        out += [(f"{ind.id}.level[{i}]", lv.why) for i, lv in enumerate(ind.level)]
+    out += [(f"quiet.{k}", v.why) for k, v in lib.likelihoods.quiet.items()]
+    out += [(f"tiers.{k}", v.why) for k, v in lib.likelihoods.tiers.items()]
+    for s in lib.sets:
+        out += [(f"{s.id}.{sc.id}.prior_basis", sc.prior_basis) for sc in s.scenarios]
+        out += [(f"{s.id}.evidence.{lk.indicator}", lk.why) for lk in s.evidence]
+        out += [(f"{s.id}.groups.{g.id}", g.why) for g in s.groups]
+        for o in s.outcomes:
+            if o.resolve:
+                out += [(f"{o.id}.resolve", o.resolve.why),
+                        (f"{o.id}.recurrence", o.resolve.recurrence_why)]  # fmt: skip
+    out += [(f"chains.{c.id}", c.why) for c in lib.chains.couplings]
+    cons = lib.consequences
+    out += [(f"consequences.baseline.{d}", lv.why) for d, lv in cons.baseline.items()]
+    for i, rule in enumerate(cons.rules):
+        out += [(f"consequences.rules[{i}].{d}", lv.why) for d, lv in rule.levels.items()]
+    return out
+
+
+def test_no_justification_rests_on_what_was_not_yet_knowable():
+    """Priors, likelihoods, levels and rationales are used for every date, so none may rest
+    on a dated document or event (the analyses the theatre started from, a law in draft, a
+    unit announced): such a fact is evidence on the dates it became known, not a prior."""
+    from test_indicator_library import date_tokens
+
+    theatre = load_theatre("belarus")
+    lib = load_scenarios(theatre)
+    found = _justifications(theatre, lib)
+    assert len(found) > 100
+    for where, text in found:
+        assert not LATER.search(text), f"{where}: {LATER.search(text).group(0)!r} in {text!r}"
+        assert date_tokens(text) == [], where
+    # the check bites: the old martial-law prior rested on the draft defence law
+    assert LATER.search("The draft law lowers the legal threshold")
 
 
 def test_a_resolver_cannot_reach_beyond_the_registered_border_distances(tmp_path: Path):

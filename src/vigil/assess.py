@@ -131,11 +131,16 @@ def read_indicators(
     library: ScenarioLibrary,
     dates: Iterable[dt.date],
     indicator_ids: Iterable[str] | None = None,
+    *,
+    reader: R.Reader | None = None,
 ) -> dict[str, list[Reading]]:
     """Readings of every indicator the sets use (or those named), on each date, observed or
-    blind (one evidence load; :mod:`vigil.indicators.readings`)."""
+    blind (one evidence load, or ``reader``'s; :mod:`vigil.indicators.readings`)."""
     ids = list(indicator_ids) if indicator_ids is not None else used_indicators(library)
-    read = R.read_indicators(con, theatre, dates, ids)
+    days = sorted(set(dates))
+    if not days:
+        return {i: [] for i in ids}
+    read = (reader or R.Reader(con, theatre, days[0], days[-1], ids)).read(days, ids)
     return {ind: [_reading(r) for r in rows] for ind, rows in read.items()}
 
 
@@ -172,11 +177,17 @@ def assess(
     (:func:`replay`); readings the false-alarm history needs and the given ones lack are
     read here, for the raised indicators only.
     """
+    reader = None
     if readings is None:
-        readings = read_indicators(con, theatre, library, memory_dates(library, as_of))
+        history = history_dates(as_of, horizon_days)
+        first = min([*memory_dates(library, as_of), *history])
+        reader = R.Reader(con, theatre, first, as_of, used_indicators(library))
+        readings = read_indicators(
+            con, theatre, library, memory_dates(library, as_of), reader=reader
+        )
     if resolvers is None:
         resolvers = load_resolvers(con, theatre, library)
-    readings = _with_history(con, theatre, library, readings, as_of, horizon_days)
+    readings = _with_history(con, theatre, library, readings, as_of, horizon_days, reader)
     sets, alarms = [], {}
     for s in library.sets:
         alarms[s.id] = false_alarms(
@@ -247,7 +258,7 @@ def _raised(s: ScenarioSet, readings: dict[str, list[Reading]], as_of: dt.date) 
     }
 
 
-def _with_history(con, theatre, library, readings, as_of: dt.date, horizon: int) -> dict:
+def _with_history(con, theatre, library, readings, as_of: dt.date, horizon: int, reader) -> dict:
     """``readings`` with the false-alarm history of the raised indicators added where it
     is missing (a replay passes it in; a single assessment reads it here)."""
     raised = set().union(*(_raised(s, readings, as_of) for s in library.sets))
@@ -257,7 +268,7 @@ def _with_history(con, theatre, library, readings, as_of: dt.date, horizon: int)
     }  # fmt: skip
     if not missing or not dates:
         return readings
-    more = read_indicators(con, theatre, library, dates, sorted(missing))
+    more = read_indicators(con, theatre, library, dates, sorted(missing), reader=reader)
     merged = dict(readings)
     for ind, rows in more.items():
         known = {r.day for r in readings.get(ind, ())}

@@ -178,8 +178,8 @@ def _scores(y, p, p_prior: float, block: int, resamples: int, seed: int) -> dict
     boot = scores.block_bootstrap(y, forecasts, block, resamples=resamples, seed=seed)
     brier = {name: scores.brier(y, f) for name, f in forecasts.items()}
 
-    def r(x: float | None) -> float | None:
-        return None if x is None else round(float(x), 4)
+    def r(x: float | None) -> float | None:  # six decimals: rare outcomes score ~1e-5
+        return None if x is None else round(float(x), 6)
 
     return {
         "brier": r(brier["model"]),

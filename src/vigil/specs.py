@@ -26,6 +26,8 @@ from vigil import taxonomy
 from vigil.errors import InputError
 
 LANGUAGES = ("en", "pl", "ru", "uk", "be")
+#: prefix of a theatre topic's rows in ``text_matches`` (not an indicator id)
+TOPIC = "topic:"
 ISO3 = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
 

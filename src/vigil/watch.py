@@ -14,6 +14,7 @@ from vigil.errors import InputError, UsageError
 from vigil.geo import register_border_distances
 from vigil.indicators.compute import IndicatorValue, compute_indicators
 from vigil.indicators.evidence import EvidenceItem
+from vigil.indicators.readings import IndicatorReading, read_indicators
 from vigil.text.match import MatchReport, match_documents
 
 if TYPE_CHECKING:
@@ -96,6 +97,36 @@ def indicators_as_of(
     return compute_indicators(con, theatre, as_of, evidence_limit=evidence_limit)
 
 
+def readings_as_of(
+    con: duckdb.DuckDBPyConnection, theatre: TheatreSpec, as_of: dt.date
+) -> dict[str, IndicatorReading]:
+    """Every indicator as the scenario model reads it on ``as_of``: its level and change,
+    observed or blind (evidence must be prepared first; :mod:`vigil.indicators.readings`)."""
+    return {i: rows[0] for i, rows in read_indicators(con, theatre, [as_of]).items()}
+
+
+def reading_json(r: IndicatorReading) -> dict:
+    """A reading with stable keys: ``state`` (normal/elevated/high/blind), ``strength``,
+    ``driver`` and ``parts[]`` (kind, measure, state, value, unit, reason)."""
+    return {
+        "state": r.state,
+        "strength": r.strength,
+        "observed": r.observed.isoformat() if r.observed else None,
+        "driver": r.driver.describe() if r.driver else None,
+        "parts": [
+            {
+                "kind": p.kind,
+                "measure": p.measure,
+                "state": p.state,
+                "value": json_number(p.value),
+                "unit": p.unit,
+                "reason": p.reason or None,
+            }
+            for p in r.parts
+        ],
+    }
+
+
 def json_number(value: float | None) -> float | None:
     """A float for JSON: rounded to 3 decimals, None for missing or non-finite."""
     return None if value is None or not math.isfinite(value) else round(float(value), 3)
@@ -120,9 +151,12 @@ def evidence_json(item: EvidenceItem) -> dict:
     }
 
 
-def indicator_json(value: IndicatorValue) -> dict:
-    """One indicator with stable keys: ``id``, ``state``, ``score``, ``evidence[]``…"""
+def indicator_json(value: IndicatorValue, reading: IndicatorReading | None = None) -> dict:
+    """One indicator with stable keys: ``id``, ``state`` (the change against its own
+    baseline), ``score``, ``evidence[]``…, and with ``reading`` the scenario model's reading
+    (level and change, observed or blind; None when not given)."""
     return {
+        "reading": reading_json(reading) if reading else None,
         "id": value.id,
         "name": value.name,
         "group": value.group,

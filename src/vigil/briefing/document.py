@@ -66,6 +66,7 @@ def build(x: Inputs) -> list[tuple]:
             "probabilities in the words of the UK PHIA yardstick. "
             f"Model {a['model_hash'][:12]}.",
         ),
+        *_seen(a),
     ]
     blocks += _bluf(a, refs)
     blocks += _changes(x.changes, refs)
@@ -81,6 +82,21 @@ def build(x: Inputs) -> list[tuple]:
     return blocks
 
 
+def _seen(a: dict) -> list[tuple]:
+    """How much of the evidence was actually seen, before any judgment: a set whose
+    indicators were mostly blind is close to its prior whatever the world did."""
+    lines = []
+    for s in a["scenario_sets"]:
+        cov = s.get("coverage")
+        if cov:
+            lines.append(f"{md_escape(s['name'])}: {md_escape(cov['summary'])}.")
+    if not lines:
+        return []
+    return [("p", "**Evidence seen.** " + " ".join(lines) + " Blind indicators (their sources "
+             "did not cover the topic) carry no weight; see the methods section for why each "
+             "was blind.")]  # fmt: skip
+
+
 def _bluf(a: dict, refs: _Refs) -> list[tuple]:
     items = []
     drivers = {s["id"]: s for s in a["scenario_sets"]}
@@ -94,6 +110,12 @@ def _bluf(a: dict, refs: _Refs) -> list[tuple]:
                 f"{refs.cite(top['evidence'])}".rstrip()
             )
         lo, hi = o["interval"]
+        seen = o.get("observed")
+        if seen:
+            why = (
+                f"; **observed under way** since {seen['since']} "
+                f"{refs.cite(seen['evidence'])}".rstrip()
+            )
         items.append(
             f"**{term(o['probability']).capitalize()}** ({pct(o['probability'])}, 90 % interval "
             f"{pct(lo)}–{pct(hi)}): {md_escape(o['question'].strip())}{why}"
@@ -177,20 +199,44 @@ def _scenarios(a: dict) -> list[tuple]:
 
 
 def _indicators(indicators: list[dict], refs: _Refs) -> list[tuple]:
-    order = {"high": 0, "elevated": 1, "normal": 2, "insufficient": 3}
+    order = {"high": 0, "elevated": 1, "normal": 2, "insufficient": 3, "blind": 4}
+
+    def reading(i: dict) -> str:
+        r = i.get("reading")
+        if not r:
+            return "–"
+        level = next((p for p in r["parts"] if p["measure"] == "level" and p["state"] != "blind"),
+                     None)  # fmt: skip
+        return r["state"] + (f" (level {level['value']:.3g})" if level else "")
+
+    def key(i: dict) -> tuple:
+        state = (i.get("reading") or {}).get("state") or i["state"]
+        return (order.get(state, 5), i["id"])
+
     rows = [
         [
             md_escape(i["id"]),
+            reading(i),
             i["state"],
             "–" if i["score"] is None else f"{i['score']:+.1f}",
             i["trend"]["direction"],
             refs.cite(i["evidence"]) or "–",
         ]
-        for i in sorted(indicators, key=lambda i: (order.get(i["state"], 4), i["id"]))
+        for i in sorted(indicators, key=key)
     ]
     return [
         ("h", 2, "Indicators"),
-        ("table", ["indicator", "state", "score (z)", "trend", "evidence"], rows),
+        (
+            "p",
+            "Reading: what the scenario model weighs, the higher of the indicator's level "
+            "against its fixed reference and its change, or blind where its sources did not "
+            "cover the topic. Change: the anomaly against its own trailing baseline.",
+        ),
+        (
+            "table",
+            ["indicator", "reading", "change", "score (z)", "trend", "evidence"],
+            rows,
+        ),
     ]
 
 
@@ -199,24 +245,29 @@ POSTURE_GROUPS = ("military_posture", "nato", "nuclear")
 STIRRED = ("elevated", "high")
 
 
+def _state(i: dict) -> str:
+    """The state the scenario model weighs (level or change, or blind), else the change's."""
+    return (i.get("reading") or {}).get("state") or i["state"]
+
+
 def _posture(indicators: list[dict], capability: list[dict], refs: _Refs) -> list[tuple]:
     posture = [i for i in indicators if i.get("group") in POSTURE_GROUPS]
-    moving = [i for i in posture if i["state"] in STIRRED]
+    moving = [i for i in posture if _state(i) in STIRRED]
     out: list[tuple] = [("h", 2, "Posture and capability")]
     if moving:
         out.append(
             (
                 "ul",
                 [
-                    f"**{md_escape(i['name'])}** reads {i['state']} (z {i['score']:+.1f}, "
+                    f"**{md_escape(i['name'])}** reads {_state(i)} ({_why_raised(i)}, "
                     f"{i['trend']['direction']}) {refs.cite(i['evidence'])}".rstrip()
                     for i in moving
                 ],
             )
         )
-    normal = [md_escape(i["id"]) for i in posture if i["state"] == "normal"]
-    unread = [md_escape(i["id"]) for i in posture if i["state"] not in ("normal", *STIRRED)]
-    for ids, words in ((normal, "without an anomaly"), (unread, "without a current reading")):
+    normal = [md_escape(i["id"]) for i in posture if _state(i) == "normal"]
+    unread = [md_escape(i["id"]) for i in posture if _state(i) not in ("normal", *STIRRED)]
+    for ids, words in ((normal, "reading normal"), (unread, "blind (sources not covering them)")):
         if ids:
             out.append(("p", f"Force-posture indicators {words}: " + ", ".join(ids) + "."))
     rows = [_capability_row(c) for c in capability]
@@ -232,6 +283,14 @@ def _posture(indicators: list[dict], capability: list[dict], refs: _Refs) -> lis
              rows),
         ]  # fmt: skip
     return out
+
+
+def _why_raised(i: dict) -> str:
+    """What decided a raised reading: its level (with its unit) or its change (z)."""
+    driver = (i.get("reading") or {}).get("driver")
+    if driver:
+        return md_escape(driver.rsplit(" → ", 1)[0])
+    return "z –" if i["score"] is None else f"z {i['score']:+.1f}"
 
 
 def _capability_row(c: dict) -> list[str]:
@@ -349,7 +408,7 @@ def _recommendations(a: dict, indicators: list[dict], recommendations: list[dict
     spec's (``outcomes[].recommend``) and those any assessment implies."""
     out = []
     p = {o["id"]: o["probability"] for o in a["outcomes"]}
-    raised = [i["id"] for i in indicators if i["state"] in ("elevated", "high")]
+    raised = [i["id"] for i in indicators if _state(i) in ("elevated", "high")]
     flips = {
         x["indicator"] for s in a["scenario_sets"] for x in s["sensitivity"] if x["changes_leading"]
     }
@@ -382,16 +441,26 @@ def _recommendations(a: dict, indicators: list[dict], recommendations: list[dict
 def _methods(a: dict, x: Inputs, refs: _Refs) -> list[tuple]:
     gaps = [i["id"] for i in x.indicators if i["state"] == "insufficient"]
     coverage = [
-        f"{s['id']}: {s['readings_used']} of {s['indicators']} indicators read"
+        f"{s['id']}: {s['readings_used']} of {s['indicators']} indicators observed"
         for s in a["scenario_sets"]
     ]
+    blind: dict[str, set[str]] = {}
+    for s in a["scenario_sets"]:
+        for b in (s.get("coverage") or {}).get("blind", []):
+            blind.setdefault(b["reasons"][-1], set()).add(b["indicator"])
     yard = "; ".join(f"{w} {r}" for _, w, r in YARDSTICK)
     items = [
-        "Indicators: robust anomaly scores against each indicator's trailing year; states "
-        "normal, elevated, high; only records available by the as-of date (docs/INDICATORS.md).",
-        "Scenarios: priors from reference classes, likelihoods of indicator states, correlated "
-        "indicators discounted, stale evidence decayed; intervals from the stated uncertainty "
-        "(docs/SCENARIOS.md). " + "; ".join(coverage) + ".",
+        "Indicators: robust anomaly scores against each indicator's trailing year (change) and "
+        "fixed, date-free levels; states normal, elevated, high, or blind where the sources did "
+        "not cover the topic; only records available by the as-of date (docs/INDICATORS.md).",
+        "Scenarios: priors from reference classes, likelihood ratios from stated tiers bounded "
+        "by each indicator's own false alarms, correlated indicators discounted, stale evidence "
+        "decayed, blind readings ignored, outcomes already under way observed; intervals from "
+        "the stated uncertainty (docs/SCENARIOS.md). " + "; ".join(coverage) + ".",
+        *[
+            f"Blind ({md_escape(', '.join(sorted(ids)))}): {md_escape(reason)}."
+            for reason, ids in blind.items()
+        ],
         f"Words of estimative probability (UK PHIA yardstick): {yard}.",
         "Data gaps: "
         + (", ".join(gaps) if gaps else "none of the indicators lacks history")

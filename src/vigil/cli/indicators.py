@@ -85,13 +85,14 @@ def indicators(
     _check_format(fmt)
     con, spec, day = _prepared(db, theatre, data, as_of, quiet=fmt == "json")
     values = watch.indicators_as_of(con, spec, day, evidence_limit=evidence)
+    readings = watch.readings_as_of(con, spec, day)
     if fmt == "json":
         out.print_json(
             json.dumps(
                 {
                     "theatre": spec.theatre.id,
                     "as_of": day.isoformat(),
-                    "indicators": [watch.indicator_json(v) for v in values],
+                    "indicators": [watch.indicator_json(v, readings[v.id]) for v in values],
                 }
             )
         )
@@ -102,10 +103,11 @@ def indicators(
         "score",
         "trend",
         "change",
+        "reading (level or blind)",
         "top evidence",
         title=f"{spec.theatre.name} — indicators as of {day}",
     )
-    colours = {"high": "bold red", "elevated": "yellow", "insufficient": "dim"}
+    colours = {"high": "bold red", "elevated": "yellow", "insufficient": "dim", "blind": "dim"}
     for v in values:
         top = v.evidence[0] if v.evidence else None
         table.add_row(
@@ -114,9 +116,25 @@ def indicators(
             "—" if v.score is None else f"{v.score:+.1f}",
             v.trend.direction,
             str(v.change_point or ""),
+            _reading_cell(readings[v.id], colours),
             escape(safe(f"{top.date} {top.title}"[:70])) if top else "",
         )
     out.print(table)
+    out.print(
+        "state: the change against the indicator's own baseline; reading: what the scenario "
+        "model weighs, the higher of level and change, or blind where the sources did not "
+        "cover the topic (`--format json` gives every part and reason)",
+        highlight=False,
+        markup=False,
+    )
+
+
+def _reading_cell(r, colours: dict) -> str:
+    state = f"[{colours.get(r.state, 'green')}]{r.state}[/]"
+    level = next((p for p in r.parts if p.measure == "level" and p.state != "blind"), None)
+    if level is None:
+        return state
+    return f"{state} (level {level.value:.3g})"
 
 
 @app.command("evidence")

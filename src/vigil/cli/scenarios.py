@@ -112,8 +112,8 @@ def _print_assessment(result: dict) -> None:
     for s in result["scenario_sets"]:
         if s["readings_used"] == 0:
             out.print(
-                f"[yellow]warning:[/] {escape(s['id'])}: no indicator has a reading as of "
-                f"{result['as_of']}: the prior alone (does the store cover that date?)"
+                f"[yellow]warning:[/] {escape(s['id'])}: no indicator has an observed reading as "
+                f"of {result['as_of']}: the prior alone (does the store cover that date?)"
             )
         table = Table(
             "scenario",
@@ -139,6 +139,7 @@ def _print_assessment(result: dict) -> None:
                 escape(top),
             )
         out.print(table)
+        _print_coverage(s)
         flips = [x for x in s["sensitivity"] if x["changes_leading"]]
         if flips:
             out.print(
@@ -161,6 +162,29 @@ def _print_assessment(result: dict) -> None:
         lo, hi = o["interval"]
         table.add_row(escape(o["id"]), pct(o["probability"]), f"{pct(lo)}–{pct(hi)}")
     out.print(table)
+
+
+def _print_coverage(s: dict) -> None:
+    """How much was seen, why the rest was blind (grouped by reason), what is under way."""
+    cov = s.get("coverage")
+    if cov:
+        out.print(safe(f"  evidence seen: {cov['summary']}"), highlight=False, markup=False)
+        why: dict[str, list[str]] = {}
+        for b in cov["blind"]:
+            why.setdefault(b["reasons"][-1], []).append(b["indicator"])
+        for reason, ids in why.items():
+            out.print(safe(f"    {', '.join(ids)}: {reason}"), highlight=False, markup=False)
+    for o in s.get("observed", []):
+        ev = o["evidence"][0] if o["evidence"] else None
+        cite = f" — e.g. {ev['date']} {ev['source']}: {ev['title'][:70]}" if ev else ""
+        out.print(
+            safe(
+                f"  observed: {o['outcome']} under way since {o['since']} (reaches the horizon "
+                f"with P ≥ {pct(o['probability'])}){cite}"
+            ),
+            highlight=False,
+            markup=False,
+        )
 
 
 def _print_changes(changes: dict) -> None:
@@ -215,6 +239,8 @@ def replay(
             "as_of": r["as_of"],
             **{o["id"]: o["probability"] for o in r["outcomes"]},
             **{f"leading:{s['id']}": s["leading"] for s in r["scenario_sets"]},
+            # outcomes observed under way on the date (seen, not foreseen)
+            "observed": [o["id"] for o in r["outcomes"] if o.get("observed")],
         }
         for r in results
     ]
@@ -233,8 +259,13 @@ def replay(
         title_justify="left",
     )
     for r in rows:
-        table.add_row(r["as_of"], r.get(f"leading:{lead}", "–"), *[pct(r[o]) for o in outcome_ids])
+        table.add_row(
+            r["as_of"],
+            r.get(f"leading:{lead}", "–"),
+            *[pct(r[o]) + (" ●" if o in r["observed"] else "") for o in outcome_ids],
+        )
     out.print(table)
+    out.print("● observed under way on that date", highlight=False, markup=False)
     out.print(f"wrote {png}\nwrote {html}", highlight=False, markup=False)
 
 

@@ -147,13 +147,13 @@ def block_bootstrap(
     return out
 
 
-def interval(draws: np.ndarray, level: float = 0.9) -> list[float | None]:
+def interval(draws: np.ndarray, level: float = 0.9, decimals: int = 6) -> list[float | None]:
     """The central ``level`` interval of bootstrap draws (NaN draws dropped), rounded."""
     finite = draws[np.isfinite(draws)]
     if not len(finite):
         return [None, None]
     lo, hi = np.quantile(finite, [(1 - level) / 2, (1 + level) / 2])
-    return [_round(lo), _round(hi)]
+    return [round(float(lo), decimals), round(float(hi), decimals)]
 
 
 def _brier_of(rows: pd.DataFrame, model: str) -> float | None:

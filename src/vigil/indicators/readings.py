@@ -45,8 +45,7 @@ from vigil.indicators import baseline as B  # noqa: N812
 from vigil.indicators import series as S  # noqa: N812
 from vigil.indicators.arrays import Daily, EvidenceArrays, Totals, ordinals
 from vigil.indicators.compute import STALE_DAYS, as_arrays, fetch_frame, load_vintages, z_at
-from vigil.specs import Indicator, Level, TheatreSpec
-from vigil.text.match import TOPIC
+from vigil.specs import TOPIC, Indicator, Level, TheatreSpec
 
 STATES = ("normal", "elevated", "high")
 BLIND = "blind"
@@ -103,12 +102,43 @@ def read_indicators(
     days = sorted(set(dates))
     if not days:
         return {}
-    ids = list(indicator_ids) if indicator_ids is not None else [i.id for i in theatre.indicators]
-    inds = tuple(theatre.indicator(i) for i in ids)
-    first = days[0] - dt.timedelta(days=max(_lookback(i) for i in inds))
-    arrays = as_arrays(load_vintages(con, theatre.theatre.id, inds, first, days[-1]))
-    ctx = Context.load(con, theatre, inds, first, days[-1], arrays)
-    return {ind.id: [reading(ind, arrays[ind.id], ctx, day) for day in days] for ind in inds}
+    return Reader(con, theatre, days[0], days[-1], indicator_ids).read(days)
+
+
+class Reader:
+    """The evidence of some indicators over ``[first, last]``, loaded once, read on any
+    dates in that range (an assessment reads its memory, then the history of the indicators
+    that turned out raised, from one load)."""
+
+    def __init__(
+        self,
+        con,
+        theatre: TheatreSpec,
+        first: dt.date,
+        last: dt.date,
+        indicator_ids: Iterable[str] | None = None,
+    ) -> None:
+        ids = (
+            list(indicator_ids) if indicator_ids is not None else [i.id for i in theatre.indicators]
+        )
+        self.indicators = {i: theatre.indicator(i) for i in ids}
+        inds = tuple(self.indicators.values())
+        self.first, self.last = first, last
+        start = first - dt.timedelta(days=max(_lookback(i) for i in inds))
+        self.arrays = as_arrays(load_vintages(con, theatre.theatre.id, inds, start, last))
+        self.ctx = Context.load(con, theatre, inds, start, last, self.arrays)
+
+    def read(
+        self, dates: Iterable[dt.date], indicator_ids: Iterable[str] | None = None
+    ) -> dict[str, list[IndicatorReading]]:
+        days = sorted(set(dates))
+        if days and (days[0] < self.first or days[-1] > self.last):
+            raise ValueError(f"dates {days[0]}–{days[-1]} outside {self.first}–{self.last}")
+        ids = list(indicator_ids) if indicator_ids is not None else list(self.indicators)
+        return {
+            i: [reading(self.indicators[i], self.arrays[i], self.ctx, day) for day in days]
+            for i in ids
+        }
 
 
 def _lookback(ind: Indicator) -> int:
@@ -253,7 +283,7 @@ def _last_seen(ind: Indicator, series: Daily, d: int, start: int) -> tuple[int |
     """Index of the kind's latest observed day, or None with the reason."""
     seen = np.flatnonzero(~np.isnan(series.x))
     if len(seen) == 0:
-        return None, f"no data in the {d - start + 1} days before {dt.date.fromordinal(d)}"
+        return None, f"no data as of {dt.date.fromordinal(d)}"
     last = int(seen[-1])
     if d - start - last > STALE_DAYS + series.period:
         return None, f"latest data from {dt.date.fromordinal(start + last)}, too old to count"

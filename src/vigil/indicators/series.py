@@ -386,9 +386,16 @@ def as_frames(arrays, as_of: dt.date, start: dt.date) -> DailyEvidence:
 
 def attach_totals(text: pd.DataFrame, totals: pd.DataFrame) -> pd.DataFrame:
     """Matches with ``items_asof``: when their feed's total for their day became known
-    (NaT: never), so the per-date join is a comparison (:func:`daily_evidence`)."""
+    (NaT: never), so the per-date join is a comparison (:func:`daily_evidence`).
+    ``totals`` may be :func:`first_totals` already (computed once for many indicators)."""
+    first = totals if "items_asof" in totals else first_totals(totals)
+    return text.merge(first, on=["day", "feed"], how="left")
+
+
+def first_totals(totals: pd.DataFrame) -> pd.DataFrame:
+    """``day, feed, items_asof``: when each feed's total of each day first became known."""
     first = totals[totals["items"] > 0].groupby(["day", "feed"], as_index=False)["asof"].min()
-    return text.merge(first.rename(columns={"asof": "items_asof"}), on=["day", "feed"], how="left")
+    return first.rename(columns={"asof": "items_asof"})
 
 
 def weekly_sums(values: pd.DataFrame, end: dt.date) -> pd.DataFrame:

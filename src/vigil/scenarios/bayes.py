@@ -31,8 +31,9 @@ For a set with rungs :math:`h_0 < h_1 < \dots < h_{K-1}` and horizon :math:`H` d
    date (:mod:`vigil.scenarios.resolve`), its rung :math:`k` is *observed*: with
    :math:`\pi = 1 - e^{-\lambda H/365}` (:math:`\lambda` the resolver's recurrence rate)
    :math:`P(\ge k)` becomes :math:`\pi + (1 - \pi)\,P(\ge k)`, the mass taken from the
-   rungs below (which are implied) and the rungs above unchanged (:func:`under_way`). The change is stored as one more contribution (source
-   ``observed``), so the contributions still explain the posterior exactly.
+   rungs below (which are implied) and the rungs above unchanged (:func:`under_way`). The
+   change is stored as one more contribution (source ``observed``), so the contributions
+   still explain the posterior exactly.
 7. **Uncertainty.** Rates are drawn log-normally within their 90 % ``rate_range``; each
    likelihood :math:`P(s \mid h)` is drawn as :math:`P \cdot e^{\varepsilon}`,
    :math:`\varepsilon \sim N(0, 1/c)` with :math:`c` the row's ``confidence``, and the row
@@ -209,15 +210,16 @@ def rows(lk: Likelihood, scenario_ids: Sequence[str], bound: Mapping[str, float]
     takes what is left in each row (at least ``MIN_NORMAL``).
     """
     out = np.array([lk.given[sid] for sid in scenario_ids], dtype=float)
-    if not bound:
-        return out
+    changed = False
     for col, state in enumerate(STATES[1:], start=1):
-        q, b = out[0, col], bound.get(state, 0.0)
+        q, b = out[0, col], (bound or {}).get(state, 0.0)
         if b <= q:
             continue
         above = out[1:, col] > q
         out[1:, col] = np.where(above, np.maximum(out[1:, col], b), out[1:, col] * b / q)
-        out[0, col] = b
+        out[0, col], changed = b, True
+    if not changed:
+        return out
     raised = out[:, 1:].sum(axis=1, keepdims=True)
     out[:, 1:] *= np.minimum(1.0, (1 - MIN_NORMAL) / raised)
     out[:, 0] = 1 - out[:, 1:].sum(axis=1)

@@ -37,6 +37,7 @@ def frames(results: list[dict]) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
                     "p": o["probability"],
                     "lo": o["interval"][0],
                     "hi": o["interval"][1],
+                    "observed": bool(o.get("observed")),
                 }
             )
     return {k: pd.DataFrame(v).set_index("as_of") for k, v in sets.items()}, pd.DataFrame(outcomes)
@@ -61,10 +62,18 @@ def render_png(results: list[dict], path: str | Path) -> Path:
     for oid, df in outcomes.groupby("id", sort=False) if len(outcomes) else []:
         line = ax.plot(df["as_of"], df["p"], lw=1.3, label=oid)[0]
         ax.fill_between(df["as_of"], df["lo"], df["hi"], color=line.get_color(), alpha=0.15)
+        seen = df[df["observed"]]
+        ax.scatter(seen["as_of"], seen["p"], s=22, facecolors="none", edgecolors="black", lw=0.8,
+                   zorder=3)  # fmt: skip
+    if len(outcomes) and outcomes["observed"].any():
+        ax.scatter([], [], s=22, facecolors="none", edgecolors="black", label="observed under way")
     ax.set_yscale("log")
     ax.set_ylim(1e-3, 1)
     ax.set_ylabel("P(within horizon)")
-    ax.set_title("outcomes (90 % intervals shaded; log scale)", loc="left", fontsize=9)
+    ax.set_title(
+        "outcomes (90 % intervals shaded; log scale; circled: observed under way on the date)",
+        loc="left", fontsize=9,
+    )  # fmt: skip
     ax.legend(loc="upper left", fontsize=7, ncols=3)
     fig.savefig(path, dpi=110)
     return path
@@ -97,7 +106,11 @@ def render_html(results: list[dict], path: str | Path) -> Path:
                 x=df["as_of"],
                 y=df["p"],
                 name=oid,
-                mode="lines",
+                mode="lines+markers",
+                marker={
+                    "symbol": ["circle-open" if o else "circle" for o in df["observed"]],
+                    "size": [9 if o else 3 for o in df["observed"]],
+                },
                 error_y={
                     "type": "data",
                     "symmetric": False,
@@ -105,7 +118,8 @@ def render_html(results: list[dict], path: str | Path) -> Path:
                     "arrayminus": df["p"] - df["lo"],
                     "thickness": 0.6,
                 },
-                hovertemplate="%{x|%Y-%m-%d}: %{y:.2%}<extra>" + oid + "</extra>",
+                customdata=["observed under way" if o else "" for o in df["observed"]],
+                hovertemplate="%{x|%Y-%m-%d}: %{y:.2%} %{customdata}<extra>" + oid + "</extra>",
             ),
             row=n,
             col=1,

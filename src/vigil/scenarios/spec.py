@@ -339,7 +339,14 @@ def _resolve_tiers(entry, i: int, rungs: list, tiers: LikelihoodTiers | None):
                 raise ValueError(
                     f"{where}.given.{sid}: {value!r} is not one of {sorted(tiers.tiers)}"
                 )
-            given[sid], names[sid] = tiers.row(quiet, value), value
+            row = tiers.row(quiet, value)
+            if row[0] < MIN_NORMAL:
+                raise ValueError(
+                    f"{where}.given.{sid}: tier {value!r} on the quiet row {quiet!r} leaves "
+                    f"P(normal) = {row[0]:.3f}: a sign raised this often without the rung "
+                    "cannot be this diagnostic; use a weaker tier"
+                )
+            given[sid], names[sid] = row, value
         else:
             given[sid] = value
     if rungs and rungs[0] not in given:

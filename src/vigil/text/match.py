@@ -28,14 +28,12 @@ from datetime import UTC, date, datetime, timedelta
 from time import perf_counter
 
 from vigil.errors import InputError
-from vigil.specs import Indicator, TextRule, TheatreSpec
+from vigil.specs import TOPIC, Indicator, TextRule, TheatreSpec
 from vigil.store import transaction
 from vigil.text.claims import classify
 from vigil.text.rules import CompiledRule, LiteralIndex, compile_rule, normalise
 
 CHUNK = 20_000
-#: prefix of the rows of a theatre topic in ``text_matches`` (not an indicator)
-TOPIC = "topic:"
 _MASK_BITS = 62
 _VALUES_ROWS = 500
 

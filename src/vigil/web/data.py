@@ -165,6 +165,9 @@ class Dashboard:
                     "leading": s["leading"],
                     "readings_used": s["readings_used"],
                     "indicators": s["indicators"],
+                    # how much was seen (older stored assessments lack it: None)
+                    "coverage": s.get("coverage"),
+                    "observed": s.get("observed", []),
                     "scenarios": rows,
                 }
             )
@@ -186,6 +189,7 @@ class Dashboard:
         series: dict[str, dict] = {}
         for a in self.stored:
             s = next(x for x in a["scenario_sets"] if x["id"] == set_id)
+            seen = {o["rung"] for o in s.get("observed", [])}
             for sc in s["scenarios"]:
                 row = series.setdefault(
                     sc["id"], {"id": sc["id"], "name": sc["name"], "points": []}
@@ -195,6 +199,8 @@ class Dashboard:
                         "as_of": a["as_of"],
                         "probability": sc["probability"],
                         "interval": sc["interval"],
+                        # the rung was observed under way on that date (seen, not foreseen)
+                        "observed": sc["id"] in seen,
                     }
                 )
         return {
