@@ -67,9 +67,10 @@ def test_assess_json_is_complete_and_stored(real_store, shared_data, tmp_path) -
         _explains_the_posterior(s)
         # how much was seen: every indicator of the set is observed or blind, with why
         cov = s["coverage"]
-        assert len(cov["observed"]) + len(cov["blind"]) == s["indicators"]
-        assert len(cov["observed"]) == s["readings_used"]
+        seen = len(cov["observed"]) + len(cov["earlier"])
+        assert seen + len(cov["blind"]) == s["indicators"] and seen == s["readings_used"]
         assert cov["summary"].startswith(f"{len(cov['observed'])} of {s['indicators']} ")
+        assert all(e["reading_date"] < "2022-02-15" for e in cov["earlier"])
         assert all(b["reasons"] for b in cov["blind"])
         seen = {c["indicator"] for sc in s["scenarios"] for c in sc["contributions"]}
         assert not seen & {b["indicator"] for b in cov["blind"]}  # blind: no weight at all

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from vigil.indicators import readings as R  # noqa: N812
-from vigil.indicators.evidence import EvidenceItem, evidence_batch
+from vigil.indicators.evidence import EvidenceItem, EvidenceRange
 from vigil.scenarios import audit
 from vigil.scenarios.analysis import ach_matrix, sensitivity
 from vigil.scenarios.bayes import ExtraEvidence, Reading, SetAssessment, assess_set
@@ -55,15 +55,19 @@ class OutcomeResult:
 
 @dataclass(frozen=True)
 class Coverage:
-    """How much of a set's evidence was seen: indicators with an observed reading in the
-    memory window, and the blind ones with the reasons of their latest reading."""
+    """How much of a set's evidence was seen: indicators observed on the as-of date, those
+    seen only earlier in the memory window (their last observed reading counts, decayed),
+    and the blind ones with the reasons of their latest reading."""
 
     observed: tuple[str, ...]
+    earlier: tuple[tuple[str, dt.date], ...]
     blind: tuple[tuple[str, tuple[str, ...]], ...]
 
     def summary(self) -> str:
-        total = len(self.observed) + len(self.blind)
+        total = len(self.observed) + len(self.earlier) + len(self.blind)
         text = f"{len(self.observed)} of {total} indicators observed"
+        if self.earlier:
+            text += f", {len(self.earlier)} more only earlier"
         return text + (f"; blind: {', '.join(i for i, _ in self.blind)}" if self.blind else "")
 
 
@@ -170,6 +174,7 @@ def assess(
     readings: dict[str, list[Reading]] | None = None,
     resolvers: dict[str, OutcomeResolver] | None = None,
     with_evidence: bool = True,
+    evidence: EvidenceRange | None = None,
 ) -> Assessment:
     """Every set of ``library`` as of ``as_of`` for ``horizon_days`` (see the module doc).
 
@@ -187,11 +192,12 @@ def assess(
         )
     if resolvers is None:
         resolvers = load_resolvers(con, theatre, library)
-    readings = _with_history(con, theatre, library, readings, as_of, horizon_days, reader)
+    history = _with_history(con, theatre, library, readings, as_of, horizon_days, reader)
+    readings = _memory_window(library, history, as_of)  # what the sets weigh
     sets, alarms = [], {}
     for s in library.sets:
         alarms[s.id] = false_alarms(
-            s, readings, as_of, horizon_days, occurred_in(resolvers, s),
+            s, history, as_of, horizon_days, occurred_in(resolvers, s),
             _raised(s, readings, as_of),
         )  # fmt: skip
         contributed = [c for e in extra for c in e.contributions(s, as_of, horizon_days)]
@@ -211,7 +217,7 @@ def assess(
     outcomes = [
         _outcome(o, s, r) for s, r in zip(library.sets, sets, strict=True) for o in s.outcomes
     ]
-    evidence = _evidence(con, theatre, sets) if with_evidence else {}
+    items = _evidence(con, theatre, sets, evidence) if with_evidence else {}
     return Assessment(
         theatre=theatre.theatre.id,
         as_of=as_of,
@@ -221,7 +227,7 @@ def assess(
         outcomes=tuple(outcomes),
         library=library,
         readings=readings,
-        evidence=evidence,
+        evidence=items,
         coverage={
             s.id: coverage(s, r, readings, as_of) for s, r in zip(library.sets, sets, strict=True)
         },
@@ -258,6 +264,12 @@ def _raised(s: ScenarioSet, readings: dict[str, list[Reading]], as_of: dt.date) 
     }
 
 
+def _memory_window(library: ScenarioLibrary, readings: dict, as_of: dt.date) -> dict:
+    """The readings a set's memory can use on ``as_of`` (a replay holds years of them)."""
+    first = as_of - dt.timedelta(days=max(s.memory.days for s in library.sets))
+    return {i: [r for r in rows if first <= r.day <= as_of] for i, rows in readings.items()}
+
+
 def _with_history(con, theatre, library, readings, as_of: dt.date, horizon: int, reader) -> dict:
     """``readings`` with the false-alarm history of the raised indicators added where it
     is missing (a replay passes it in; a single assessment reads it here)."""
@@ -280,16 +292,25 @@ def _with_history(con, theatre, library, readings, as_of: dt.date, horizon: int,
 def coverage(
     s: ScenarioSet, result: SetAssessment, readings: dict[str, list[Reading]], as_of: dt.date
 ) -> Coverage:
-    """Indicators that gave evidence, and the blind ones with why (their latest reading)."""
+    """Which of the set's indicators were observed on the date, only earlier in the
+    memory window, or not at all (blind, with why: the reasons of their latest reading)."""
+    from vigil.scenarios.bayes import on_grid
+
     seen = {c.indicator for c in result.contributions if c.source == "indicator"}
-    blind = []
+    now, earlier, blind = [], [], []
     for lk in s.evidence:
         if lk.indicator in seen:
+            grid = on_grid(s, readings.get(lk.indicator, ()), as_of)
+            if grid[0].day == as_of:
+                now.append(lk.indicator)
+            else:
+                earlier.append((lk.indicator, grid[0].day))
             continue
         latest = [r for r in readings.get(lk.indicator, ()) if r.day <= as_of]
-        reasons = max(latest, key=lambda r: r.day).reasons if latest else ("no reading",)
+        last = max(latest, key=lambda r: r.day) if latest else None
+        reasons = last.reasons if last is not None else ("no reading",)
         blind.append((lk.indicator, reasons or ("no observed reading in the memory window",)))
-    return Coverage(tuple(lk.indicator for lk in s.evidence if lk.indicator in seen), tuple(blind))
+    return Coverage(tuple(now), tuple(earlier), tuple(blind))
 
 
 def stored_or_new(
@@ -343,8 +364,15 @@ def replay(
     """:func:`assess` on each date, from one evidence load (each with its evidence items,
     so a stored replay is as complete as a direct assessment; a backtest, which only scores
     probabilities, passes ``with_evidence=False``)."""
+    if not dates:
+        return []
     readings = read_indicators(con, theatre, library, history_needed(library, dates, horizon_days))
     resolvers = load_resolvers(con, theatre, library)
+    cache = None
+    if with_evidence:
+        inds = tuple(theatre.indicator(i) for i in used_indicators(library))
+        first = min(dates) - dt.timedelta(days=max(s.memory.days for s in library.sets))
+        cache = EvidenceRange(con, theatre.theatre.id, inds, first, max(dates))
     return [
         assess(
             con,
@@ -356,22 +384,30 @@ def replay(
             readings=readings,
             resolvers=resolvers,
             with_evidence=with_evidence,
+            evidence=cache,
         )
         for day in dates
     ]
 
 
-def _evidence(con, theatre: TheatreSpec, sets) -> dict[tuple[str, dt.date], list[EvidenceItem]]:
-    """Evidence items behind each contribution, from the day its data ends (``observed``)."""
+def _evidence(
+    con, theatre: TheatreSpec, sets, cache: EvidenceRange | None = None
+) -> dict[tuple[str, dt.date], list[EvidenceItem]]:
+    """Evidence items behind each contribution, from the day its data ends (``observed``);
+    ``cache``: the evidence rows of a replay's whole range, fetched once."""
     wanted: dict[dt.date, set[str]] = {}
     for s in sets:
         for c in s.contributions:
             if c.source == "indicator" and c.observed is not None:
                 wanted.setdefault(c.observed, set()).add(c.indicator)
+    if not wanted:
+        return {}
+    if cache is None:
+        ids = tuple(theatre.indicator(i) for i in sorted(set().union(*wanted.values())))
+        cache = EvidenceRange(con, theatre.theatre.id, ids, min(wanted), max(wanted))
     out = {}
     for day, ids in sorted(wanted.items()):
-        inds = tuple(theatre.indicator(i) for i in sorted(ids))
-        batch = evidence_batch(con, theatre.theatre.id, inds, day, EVIDENCE_PER_READING)
+        batch = cache.at(day, sorted(ids), EVIDENCE_PER_READING)
         out |= {(i, day): items for i, items in batch.items()}
     return out
 
@@ -469,6 +505,8 @@ def _set_json(a: Assessment, spec, s: SetAssessment) -> dict:
         and {
             "summary": cov.summary(),
             "observed": list(cov.observed),
+            # observed only at an earlier date of the memory window (still counting, decayed)
+            "earlier": [{"indicator": i, "reading_date": d.isoformat()} for i, d in cov.earlier],
             "blind": [{"indicator": i, "reasons": list(r)} for i, r in cov.blind],
         },
         "observed": [

@@ -97,9 +97,10 @@ def backtest_scenarios(
 
 
 def _why_not(library: ScenarioLibrary, outcome_id: str) -> str:
+    folder = library.folder.split("theatres/")[-1] if "theatres/" in library.folder else ""
     return (
-        "no resolver in the spec: the data holds no source that settles it (see the comment "
-        f"at outcomes[{outcome_id}] in {library.folder})"
+        "no resolver in the spec: the data holds no source that settles it (the spec's "
+        f"comment at this outcome says why{f', in theatres/{folder}' if folder else ''})"
     )
 
 

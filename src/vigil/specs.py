@@ -71,7 +71,25 @@ class CapabilitySeries(Spec):
     attribution: str = Field(min_length=1)
 
 
-class Topic(Spec):
+class Patterns(Spec):
+    """Groups of text patterns, as in a :class:`TextRule`: a document matches when one
+    pattern of every group occurs and no ``exclude`` pattern does (validated as a rule)."""
+
+    #: groups of patterns, per language
+    all: tuple[dict[str, tuple[str, ...]], ...] = Field(min_length=1)
+    exclude: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+
+    def rule(self) -> TextRule:
+        """The patterns as a text rule."""
+        return TextRule(all=self.all, exclude=self.exclude)
+
+    @model_validator(mode="after")
+    def _valid_rule(self):
+        self.rule()
+        return self
+
+
+class Topic(Patterns):
     """What the news must be talking about for a text indicator to see anything.
 
     A text indicator that names a topic is *observed* on a date only when its sources
@@ -83,22 +101,9 @@ class Topic(Spec):
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     name: str
-    #: groups of patterns, per language, as in a text rule: a document is on the topic when
-    #: one pattern of every group occurs and no ``exclude`` pattern does
-    all: tuple[dict[str, tuple[str, ...]], ...] = Field(min_length=1)
-    exclude: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     #: documents on the topic per 30 days below which its text indicators are blind
     min_documents: int = Field(default=10, ge=1)
     why: str = Field(min_length=20)
-
-    def rule(self) -> TextRule:
-        """The topic as a text rule (validated as one)."""
-        return TextRule(all=self.all, exclude=self.exclude)
-
-    @model_validator(mode="after")
-    def _valid_rule(self):
-        self.rule()
-        return self
 
 
 class Theatre(Spec):

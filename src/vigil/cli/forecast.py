@@ -145,33 +145,39 @@ def _interval(x: float | None, iv: list | None, fmt: str = "{:.3f}") -> str:
     if x is None:
         return "–"
     lo, hi = iv or (None, None)
-    return f"{fmt.format(x)} ({num(lo, fmt)}–{num(hi, fmt)})"
+    return f"{fmt.format(x)} [{num(lo, fmt)}, {num(hi, fmt)}]"
 
 
 def _print_scenario_report(report: dict, theatre: str) -> None:
     out.print(
         f"[bold]scenarios[/] ({escape(theatre)}) — replayed every {report.get('step_days')} days "
         f"from {report.get('from')} to {report.get('to')}, {report.get('horizon_days')}-day "
-        "horizon, scored where the data settles the outcome; 90 % block-bootstrap intervals"
+        "horizon, scored where the data settles the outcome; [90 % block-bootstrap intervals]"
     )
     table = Table(
-        "outcome", "windows", "true", "Brier", "Brier of prior", "Brier of climatology",
-        "BSS vs prior", "onsets: BSS vs prior", "warnings ≥ 25 %: hit/miss/false",
+        "outcome", "windows (true)", "Brier: model", "prior", "climatology",
+        "skill vs prior", "onsets: skill vs prior", "≥ 25 %: hit/miss/false",
         title_justify="left",
     )  # fmt: skip
     for o in report["outcomes"]:
         on, w = o.get("onsets", {}), o.get("warnings", {})
         table.add_row(
-            escape(o["id"]), str(o["windows"]), str(o["positives"]),
-            _interval(o.get("brier"), o.get("interval")),
-            _interval(o.get("brier_prior"), o.get("brier_prior_interval")),
-            _interval(o.get("brier_climatology"), o.get("brier_climatology_interval")),
+            escape(o["id"].removeprefix(f"{theatre}_")), f"{o['windows']} ({o['positives']})",
+            _interval(o.get("brier"), o.get("interval")), num(o.get("brier_prior"), "{:.3f}"),
+            num(o.get("brier_climatology"), "{:.3f}"),
             _interval(o.get("bss_vs_prior"), o.get("bss_vs_prior_interval"), "{:+.2f}"),
             f"{_interval(on.get('bss_vs_prior'), on.get('bss_vs_prior_interval'), '{:+.2f}')} "
-            f"[{on.get('windows', 0)} windows, {on.get('positives', 0)} true]",
+            f"({on.get('windows', 0)}, {on.get('positives', 0)} true)",
             f"{w.get('hits', 0)}/{w.get('misses', 0)}/{w.get('false_alarms', 0)}",
         )  # fmt: skip
     out.print(table)
+    out.print(
+        "skill = 1 − Brier(model) / Brier(prior); onsets: windows whose outcome was not already "
+        "observed under way; an outcome with no true window can only show the model staying "
+        "below its prior, not warning skill",
+        highlight=False,
+        markup=False,
+    )
     rel = Table("forecast", "scored", "mean forecast", "observed", title="Reliability, pooled",
                 title_justify="left")  # fmt: skip
     for b in report.get("reliability", []):

@@ -22,13 +22,17 @@ import pandas as pd
 
 from vigil.indicators import series as S  # noqa: N812
 
+NEVER = 10**7  #: a day number after any real date: a NaT is never visible
+
 
 def ordinals(values) -> np.ndarray:
-    """Day numbers of a datetime-like column (NaT → a far future day: never visible)."""
-    ts = pd.to_datetime(pd.Series(values), errors="coerce")
-    out = np.full(len(ts), 10**7, dtype=np.int64)
-    ok = ts.notna().to_numpy()
-    out[ok] = ts[ok].to_numpy().astype("datetime64[D]").astype(np.int64) + _EPOCH
+    """Day numbers of a datetime-like column (NaT → :data:`NEVER`)."""
+    arr = np.asarray(values)
+    if arr.dtype.kind != "M":
+        arr = pd.to_datetime(pd.Series(values), errors="coerce").to_numpy()
+    days = arr.astype("datetime64[D]")
+    out = days.astype(np.int64) + _EPOCH
+    out[np.isnat(days)] = NEVER
     return out
 
 

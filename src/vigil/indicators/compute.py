@@ -234,8 +234,8 @@ def load_vintages(
         "totals": tx and S.Query("totals", S.totals_expr),
     }
     frames = {name: fetch_frame(con, q, start, end) for name, q in queries.items() if q}
-    if "totals" in frames:
-        frames["first_totals"] = S.first_totals(frames["totals"])
+    if "text" in frames:  # when each match's feed total became known: one join for all
+        frames["text"] = S.attach_totals(frames["text"], S.first_totals(frames["totals"]))
     return {ind.id: _vintages(ind, frames) for ind in indicators}
 
 
@@ -269,7 +269,7 @@ def _vintages(ind: Indicator, frames: dict[str, pd.DataFrame]) -> S.Vintages:
         events=mine("events") if ev.events else None,
         coverage=mine("coverage") if ev.events else None,
         series=series,
-        text=S.attach_totals(mine("text"), frames["first_totals"]) if ev.text is not None else None,
+        text=mine("text") if ev.text is not None else None,
         totals=frames["totals"] if ev.text is not None else None,
     )
 

@@ -68,37 +68,73 @@ def evidence_batch(
     con, theatre_id: str, indicators: tuple[Indicator, ...], as_of: dt.date, limit: int = 20
 ) -> dict[str, list[EvidenceItem]]:
     """:func:`evidence_for` for several indicators at once (one query per record kind)."""
-    S.check_border_table(con, indicators)
-    widest = max(i.baseline.smoothing_days for i in indicators)
-    first = as_of - dt.timedelta(days=widest - 1)
-    groups: dict[str, list[list[EvidenceItem]]] = {i.id: [] for i in indicators}
-    with_events = tuple(i for i in indicators if i.evidence.events)
-    with_series = tuple(i for i in indicators if i.evidence.series)
-    with_text = tuple(i.id for i in indicators if i.evidence.text is not None)
-    if with_events:
-        q = S.Query(S.spec_key("event_evidence", with_events), lambda: _events_expr(with_events))
-        rows = S.fetch(con, q, first, as_of)
-        for ind in with_events:
-            groups[ind.id].append(_events(rows, ind, as_of, limit))
-    if with_series:
-        q = S.Query(
-            S.spec_key("series_evidence", with_series),
-            lambda: _observations_expr(with_series),
-            "period_start",
-            "period_end",
-        )
-        rows = S.fetch(con, q, as_of - dt.timedelta(days=SERIES_LOOKBACK_DAYS), as_of)
-        for ind in with_series:
-            groups[ind.id].extend(_observations(rows, ind, limit))
-    if with_text:
-        q = S.Query(
-            f"doc_evidence|{theatre_id}|{with_text}", lambda: _documents_expr(theatre_id, with_text)
-        )
-        rows = S.fetch(con, q, first, as_of)
-        for ind in indicators:
-            if ind.id in with_text:
-                groups[ind.id].append(_documents(rows, ind, as_of, limit))
-    return {k: _interleave(v, limit) for k, v in groups.items()}  # fmt: skip
+    return EvidenceRange(con, theatre_id, indicators, as_of, as_of).at(as_of, limit=limit)
+
+
+class EvidenceRange:
+    """The evidence rows of some indicators for every as-of date in ``[first, last]``,
+    fetched once (one query per record kind); :meth:`at` gives what
+    :func:`evidence_batch` gives on one date, using only rows visible by that date. A
+    replay asks for evidence on many dates: this keeps it to three queries."""
+
+    def __init__(
+        self, con, theatre_id: str, indicators: tuple[Indicator, ...], first: dt.date,
+        last: dt.date,
+    ) -> None:  # fmt: skip
+        S.check_border_table(con, indicators)
+        self.indicators = {i.id: i for i in indicators}
+        widest = max(i.baseline.smoothing_days for i in indicators)
+        start = first - dt.timedelta(days=widest - 1)
+        self.rows: dict[str, pd.DataFrame] = {}
+        with_events = tuple(i for i in indicators if i.evidence.events)
+        with_series = tuple(i for i in indicators if i.evidence.series)
+        with_text = tuple(i.id for i in indicators if i.evidence.text is not None)
+        if with_events:
+            q = S.Query(
+                S.spec_key("event_evidence", with_events), lambda: _events_expr(with_events)
+            )
+            self.rows["events"] = _dated(S.fetch(con, q, start, last), "day")
+        if with_series:
+            q = S.Query(
+                S.spec_key("series_evidence", with_series),
+                lambda: _observations_expr(with_series),
+                "period_start",
+                "period_end",
+            )
+            lookback = first - dt.timedelta(days=SERIES_LOOKBACK_DAYS)
+            self.rows["series"] = _dated(S.fetch(con, q, lookback, last), "period_start")
+        if with_text:
+            q = S.Query(
+                f"doc_evidence|{theatre_id}|{with_text}",
+                lambda: _documents_expr(theatre_id, with_text),
+            )
+            self.rows["text"] = _dated(S.fetch(con, q, start, last), "day")
+
+    def at(
+        self, as_of: dt.date, indicator_ids=None, limit: int = 20
+    ) -> dict[str, list[EvidenceItem]]:
+        """The evidence of each indicator (default all) as of ``as_of``."""
+        inds = [self.indicators[i] for i in (indicator_ids or self.indicators)]
+        groups: dict[str, list[list[EvidenceItem]]] = {i.id: [] for i in inds}
+        seen = {k: rows[rows["_asof"] <= as_of] for k, rows in self.rows.items()}
+        for ind in inds:
+            if ind.evidence.events:
+                groups[ind.id].append(_events(seen["events"], ind, as_of, limit))
+            if ind.evidence.series:
+                rows = seen["series"]
+                oldest = pd.Timestamp(as_of - dt.timedelta(days=SERIES_LOOKBACK_DAYS))
+                window = rows[(rows["period_end"] >= oldest) & (rows["_day"] <= as_of)]
+                groups[ind.id].extend(_observations(window, ind, limit))
+            if ind.evidence.text is not None:
+                groups[ind.id].append(_documents(seen["text"], ind, as_of, limit))
+        return {k: _interleave(v, limit) for k, v in groups.items()}
+
+
+def _dated(rows: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Rows with plain dates for the day column (``_day``) and visibility (``_asof``)."""
+    return rows.assign(
+        _day=pd.to_datetime(rows[column]).dt.date, _asof=pd.to_datetime(rows["asof"]).dt.date
+    )
 
 
 def _interleave(groups: list[list[EvidenceItem]], limit: int) -> list[EvidenceItem]:
@@ -106,9 +142,9 @@ def _interleave(groups: list[list[EvidenceItem]], limit: int) -> list[EvidenceIt
     return sorted(chosen, key=lambda i: i.date, reverse=True)
 
 
-def _window(rows: pd.DataFrame, ind: Indicator, as_of: dt.date, col: str) -> pd.DataFrame:
+def _window(rows: pd.DataFrame, ind: Indicator, as_of: dt.date) -> pd.DataFrame:
     first = as_of - dt.timedelta(days=ind.baseline.smoothing_days - 1)
-    day = pd.to_datetime(rows[col]).dt.date
+    day = rows["_day"]
     return rows[(rows["indicator"] == ind.id) & (day >= first) & (day <= as_of)]
 
 
@@ -123,7 +159,7 @@ def _events_expr(indicators: tuple[Indicator, ...]) -> ibis.Table:
 
 
 def _events(rows: pd.DataFrame, ind: Indicator, as_of: dt.date, limit: int):
-    rows = _window(rows, ind, as_of, "day").sort_values(
+    rows = _window(rows, ind, as_of).sort_values(
         ["day", "w", "source_id"], ascending=[False, False, True]
     )
     return [
@@ -184,7 +220,7 @@ def _documents_expr(theatre_id: str, indicator_ids: tuple[str, ...]) -> ibis.Tab
 
 
 def _documents(rows: pd.DataFrame, ind: Indicator, as_of: dt.date, limit: int):
-    rows = _window(rows, ind, as_of, "day").sort_values(
+    rows = _window(rows, ind, as_of).sort_values(
         ["published_at", "source_id"], ascending=[False, True]
     )
     return [

@@ -125,8 +125,10 @@ class Reader:
         inds = tuple(self.indicators.values())
         self.first, self.last = first, last
         start = first - dt.timedelta(days=max(_lookback(i) for i in inds))
-        self.arrays = as_arrays(load_vintages(con, theatre.theatre.id, inds, start, last))
-        self.ctx = Context.load(con, theatre, inds, start, last, self.arrays)
+        vintages = load_vintages(con, theatre.theatre.id, inds, start, last)
+        self.arrays = as_arrays(vintages)
+        totals = next((v.totals for v in vintages.values() if v.totals is not None), None)
+        self.ctx = Context.load(con, theatre, inds, start, last, self.arrays, totals)
 
     def read(
         self, dates: Iterable[dt.date], indicator_ids: Iterable[str] | None = None
@@ -161,24 +163,26 @@ class Context:
     _cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def load(cls, con, theatre, inds, first, last, arrays) -> Context:
+    def load(cls, con, theatre, inds, first, last, arrays, totals_frame=None) -> Context:
         topic_ids = tuple(sorted({f"{TOPIC}{t.id}" for t in theatre.theatre.topics}))
         totals = next((a.totals for a in arrays.values() if a.totals is not None), None)
         topics = {}
         if topic_ids:
             q = S.Query(f"topics|{theatre.theatre.id}|{topic_ids}",
                         lambda: S.topic_expr(theatre.theatre.id, topic_ids))  # fmt: skip
-            frame = fetch_frame(con, q, first, last)
-            if totals is None:
+            if totals_frame is None:
                 totals_frame = fetch_frame(con, S.Query("totals", S.totals_expr), first, last)
-                totals = Totals.from_frame(totals_frame)
-            known = _items_asof(totals)
+            totals = totals or Totals.from_frame(totals_frame)
+            # a document counts on its day once its feed's total for that day is known
+            frame = S.attach_totals(fetch_frame(con, q, first, last), totals_frame)
+            asof = np.maximum(ordinals(frame["asof"]), ordinals(frame["items_asof"]))
             for tid in topic_ids:
-                rows = frame[frame["indicator"] == tid]
-                day, feed = ordinals(rows["day"]), rows["feed"].fillna("").to_numpy()
-                seen = np.array([known.get((d, f), 10**7) for d, f in zip(day, feed, strict=True)])
-                asof = np.maximum(ordinals(rows["asof"]), seen)
-                topics[tid.removeprefix(TOPIC)] = (day, asof, rows["matches"].to_numpy(float))
+                m = (frame["indicator"] == tid).to_numpy()
+                topics[tid.removeprefix(TOPIC)] = (
+                    ordinals(frame.loc[m, "day"]),
+                    asof[m],
+                    frame.loc[m, "matches"].to_numpy(float),
+                )
         activity, able = pd.DataFrame(), pd.DataFrame()
         if any(i.evidence.events for i in inds):
             act = fetch_frame(con, S.Query("activity", S.activity_expr), first, last)
@@ -199,11 +203,6 @@ class Context:
             self._cache[key] = float(n[m].sum())
         return self._cache[key]
 
-    def topic_daily(self, topic: str, as_of: int, start: int, n: int) -> np.ndarray:
-        day, asof, docs = self.topics.get(topic, (np.array([], int),) * 2 + (np.array([]),))
-        m = (asof <= as_of) & (day >= start) & (day < start + n)
-        return np.bincount(day[m] - start, docs[m], n)
-
     def overlap(self, as_of: int, now: tuple[int, int], before: tuple[int, int]) -> float:
         """How much the feed mix of ``now`` overlaps that of ``before`` (0–1)."""
         key = ("mix", as_of, now, before)
@@ -221,15 +220,6 @@ class Context:
         if key not in self._cache:
             self._cache[key] = _reporting(self.activity, self.able, ind)
         return self._cache[key]
-
-
-def _items_asof(totals: Totals) -> dict[tuple[int, str], int]:
-    """When each (day, feed) total first became visible (a match counts only then)."""
-    out: dict[tuple[int, str], int] = {}
-    for d, a, f in zip(totals.day, totals.asof, totals.feed, strict=True):
-        k = (int(d), totals.feeds[f])
-        out[k] = min(out.get(k, 10**7), int(a))
-    return out
 
 
 def _reporting(activity: pd.DataFrame, able: pd.DataFrame, ind: Indicator):

@@ -68,13 +68,13 @@ def render_png(results: list[dict], path: str | Path) -> Path:
     if len(outcomes) and outcomes["observed"].any():
         ax.scatter([], [], s=22, facecolors="none", edgecolors="black", label="observed under way")
     ax.set_yscale("log")
-    ax.set_ylim(1e-3, 1)
+    ax.set_ylim(1e-3, 1.6)  # room above 1 for the circles of outcomes under way
     ax.set_ylabel("P(within horizon)")
     ax.set_title(
         "outcomes (90 % intervals shaded; log scale; circled: observed under way on the date)",
         loc="left", fontsize=9,
     )  # fmt: skip
-    ax.legend(loc="upper left", fontsize=7, ncols=3)
+    ax.legend(loc="lower left", fontsize=7, ncols=4, framealpha=0.9)
     fig.savefig(path, dpi=110)
     return path
 

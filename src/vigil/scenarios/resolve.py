@@ -145,6 +145,7 @@ def load_resolvers(
     when a resolver names borders (as for the indicators)."""
     out = {}
     topic_months = _topic_months(con, theatre)
+    documents = _text_items(con, theatre, [o.id for _, o in library.outcomes()])
     for sset, outcome in library.outcomes():
         spec = outcome.resolve
         if spec is None:
@@ -155,7 +156,8 @@ def load_resolvers(
             events = Items.from_frame(_event_items(con, spec.events), "event")
             months |= _event_months(con, spec.events)
         if spec.text is not None:
-            text = Items.from_frame(_text_items(con, theatre, outcome.id), "document")
+            mine = documents[documents["indicator"] == f"{RESOLVE}{outcome.id}"]
+            text = Items.from_frame(mine, "document")
             need = next(t.min_documents for t in theatre.theatre.topics if t.id == spec.text.topic)
             months |= {m for m, n in topic_months.get(spec.text.topic, {}).items() if n >= need}
         out[outcome.id] = OutcomeResolver(
@@ -193,15 +195,17 @@ def _event_items(con, rule) -> pd.DataFrame:
     ).df()
 
 
-def _text_items(con, theatre: TheatreSpec, outcome_id: str) -> pd.DataFrame:
+def _text_items(con, theatre: TheatreSpec, outcome_ids: list[str]) -> pd.DataFrame:
+    """The documents each outcome's text rule matched as occurrences (one query for all)."""
     return con.execute(
-        """SELECT min(tm.published_at) AS day, min(tm.available_at) AS available, tm.source,
-                  tm.source_id, coalesce(max(tm.outlet), tm.source) AS who,
+        """SELECT tm.indicator, min(tm.published_at) AS day, min(tm.available_at) AS available,
+                  tm.source, tm.source_id, coalesce(max(tm.outlet), tm.source) AS who,
                   max(d.title) AS title, max(d.url) AS url
            FROM text_matches tm JOIN documents d USING (source, source_id)
-           WHERE tm.theatre = ? AND tm.indicator = ? AND tm.kind = 'occurrence'
-           GROUP BY tm.source, tm.source_id""",
-        [theatre.theatre.id, f"{RESOLVE}{outcome_id}"],
+           WHERE tm.theatre = ? AND list_contains(?::VARCHAR[], tm.indicator)
+             AND tm.kind = 'occurrence'
+           GROUP BY tm.indicator, tm.source, tm.source_id""",
+        [theatre.theatre.id, [f"{RESOLVE}{o}" for o in outcome_ids]],
     ).df()
 
 

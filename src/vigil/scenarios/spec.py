@@ -22,7 +22,16 @@ from pathlib import Path
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from vigil.errors import InputError
-from vigil.specs import ISO3, EventRule, Spec, TextRule, TheatreSpec, load_model, unknown_topic
+from vigil.specs import (
+    ISO3,
+    EventRule,
+    Patterns,
+    Spec,
+    TextRule,
+    TheatreSpec,
+    load_model,
+    unknown_topic,
+)
 
 STATES = ("normal", "elevated", "high")
 SPECIAL_FILES = ("chains.yaml", "consequences.yaml", "likelihoods.yaml")
@@ -166,25 +175,15 @@ class ForecastLink(Spec):
     why: str = Field(min_length=20)
 
 
-class TextResolver(Spec):
+class TextResolver(Patterns):
     """Documents that report the outcome as having happened (claims, denials and
-    hypotheticals do not count), from enough outlets to rule out a single misreport."""
+    hypotheticals do not count), from enough outlets to rule out a single misreport; the
+    patterns are those of an indicator's text rule."""
 
-    #: groups of patterns as in an indicator's text rule (``vigil.specs.TextRule``)
-    all: tuple[dict[str, tuple[str, ...]], ...] = Field(min_length=1)
-    exclude: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     #: the theatre topic whose coverage decides where the text can settle the outcome
     topic: str = Field(pattern=ID)
     min_documents: int = Field(default=2, ge=1)
     min_outlets: int = Field(default=2, ge=1)
-
-    def rule(self) -> TextRule:
-        return TextRule(all=self.all, exclude=self.exclude)
-
-    @model_validator(mode="after")
-    def _valid_rule(self):
-        self.rule()
-        return self
 
 
 class Resolver(Spec):
