@@ -70,7 +70,7 @@ def test_assess_json_is_complete_and_stored(real_store, shared_data, tmp_path) -
         seen = len(cov["observed"]) + len(cov["earlier"])
         assert seen + len(cov["blind"]) == s["indicators"] and seen == s["readings_used"]
         assert cov["summary"].startswith(f"{len(cov['observed'])} of {s['indicators']} ")
-        assert all(e["reading_date"] < "2022-02-15" for e in cov["earlier"])
+        assert all(e["data_date"] < "2022-02-15" for e in cov["earlier"])
         assert all(b["reasons"] for b in cov["blind"])
         seen = {c["indicator"] for sc in s["scenarios"] for c in sc["contributions"]}
         assert not seen & {b["indicator"] for b in cov["blind"]}  # blind: no weight at all

@@ -67,7 +67,8 @@ class Coverage:
         total = len(self.observed) + len(self.earlier) + len(self.blind)
         text = f"{len(self.observed)} of {total} indicators observed"
         if self.earlier:
-            text += f", {len(self.earlier)} more only earlier"
+            last = max(d for _, d in self.earlier)
+            text += f", {len(self.earlier)} more only earlier (latest data {last})"
         return text + (f"; blind: {', '.join(i for i, _ in self.blind)}" if self.blind else "")
 
 
@@ -292,19 +293,21 @@ def _with_history(con, theatre, library, readings, as_of: dt.date, horizon: int,
 def coverage(
     s: ScenarioSet, result: SetAssessment, readings: dict[str, list[Reading]], as_of: dt.date
 ) -> Coverage:
-    """Which of the set's indicators were observed on the date, only earlier in the
-    memory window, or not at all (blind, with why: the reasons of their latest reading)."""
+    """Which of the set's indicators were observed on the date (data of the last 30 days),
+    only earlier (an earlier reading of the memory window, or data a month old or more),
+    or not at all (blind, with why: the reasons of their latest reading)."""
     from vigil.scenarios.bayes import on_grid
 
     seen = {c.indicator for c in result.contributions if c.source == "indicator"}
     now, earlier, blind = [], [], []
     for lk in s.evidence:
         if lk.indicator in seen:
-            grid = on_grid(s, readings.get(lk.indicator, ()), as_of)
-            if grid[0].day == as_of:
+            latest = on_grid(s, readings.get(lk.indicator, ()), as_of)[0]
+            fresh = (as_of - latest.data_day).days <= R.COVERAGE_DAYS
+            if latest.day == as_of and fresh:
                 now.append(lk.indicator)
-            else:
-                earlier.append((lk.indicator, grid[0].day))
+            else:  # an earlier reading, or today's carried from data a month old or more
+                earlier.append((lk.indicator, latest.data_day))
             continue
         latest = [r for r in readings.get(lk.indicator, ()) if r.day <= as_of]
         last = max(latest, key=lambda r: r.day) if latest else None
@@ -505,8 +508,9 @@ def _set_json(a: Assessment, spec, s: SetAssessment) -> dict:
         and {
             "summary": cov.summary(),
             "observed": list(cov.observed),
-            # observed only at an earlier date of the memory window (still counting, decayed)
-            "earlier": [{"indicator": i, "reading_date": d.isoformat()} for i, d in cov.earlier],
+            # seen only earlier: the latest data behind the reading is a month old or more, or
+            # only an earlier reading of the memory window was observed (it counts, decayed)
+            "earlier": [{"indicator": i, "data_date": d.isoformat()} for i, d in cov.earlier],
             "blind": [{"indicator": i, "reasons": list(r)} for i, r in cov.blind],
         },
         "observed": [
