@@ -74,6 +74,10 @@ def test_assess_json_is_complete_and_stored(real_store, shared_data, tmp_path) -
         assert all(b["reasons"] for b in cov["blind"])
         seen = {c["indicator"] for sc in s["scenarios"] for c in sc["contributions"]}
         assert not seen & {b["indicator"] for b in cov["blind"]}  # blind: no weight at all
+        # a reading carried from data that ended earlier still shows the evidence behind it
+        lagged = [c for c in s["scenarios"][0]["contributions"]
+                  if c["source"] == "indicator" and c["observed"] < c["reading_date"]]  # fmt: skip
+        assert all(c["evidence"] for c in lagged if c["indicator"] == "migration_pressure")
     assert {o["id"] for o in got["outcomes"]} >= OUTCOMES
     assert all(0 <= o["probability"] <= 1 and "observed" in o for o in got["outcomes"])
     with duckdb.connect(str(real_store), read_only=True) as con:
@@ -283,6 +287,14 @@ def test_scenario_errors_are_one_line_and_early(tmp_path) -> None:
     assert short.exit_code == 2 and "too short to simulate" in short.output
 
 
+def test_backtest_on_a_store_without_its_sources_says_what_to_load(tmp_path, shared_data):
+    db = tmp_path / "v.duckdb"
+    got = runner.invoke(app, ["backtest", "--model", "scenarios", "--db", str(db), "--data",
+                              str(shared_data)])  # fmt: skip
+    assert got.exit_code == 1, got.output
+    assert "cover no month" in got.output and "vigil status" in got.output
+
+
 def test_assess_on_an_empty_store_says_it_has_only_the_prior(tmp_path, shared_data) -> None:
     db = tmp_path / "v.duckdb"
     args = ("assess", "--as-of", "2022-02-01", "--db", str(db), "--data", str(shared_data))
@@ -293,6 +305,10 @@ def test_assess_on_an_empty_store_says_it_has_only_the_prior(tmp_path, shared_da
             assert sc["probability"] == pytest.approx(sc["prior"], abs=1e-4)
     text = run(*args, tmp_path=tmp_path).output
     assert text.count("the prior alone") == 3
+    # without --as-of there is no latest evidence to date it by: say so, and what to do
+    undated = runner.invoke(app, ["assess", "--db", str(db), "--data", str(shared_data)])
+    assert undated.exit_code == 1
+    assert "no events or documents" in undated.output and "--as-of" in undated.output
 
 
 @pytest.mark.slow
@@ -364,6 +380,14 @@ def test_an_outcome_under_way_is_observed_and_marked(real_store, shared_data, tm
     text = run("assess", "--as-of", day, "--db", str(real_store), "--data", str(shared_data),
                tmp_path=tmp_path).output  # fmt: skip
     assert "under way since" in text
+    # a fast recurrence over a long horizon stays a finite, strictly valid JSON number
+    long = run("assess", "--as-of", day, "--horizon", "365", "--db", str(real_store), "--data",
+               str(shared_data), "--format", "json", tmp_path=tmp_path).output  # fmt: skip
+    strict = json.loads(long, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    role = next(s for s in strict["scenario_sets"] if s["id"] == "belarus_role")
+    assert 0.99 <= next(o for o in strict["outcomes"] if o["id"] == obs["outcome"])[
+        "probability"] < 1  # fmt: skip
+    _explains_the_posterior(role)
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ from vigil.scenarios.bayes import (
     Observed,
     Reading,
     assess_set,
+    bounded,
     contributions,
     posterior,
     prior,
@@ -239,21 +240,31 @@ def test_a_false_alarm_bound_pulls_ratios_toward_one_never_past_it():
     s = ladder()
     lk = s.evidence[0]  # calm [0.8, 0.15, 0.05], tense [0.4, 0.4, 0.2], war [0.2, 0.3, 0.5]
     ids = s.scenario_ids()
-    plain = rows(lk, ids)
-    bounded = rows(lk, ids, {"elevated": 0.35, "high": 0.3})
-    assert bounded[0, 1] == pytest.approx(0.35) and bounded[0, 2] == pytest.approx(0.3)
-    lr_plain, lr_bounded = plain[:, 2] / plain[0, 2], bounded[:, 2] / bounded[0, 2]
+    table = rows(lk, ids)
+    bound = {"elevated": 0.35, "high": 0.3}
+    high = bounded(table[:, 2], "high", bound)
+    lr_plain, lr_bounded = table[:, 2] / table[0, 2], high / high[0]
     assert lr_bounded[2] == pytest.approx(0.5 / 0.3)  # war: 10 → 1.7, still above 1
     assert lr_bounded[1] == pytest.approx(1.0)  # tense: 4 → 1, not below
     assert np.all(lr_bounded <= lr_plain + 1e-12) and np.all(lr_bounded >= 1 - 1e-12)
-    assert np.allclose(bounded.sum(axis=1), 1) and bounded[:, 0].min() >= 0.02
+    # the normal column is never bounded, so a quiet reading says no more than before
+    assert np.array_equal(bounded(table[:, 0], "normal", bound), table[:, 0])
+    # a rung that made the state rarer keeps its ratio (c: calm 0.2, tense 0.1, war 0.05)
+    calming = rows(s.evidence[2], ids)[:, 2]
+    kept = bounded(calming, "high", {"high": 0.5})
+    assert kept / kept[0] == pytest.approx(calming / calming[0])
+    # even a bound near certainty leaves an escalatory tier at a ratio of 1, not below
+    assert np.all(bounded(table[:, 2], "high", {"high": 0.99}) >= 0.99)
     # a bound below the spec's quiet row changes nothing: history only ever weakens
-    assert np.array_equal(rows(lk, ids, {"elevated": 0.01, "high": 0.01}), plain)
-    # in an assessment the contribution shrinks and says why
-    (c,) = contributions(s, readings(a="high"), D, {"a": {"elevated": 0.35, "high": 0.3}})
+    assert np.array_equal(bounded(table[:, 2], "high", {"high": 0.01}), table[:, 2])
+    # in an assessment the contribution shrinks and says why; a normal one does not change
+    (c,) = contributions(s, readings(a="high"), D, {"a": bound})
     (free,) = contributions(s, readings(a="high"), D)
     assert c.bound == pytest.approx(0.3) and free.bound is None
     assert c.llr[2] - c.llr[0] < free.llr[2] - free.llr[0]
+    (quiet,) = contributions(s, readings(a="normal"), D, {"a": bound})
+    (quiet_free,) = contributions(s, readings(a="normal"), D)
+    assert quiet.llr == quiet_free.llr and quiet.bound is None
 
 
 def test_an_observed_rung_lifts_itself_and_the_rungs_below_not_those_above():
@@ -264,6 +275,10 @@ def test_an_observed_rung_lifts_itself_and_the_rungs_below_not_those_above():
     assert moved[2] == pytest.approx(0.02)  # the rung above keeps its probability
     assert moved[0] == pytest.approx(0.3 * 0.9)
     assert reach_probability(4, 90) == pytest.approx(1 - math.exp(-4 * 90 / 365))
+    # never certain: a fast recurrence over a long horizon stays finite (0.999 at most)
+    assert reach_probability(365, 730) == 0.999
+    far = under_way(np.array([0.9, 0.08, 0.02]), 1, reach_probability(365, 730))
+    assert np.all(far > 0) and np.isfinite(np.log(far)).all()
     s = ladder()
     obs = Observed("any_tension", 1, 0.7, D - dt.timedelta(days=10), ({"title": "seen"},))
     result = assess_set(s, readings(a="elevated"), D, 90, observed=[obs])

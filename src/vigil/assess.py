@@ -255,7 +255,7 @@ def _outcome(o, s: ScenarioSet, result: SetAssessment) -> OutcomeResult:
 
 def _raised(s: ScenarioSet, readings: dict[str, list[Reading]], as_of: dt.date) -> set[str]:
     """The set's indicators with an elevated or high reading on its memory grid: the only
-    ones whose false alarms can change their contribution."""
+    ones whose false alarms can change their contribution (``normal`` is never bounded)."""
     from vigil.scenarios.bayes import on_grid
 
     return {
@@ -472,7 +472,10 @@ def _set_json(a: Assessment, spec, s: SetAssessment) -> dict:
                 "detail": c.detail,
                 "false_alarm_bound": None if c.bound is None else _r(c.bound),
                 "llr": _r(c.llr[k]),
-                "evidence": [evidence_json(e) for e in a.evidence.get((c.indicator, c.day), [])],
+                # items from the window before the day the reading's data ends
+                "evidence": [
+                    evidence_json(e) for e in a.evidence.get((c.indicator, c.observed), [])
+                ],
             }
             for c in sorted(s.contributions, key=lambda c: -abs(c.llr[k]))
         ]

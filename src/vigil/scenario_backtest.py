@@ -2,10 +2,11 @@
 
 ``vigil backtest --model scenarios --theatre belarus`` replays the assessment every ``step``
 days (each as known on its date, :func:`vigil.assess.replay`) and scores every outcome that
-has a resolver (``outcomes[].resolve``, :mod:`vigil.scenarios.resolve`). An outcome of a
-ladder is true in a window when its own resolver or the resolver of a higher outcome of the
-same set fires (reaching a rung implies the rungs below); it is false only where its
-resolver's sources cover the whole window; other windows are neither hits nor misses.
+has a resolver (``outcomes[].resolve``, :mod:`vigil.scenarios.resolve`) on the windows its
+own resolver's sources cover whole, so which windows count never depends on what happened
+in them; there an outcome of a ladder is true when its own resolver or the resolver of a
+higher outcome of the same set fires (reaching a rung implies the rungs below). Other
+windows are neither hits nor misses.
 
 Scores, each with a 90 % moving-block bootstrap interval (blocks as long as the windows
 overlap, ``ceil(H / step)`` rows; the same rows for every forecast):
@@ -64,6 +65,11 @@ def backtest_scenarios(
     if not resolvers:
         return {"model": "scenarios", "outcomes": [], "unresolvable": unresolvable}
     months = sorted(set().union(*(r.months for r in resolvers.values())))
+    if not months:
+        raise InputError(
+            "the resolvers' sources cover no month of the store",
+            "load the event and text sources the outcomes' resolvers name (`vigil status`)",
+        )
     lo = max(first or dt.date.min, _month_start(months[0]))
     hi = min(last or dt.date.max, _month_end(months[-1])) - dt.timedelta(days=horizon_days)
     if hi < lo:
@@ -113,35 +119,38 @@ def _month_end(m: int) -> dt.date:
 
 
 def settle(sset, outcome, resolvers: dict[str, OutcomeResolver], lo: int, hi: int) -> int | None:
-    """The outcome in days ``(lo, hi]``: 1 if it or a higher outcome of the ladder
-    happened, 0 if its own resolver covers the window and nothing fired, else None."""
+    """The outcome in days ``(lo, hi]``: None unless its own resolver's sources cover the
+    whole window (which windows are scored never depends on what happened in them); then
+    1 if it or a higher outcome of the ladder happened, else 0."""
+    own = resolvers[outcome.id]
+    if not own.covered(lo, hi):
+        return None
     k = sset.index(outcome.at_least)
     higher = [
         resolvers[o.id]
         for o in sset.outcomes
         if o.id in resolvers and sset.index(o.at_least) >= k and o.id != outcome.id
     ]
-    if any(r.fired(lo, hi) for r in higher):
-        return 1
-    return resolvers[outcome.id].settle(lo, hi)
+    return int(own.fired(lo, hi) or any(r.fired(lo, hi) for r in higher))
 
 
 def _score(sset, outcome, resolvers, assessed: Sequence[A.Assessment], horizon: int, block: int,
            resamples: int, seed: int) -> dict:  # fmt: skip
     k = sset.index(outcome.at_least)
     p_prior = float(prior(sset, horizon)[k:].sum())
-    rows = []
+    rows, exact = [], []
     for a in assessed:
         d = a.as_of.toordinal()
         y = settle(sset, outcome, resolvers, d, d + horizon)
         if y is None:
             continue
         o = next(x for x in a.outcomes if x.id == outcome.id)
+        exact.append(o.probability)  # scored unrounded: rare outcomes live in the 4th decimal
         rows.append(
             {
                 "as_of": str(a.as_of),
-                "probability": round(o.probability, 4),
-                "prior": round(p_prior, 4),
+                "probability": round(o.probability, 6),
+                "prior": round(p_prior, 6),
                 "resolved": y,
                 "under_way": o.observed is not None,
             }
@@ -156,7 +165,7 @@ def _score(sset, outcome, resolvers, assessed: Sequence[A.Assessment], horizon: 
     if not rows:
         return out
     y = np.array([r["resolved"] for r in rows], dtype=float)
-    p = np.array([r["probability"] for r in rows])
+    p = np.array(exact)
     onset = np.array([not r["under_way"] for r in rows])
     out |= _scores(y, p, p_prior, block, resamples, seed)
     out["onsets"] = {

@@ -78,7 +78,10 @@ def latest_date(con: duckdb.DuckDBPyConnection) -> dt.date:
         "SELECT max(available_at) FROM documents)"
     ).fetchone()
     if row[0] is None:
-        raise InputError("the store holds no records", "load data first: `vigil ingest --data DIR`")
+        raise InputError(
+            "the store holds no events or documents, so there is no latest date to default to",
+            "load event or text data (`vigil ingest --data DIR`) or give the date (--as-of)",
+        )
     return min(row[0].date(), dt.date.today())
 
 

@@ -131,7 +131,7 @@ def _scenario_backtest(theatre, step, horizon_days, first, last, data, db, fmt) 
     """``--model scenarios``: replay the theatre's assessment and score resolvable outcomes."""
     from vigil.scenario_backtest import backtest_scenarios
 
-    con, spec, library, _ = _setup(db, theatre, data, None, quiet=fmt == "json")
+    con, spec, library, _ = _setup(db, theatre, data, None, quiet=fmt == "json", dated=False)
     report = backtest_scenarios(
         con, spec, library, horizon_days, step, dt.date(first, 1, 1), dt.date(last, 12, 31)
     )

@@ -50,12 +50,14 @@ def _prepared(
     *,
     quiet: bool,
     rules: dict | None = None,
+    dated: bool = True,
 ):
     """Open the store, load the theatre (unless given loaded), bring matches (with the
     extra text ``rules``, e.g. outcome resolvers) and border distances up to date.
 
     Returns the connection, the theatre and the as-of date (``as_of``, checked before any
-    work, or the latest data).
+    work, or the latest data; None when not ``dated`` and no ``as_of``: a backtest
+    chooses its own dates).
     """
     day = watch.parse_date(as_of) if as_of else None
     spec = theatre if isinstance(theatre, TheatreSpec) else load_theatre(theatre)
@@ -66,7 +68,7 @@ def _prepared(
         else contextlib.nullcontext()
     ):
         watch.prepare_evidence(con, spec, data, Path(settings.get("cache")), rules)
-    return con, spec, day or watch.latest_date(con)
+    return con, spec, day or (watch.latest_date(con) if dated else None)
 
 
 @app.command()

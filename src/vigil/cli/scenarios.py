@@ -45,12 +45,14 @@ HorizonOption = Annotated[
 ]
 
 
-def _setup(db, theatre: str, data, as_of: str | None, *, quiet: bool):
+def _setup(db, theatre: str, data, as_of: str | None, *, quiet: bool, dated: bool = True):
     """The theatre and its scenario library, loaded once and checked before any work on the
     store, then :func:`_prepared`: (connection, theatre, library, as-of date)."""
     spec = load_theatre(theatre)
     library = load_scenarios(spec)
-    con, spec, day = _prepared(db, spec, data, as_of, quiet=quiet, rules=library.text_rules())
+    con, spec, day = _prepared(
+        db, spec, data, as_of, quiet=quiet, rules=library.text_rules(), dated=dated
+    )
     return con, spec, library, day
 
 

@@ -82,7 +82,14 @@ class EvidenceRange:
         last: dt.date,
     ) -> None:  # fmt: skip
         S.check_border_table(con, indicators)
+        self.con, self.theatre_id = con, theatre_id
         self.indicators = {i.id: i for i in indicators}
+        self._load(first, last)
+
+    def _load(self, first: dt.date, last: dt.date) -> None:
+        self.first, self.last = first, last
+        indicators = tuple(self.indicators.values())
+        con, theatre_id = self.con, self.theatre_id
         widest = max(i.baseline.smoothing_days for i in indicators)
         start = first - dt.timedelta(days=widest - 1)
         self.rows: dict[str, pd.DataFrame] = {}
@@ -113,7 +120,12 @@ class EvidenceRange:
     def at(
         self, as_of: dt.date, indicator_ids=None, limit: int = 20
     ) -> dict[str, list[EvidenceItem]]:
-        """The evidence of each indicator (default all) as of ``as_of``."""
+        """The evidence of each indicator (default all) as of ``as_of``.
+
+        A date outside the range loaded widens it (one reload): a reading's evidence is
+        shown from the day its data ends, which can precede the first assessed date."""
+        if not self.first <= as_of <= self.last:
+            self._load(min(self.first, as_of), max(self.last, as_of))
         inds = [self.indicators[i] for i in (indicator_ids or self.indicators)]
         groups: dict[str, list[list[EvidenceItem]]] = {i.id: [] for i in inds}
         seen = {k: rows[rows["_asof"] <= as_of] for k, rows in self.rows.items()}

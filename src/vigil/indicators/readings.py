@@ -124,6 +124,9 @@ class Reader:
         self.indicators = {i: theatre.indicator(i) for i in ids}
         inds = tuple(self.indicators.values())
         self.first, self.last = first, last
+        if not inds:  # a library whose sets weigh no indicator: nothing to read
+            self.arrays, self.ctx = {}, None
+            return
         start = first - dt.timedelta(days=max(_lookback(i) for i in inds))
         vintages = load_vintages(con, theatre.theatre.id, inds, start, last)
         self.arrays = as_arrays(vintages)
@@ -384,6 +387,6 @@ def _combine(ind: Indicator, day: dt.date, parts: list[Part]) -> IndicatorReadin
         seen, key=lambda p: (STATES.index(p.state), p.kind != "text", p.measure == "level")
     )
     strength = ind.evidence.text.strength if driver.kind == "text" else 1.0
-    smoothing = dt.timedelta(days=ind.baseline.smoothing_days)
-    anchor = day if driver.day is None or driver.day >= day - smoothing else driver.day
-    return IndicatorReading(ind.id, day, driver.state, anchor, strength, tuple(parts), driver)
+    return IndicatorReading(
+        ind.id, day, driver.state, driver.day or day, strength, tuple(parts), driver
+    )

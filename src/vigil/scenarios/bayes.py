@@ -14,7 +14,8 @@ For a set with rungs :math:`h_0 < h_1 < \dots < h_{K-1}` and horizon :math:`H` d
    :math:`P(s \mid h)`. The bottom rung's row is bounded by the indicator's own history as
    known on the date: :math:`P(s \mid h_0) \ge \hat f_s`, the rate at which it read
    :math:`s` while no rung occurred (:mod:`vigil.scenarios.history`), so an indicator that
-   cries wolf gets ratios closer to 1 (never past it: :func:`rows`). The centred log-likelihood is
+   cries wolf gets ratios closer to 1 (never past it; ``normal`` is not bounded:
+   :func:`bounded`). The centred log-likelihood is
    :math:`c_h(s) = \log P(s \mid h) - \frac{1}{K}\sum_{h'} \log P(s \mid h')`.
 4. **Decay, strength, groups.** A reading at age :math:`a` weighs
    :math:`d = 2^{-a / t_{1/2}}`; the latest observed reading is the evidence, unless an
@@ -195,40 +196,35 @@ def rate_draws(scenario_set: ScenarioSet, n: int, rng: np.random.Generator) -> n
 
 
 # --------------------------------------------------------------------------- evidence
-#: the bottom rung's P(normal) never falls below this when a false-alarm bound raises the
-#: other states (no state is impossible)
-MIN_NORMAL = 0.02
+def rows(lk: Likelihood, scenario_ids: Sequence[str]) -> np.ndarray:
+    """(K, 3) likelihood rows P(normal, elevated, high | rung), bottom rung first."""
+    return np.array([lk.given[sid] for sid in scenario_ids], dtype=float)
 
 
-def rows(lk: Likelihood, scenario_ids: Sequence[str], bound: Mapping[str, float] | None = None):
-    """(K, 3) likelihood rows, with the bottom rung's elevated and high raised to ``bound``
-    (false-alarm rates, :mod:`vigil.scenarios.history`) where those are larger.
+def bounded(column: np.ndarray, state: str, bound: Mapping[str, float] | None) -> np.ndarray:
+    """One state's likelihoods over the rungs (bottom first; rows of draws too), with the
+    bottom rung's raised to the false-alarm rate ``bound[state]`` where that is larger.
 
-    The bound pulls likelihood ratios toward 1 and never past it: a rung that made the
-    state likelier than the bottom rung does keeps at least the raised probability (ratio
-    ``max(1, P(s | h) / b)``), and a rung that made it less likely keeps its ratio. P(normal)
-    takes what is left in each row (at least ``MIN_NORMAL``).
+    Only ratios between rungs matter, and the bound pulls them toward 1, never past it: a
+    rung that made the state likelier than the bottom rung keeps at least the raised
+    probability (its ratio becomes ``max(1, P(s | h) / b)``), one that made it less likely
+    keeps its ratio. ``normal`` is never bounded: a history of false alarms says how cheap a
+    raised reading is, not that a quiet one says more.
     """
-    out = np.array([lk.given[sid] for sid in scenario_ids], dtype=float)
-    changed = False
-    for col, state in enumerate(STATES[1:], start=1):
-        q, b = out[0, col], (bound or {}).get(state, 0.0)
-        if b <= q:
-            continue
-        above = out[1:, col] > q
-        out[1:, col] = np.where(above, np.maximum(out[1:, col], b), out[1:, col] * b / q)
-        out[0, col], changed = b, True
-    if not changed:
-        return out
-    raised = out[:, 1:].sum(axis=1, keepdims=True)
-    out[:, 1:] *= np.minimum(1.0, (1 - MIN_NORMAL) / raised)
-    out[:, 0] = 1 - out[:, 1:].sum(axis=1)
-    return out
+    b = (bound or {}).get(state, 0.0)
+    q = column[..., :1]
+    if state == "normal" or not np.any(b > q):
+        return column
+    raised = np.maximum(q, b)
+    above = column[..., 1:] > q
+    rest = np.where(above, np.maximum(column[..., 1:], raised), column[..., 1:] * raised / q)
+    return np.concatenate([raised, rest], axis=-1)
 
 
 def centred(lk: Likelihood, scenario_ids: Sequence[str], state: str, bound=None) -> np.ndarray:
-    """:math:`c_h(s)`: log P(state | h) minus its mean over the rungs."""
-    logs = np.log(rows(lk, scenario_ids, bound)[:, STATES.index(state)])
+    """:math:`c_h(s)`: log P(state | h) minus its mean over the rungs (with the bound)."""
+    column = rows(lk, scenario_ids)[:, STATES.index(state)]
+    logs = np.log(bounded(column, state, bound))
     return logs - logs.mean()
 
 
@@ -310,7 +306,7 @@ def contributions(
         g = group_of.get(ind)
         w = 1.0 / (1.0 + (present[g.id] - 1) * g.rho) if g else 1.0
         col = STATES.index(reading.state)
-        raised = rows(lk, ids, bounds.get(ind))[0, col]
+        raised = bounded(rows(lk, ids)[:, col], reading.state, bounds.get(ind))[0]
         out.append(
             Contribution(
                 indicator=ind,
@@ -408,9 +404,15 @@ def under_way(p: np.ndarray, rung: int, probability: float) -> np.ndarray:
     return out
 
 
+#: an outcome under way is never certain to be seen again: the rungs below keep this much
+#: (a probability of exactly 1 would have no finite log-likelihood ratio to explain it)
+MAX_REACH = 0.999
+
+
 def reach_probability(recurrence_rate: float, horizon_days: int) -> float:
-    """π: the probability that an outcome under way is seen again within the horizon."""
-    return 1.0 - math.exp(-recurrence_rate * horizon_days / 365.0)
+    """π: the probability that an outcome under way is seen again within the horizon,
+    1 − exp(−rate·H/365), at most :data:`MAX_REACH`."""
+    return min(MAX_REACH, 1.0 - math.exp(-recurrence_rate * horizon_days / 365.0))
 
 
 def _posterior_draws(
@@ -433,10 +435,11 @@ def _posterior_draws(
             logp += np.array(c.llr)
             continue
         col = STATES.index(c.state)
-        given = np.log(rows(lk, ids, (bounds or {}).get(c.indicator)))  # (K, 3)
+        given = np.log(rows(lk, ids))  # (K, 3)
         noisy = given + rng.standard_normal((n, *given.shape)) / math.sqrt(lk.confidence)
-        # renormalise each drawn row, then keep the column of the observed state
-        logs = noisy[:, :, col] - np.log(np.exp(noisy).sum(axis=2))
+        # renormalise each drawn row, keep the column of the observed state, bound it
+        column = np.exp(noisy[:, :, col]) / np.exp(noisy).sum(axis=2)
+        logs = np.log(bounded(column, c.state, (bounds or {}).get(c.indicator)))
         logp += c.decay * c.weight * c.strength * (logs - logs.mean(axis=1, keepdims=True))
     logp -= logp.max(axis=1, keepdims=True)
     p = np.exp(logp)

@@ -100,7 +100,7 @@ class OutcomeResolver:
 
     def covered(self, lo: int, hi: int) -> bool:
         """Whether the resolver's sources cover every month of days ``(lo, hi]``."""
-        return all(m in self.months for m in _months(lo + 1, hi))
+        return all(m in self.months for m in months_between(lo + 1, hi))
 
     def settle(self, lo: int, hi: int) -> int | None:
         """1 if it happened in ``(lo, hi]``, 0 if it did not where the sources cover the
@@ -131,7 +131,7 @@ class OutcomeResolver:
         )
 
 
-def _months(lo: int, hi: int) -> list[int]:
+def months_between(lo: int, hi: int) -> list[int]:
     """Month keys of the days ``lo..hi`` (ordinals)."""
     a, b = dt.date.fromordinal(lo), dt.date.fromordinal(max(hi, lo))
     return list(range(a.year * 12 + a.month - 1, b.year * 12 + b.month))
