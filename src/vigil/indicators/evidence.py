@@ -92,7 +92,7 @@ class EvidenceRange:
         con, theatre_id = self.con, self.theatre_id
         widest = max(i.baseline.smoothing_days for i in indicators)
         start = first - dt.timedelta(days=widest - 1)
-        self.rows: dict[str, pd.DataFrame] = {}
+        self.rows: dict[str, dict[str, pd.DataFrame]] = {}  # kind → indicator → rows
         with_events = tuple(i for i in indicators if i.evidence.events)
         with_series = tuple(i for i in indicators if i.evidence.series)
         with_text = tuple(i.id for i in indicators if i.evidence.text is not None)
@@ -128,25 +128,32 @@ class EvidenceRange:
             self._load(min(self.first, as_of), max(self.last, as_of))
         inds = [self.indicators[i] for i in (indicator_ids or self.indicators)]
         groups: dict[str, list[list[EvidenceItem]]] = {i.id: [] for i in inds}
-        seen = {k: rows[rows["_asof"] <= as_of] for k, rows in self.rows.items()}
+        day = pd.Timestamp(as_of)
+
         for ind in inds:
-            if ind.evidence.events:
+            mine = {k: rows[ind.id] for k, rows in self.rows.items() if ind.id in rows}
+            seen = {k: rows[rows["_asof"] <= day] for k, rows in mine.items()}
+            if "events" in seen:
                 groups[ind.id].append(_events(seen["events"], ind, as_of, limit))
-            if ind.evidence.series:
+            if "series" in seen:
                 rows = seen["series"]
                 oldest = pd.Timestamp(as_of - dt.timedelta(days=SERIES_LOOKBACK_DAYS))
-                window = rows[(rows["period_end"] >= oldest) & (rows["_day"] <= as_of)]
+                window = rows[(rows["period_end"] >= oldest) & (rows["_day"] <= day)]
                 groups[ind.id].extend(_observations(window, ind, limit))
-            if ind.evidence.text is not None:
+            if "text" in seen:
                 groups[ind.id].append(_documents(seen["text"], ind, as_of, limit))
         return {k: _interleave(v, limit) for k, v in groups.items()}
 
 
-def _dated(rows: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Rows with plain dates for the day column (``_day``) and visibility (``_asof``)."""
-    return rows.assign(
-        _day=pd.to_datetime(rows[column]).dt.date, _asof=pd.to_datetime(rows["asof"]).dt.date
+def _dated(rows: pd.DataFrame, column: str) -> dict[str, pd.DataFrame]:
+    """Each indicator's rows, with the day column (``_day``) and visibility (``_asof``) as
+    midnight timestamps: a replay slices them once per date, and comparisons of
+    ``datetime64`` columns are vectorised where those of date objects are not."""
+    rows = rows.assign(
+        _day=pd.to_datetime(rows[column]).dt.normalize(),
+        _asof=pd.to_datetime(rows["asof"]).dt.normalize(),
     )
+    return {str(k): g for k, g in rows.groupby("indicator", sort=False)}
 
 
 def _interleave(groups: list[list[EvidenceItem]], limit: int) -> list[EvidenceItem]:
@@ -155,9 +162,9 @@ def _interleave(groups: list[list[EvidenceItem]], limit: int) -> list[EvidenceIt
 
 
 def _window(rows: pd.DataFrame, ind: Indicator, as_of: dt.date) -> pd.DataFrame:
-    first = as_of - dt.timedelta(days=ind.baseline.smoothing_days - 1)
+    first = pd.Timestamp(as_of - dt.timedelta(days=ind.baseline.smoothing_days - 1))
     day = rows["_day"]
-    return rows[(rows["indicator"] == ind.id) & (day >= first) & (day <= as_of)]
+    return rows[(day >= first) & (day <= pd.Timestamp(as_of))]
 
 
 # ---------------------------------------------------------------- events
@@ -201,7 +208,7 @@ def _observations_expr(indicators: tuple[Indicator, ...]) -> ibis.Table:
 def _observations(rows: pd.DataFrame, ind: Indicator, limit: int) -> list[list[EvidenceItem]]:
     out = []
     for rule in ind.evidence.series:
-        mine = rows[(rows["indicator"] == ind.id) & (rows["kind"] == S.series_kind(rule))]
+        mine = rows[rows["kind"] == S.series_kind(rule)]
         if mine.empty:
             continue
         latest = mine[mine["period_end"] == mine["period_end"].max()]
