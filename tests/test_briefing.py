@@ -131,3 +131,20 @@ def test_recommendations_come_from_the_spec_with_their_triggers() -> None:
     section = to_markdown(_recommendations(assessment, [], recs))
     assert "Watch the border \\<now\\>. (because a 12.0 % ≥ 10.0 %; b 20.0 % ≥ 10.0 %)" in section
     assert section.count("Watch the border") == 1 and "Never printed" not in section
+
+
+def test_evidence_seen_says_what_was_seen_and_explains_only_what_applies() -> None:
+    from vigil.briefing.document import _seen
+
+    def assessment(earlier: list, blind: list) -> dict:
+        cov = {"summary": "x of y", "observed": ["a"], "earlier": earlier, "blind": blind}
+        return {"scenario_sets": [{"name": "Role <b>", "coverage": cov}]}
+
+    ((kind, text),) = _seen(assessment([], []))
+    assert kind == "p" and text.startswith("**Evidence seen.** Role \\<b\\>: x of y.")
+    assert "Blind" not in text and "only earlier" not in text
+    ((_, text),) = _seen(assessment([{"indicator": "b", "data_date": "2021-12-16"}], []))
+    assert "only earlier count for less" in text and "Blind" not in text
+    ((_, text),) = _seen(assessment([], [{"indicator": "c", "reasons": ["no data"]}]))
+    assert "Blind indicators" in text and "only earlier" not in text
+    assert _seen({"scenario_sets": [{"name": "old model, no coverage"}]}) == []

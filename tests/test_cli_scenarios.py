@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -366,6 +367,7 @@ def test_an_outcome_under_way_is_observed_and_marked(real_store, shared_data, tm
     marked = [r for r in rows if "belarus_territory_offensive" in r["observed"]]
     assert marked and len(marked) < len(rows)  # seen on some dates, not on all
     day = marked[0]["as_of"]
+    _dashboard_rings_the_observed_points(real_store, shared_data, tmp_path, marked)
     got = assess_json(real_store, shared_data, tmp_path, "--as-of", day)
     role = next(s for s in got["scenario_sets"] if s["id"] == "belarus_role")
     (obs,) = [o for o in role["observed"] if o["outcome"] == "belarus_territory_offensive"]
@@ -389,6 +391,39 @@ def test_an_outcome_under_way_is_observed_and_marked(real_store, shared_data, tm
     assert 0.99 <= next(o for o in strict["outcomes"] if o["id"] == obs["outcome"])[
         "probability"] < 1  # fmt: skip
     _explains_the_posterior(role)
+
+
+def _dashboard_rings_the_observed_points(db, shared_data, tmp_path, marked) -> None:
+    """The dashboard's scenario history rings the points of the dates the rung was
+    observed under way (and marks them ● in its table), and only those."""
+    import asyncio
+
+    import httpx
+
+    from vigil.web.app import create_app
+    from vigil.web.data import Dashboard
+
+    dash = Dashboard(db, data_dir=shared_data, briefings=tmp_path)
+    try:
+        offensive = next(
+            sc for sc in dash.history("belarus_role")["scenarios"]
+            if sc["id"] == "territory_offensive"
+        )  # fmt: skip
+        flagged = {p["as_of"] for p in offensive["points"] if p["observed"]}
+        assert {r["as_of"] for r in marked} <= flagged
+        transport = httpx.ASGITransport(app=create_app(dash))
+
+        async def get() -> str:
+            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+                return (await c.get("/scenarios")).text
+
+        page = asyncio.run(get())
+    finally:
+        dash.close()
+    ring = r'<circle class="marked [^"]*"[^>]*data-series="([^"]+)" data-date="([^"]+)"'
+    rings = re.findall(ring, page)
+    assert {d for name, d in rings if "offensive" in name.lower()} == flagged
+    assert page.count(" ●</td>") == sum(1 for _ in rings)
 
 
 @pytest.mark.slow

@@ -131,6 +131,19 @@ def test_large_series_skip_markers_but_keep_the_line() -> None:
     assert len(elements(few, "circle")) == 400
 
 
+def test_marked_points_get_a_ring_on_their_own_point_whatever_the_series_size() -> None:
+    pts = [(date(2000, 1, 1) + timedelta(days=i), float(i % 17)) for i in range(401)]
+    marked = [pts[3][0], pts[200][0], date(1999, 1, 1)]  # a date with no point draws nothing
+    root = parse(line_chart([{"name": "daily", "points": pts, "marked": marked}]))
+    rings = elements(root, "circle", "marked")
+    assert [r.get("data-date") for r in rings] == ["2000-01-04", "2000-07-19"]
+    few = parse(line_chart([{"name": "s", "points": pts[:10], "marked": [pts[3][0]]}]))
+    (ring,) = elements(few, "circle", "marked")
+    (point,) = [c for c in elements(few, "circle", "point") if c.get("data-date") == "2000-01-04"]
+    assert (ring.get("cx"), ring.get("cy")) == (point.get("cx"), point.get("cy"))
+    assert ring.get("fill") == "none"
+
+
 def test_series_get_palette_strokes_and_classes() -> None:
     series = [
         {"name": "a", "points": monthly(4)},

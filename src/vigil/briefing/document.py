@@ -85,16 +85,21 @@ def build(x: Inputs) -> list[tuple]:
 def _seen(a: dict) -> list[tuple]:
     """How much of the evidence was actually seen, before any judgment: a set whose
     indicators were mostly blind is close to its prior whatever the world did."""
-    lines = []
+    lines, earlier, blind = [], False, False
     for s in a["scenario_sets"]:
         cov = s.get("coverage")
         if cov:
             lines.append(f"{md_escape(s['name'])}: {md_escape(cov['summary'])}.")
+            earlier |= bool(cov.get("earlier"))
+            blind |= bool(cov.get("blind"))
     if not lines:
         return []
-    return [("p", "**Evidence seen.** " + " ".join(lines) + " Blind indicators (their sources "
-             "did not cover the topic) carry no weight; see the methods section for why each "
-             "was blind.")]  # fmt: skip
+    if earlier:
+        lines.append("Readings seen only earlier count for less the older their data.")
+    if blind:
+        lines.append("Blind indicators (their sources did not cover the topic) carry no "
+                     "weight; the methods section says why each was blind.")  # fmt: skip
+    return [("p", "**Evidence seen.** " + " ".join(lines))]
 
 
 def _bluf(a: dict, refs: _Refs) -> list[tuple]:

@@ -267,6 +267,9 @@ def _page_routes(app: FastAPI, dash: Dashboard, page) -> None:  # noqa: C901 (on
                     "interval": [
                         (dt.date.fromisoformat(p["as_of"]), *p["interval"]) for p in sc["points"]
                     ],
+                    "marked": [
+                        dt.date.fromisoformat(p["as_of"]) for p in sc["points"] if p["observed"]
+                    ],
                 }
                 for sc in h["scenarios"]
             ],

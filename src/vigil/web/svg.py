@@ -403,6 +403,19 @@ def _markers_svg(name: str, points: list, fr: _Frame, css: str, colour: str, per
     return "".join(parts)
 
 
+def _rings_svg(name: str, points: list, marked: frozenset, fr: _Frame, css: str) -> str:
+    """A dark ring around each marked point (drawn however many points there are): the
+    scenario history marks the dates a rung was observed under way, seen rather than
+    foreseen, so a reader does not take a 99.9 % there for a forecast."""
+    return "".join(
+        f'<circle class="marked {css}" cx="{_f1(fr.x(day))}" cy="{_f1(fr.y(value))}" r="5.5" '
+        f'fill="none" stroke="#1b1f24" stroke-width="1.5" data-series="{_esc(name)}" '
+        f'data-date="{day.isoformat()}"/>'
+        for day, value in points
+        if day in marked and value is not None
+    )
+
+
 def _series_svg(s: dict, fr: _Frame, percent: bool) -> str:
     """One series: interval band behind, line segments, then markers if not too many."""
     name, css, colour = s["name"], _esc(s["css"]), s["colour"]
@@ -416,6 +429,7 @@ def _series_svg(s: dict, fr: _Frame, percent: bool) -> str:
         )
     if len(s["points"]) <= POINT_LIMIT:
         parts.append(_markers_svg(name, s["points"], fr, css, colour, percent))
+    parts.append(_rings_svg(name, s["points"], s["marked"], fr, css))
     parts.append("</g>")
     return "".join(parts)
 
@@ -432,6 +446,7 @@ def _prepare_series(series: list[dict]) -> list[dict]:
                 "colour": _series_colour(i, css),
                 "points": _clean_points(s),
                 "interval": _clean_interval(s),
+                "marked": frozenset(s.get("marked") or ()),
             }
         )
     return prepared
@@ -459,7 +474,9 @@ def line_chart(
 ) -> str:
     """Time-series line chart with optional uncertainty intervals and shaded state bands.
 
-    Points carry `data-*` attributes with raw values so the page can be checked against the
+    A series is a dict: ``name``, ``points`` [(date, value)], optional ``interval``
+    [(date, lo, hi)], ``class`` and ``marked`` (dates whose points get a ring). Points carry
+    `data-*` attributes with raw values so the page can be checked against the
     API without parsing pixel positions.
     """
     prepared = _prepare_series(series or [])
