@@ -335,8 +335,14 @@ def test_scenario_backtest_scores_what_the_data_resolves(real_store, shared_data
         assert o["brier_climatology"] == pytest.approx(
             float(np.mean((y.mean() - y) ** 2)), abs=1e-3
         )
-        lo, hi = o["interval"]
-        assert lo <= o["brier"] + 1e-9 and o["brier"] <= hi + 1e-9
+        # every score of the model, the prior and climatology has its bootstrap interval
+        for name in ("brier", "brier_prior", "brier_climatology", "log_loss", "log_loss_prior",
+                     "log_loss_climatology"):  # fmt: skip
+            lo, hi = o["interval" if name == "brier" else f"{name}_interval"]
+            assert lo - 1e-6 <= o[name] <= hi + 1e-6, name
+        q = np.clip(p, 1e-6, 1 - 1e-6)
+        expected = -np.mean(y * np.log(q) + (1 - y) * np.log1p(-q))
+        assert o["log_loss"] == pytest.approx(float(expected), abs=1e-3)
         if o["bss_vs_prior"] is not None and o["brier_prior"] > 1e-3:  # else rounding rules
             expected = 1 - o["brier"] / o["brier_prior"]
             assert o["bss_vs_prior"] == pytest.approx(expected, abs=2e-3)

@@ -140,6 +140,32 @@ def test_correlated_indicators_are_discounted():
     assert np.all(np.abs(lr_two) > np.abs(lr_one))
 
 
+def test_pooled_cheap_signs_are_averaged_not_multiplied():
+    """Readings whose quiet row is pooled (cheap signs, context) share one cause: m of them
+    at once weigh 1/m each (or their group weight, if smaller), so together they move the
+    odds no more than the strongest of them alone."""
+    cheap = {"given": LADDER["evidence"][0]["given"], "pooled": True}
+    evidence = [
+        *LADDER["evidence"],
+        {"indicator": "d", "why": "d is a cheap sign of the same season", **cheap},
+        {"indicator": "e", "why": "e is another cheap sign of that season", **cheap},
+    ]
+    s = ladder(evidence=evidence)
+    one = contributions(s, readings(d="high"), D)
+    three = contributions(s, readings(d="high", e="high", a="high"), D)
+    assert one[0].weight == 1
+    by = {c.indicator: c for c in three}
+    assert by["d"].weight == by["e"].weight == pytest.approx(1 / 2)  # two pooled present
+    assert by["a"].weight == 1  # not pooled: a costly sign keeps its full weight
+    pooled = np.array(by["d"].llr) + np.array(by["e"].llr)
+    assert pooled == pytest.approx(np.array(one[0].llr))  # two equal signs count as one
+    # the group weight still applies when it is the smaller
+    grouped = ladder(evidence=[{**e, "pooled": True} if e["indicator"] in "ab" else e
+                               for e in LADDER["evidence"]])  # fmt: skip
+    both = contributions(grouped, readings(a="high", b="high"), D)
+    assert [c.weight for c in both] == pytest.approx([1 / 2, 1 / 2])  # min(1/1.5, 1/2)
+
+
 def test_an_earlier_spike_counts_decayed_and_fades():
     s = ladder()
     # |c(high)| = 2.46 halves in 21 days; today's |c(normal)| = 1.39: at 14 days the spike
@@ -618,3 +644,26 @@ def test_a_resolver_cannot_reach_beyond_the_registered_border_distances(tmp_path
     theatre = load_theatre(folder)
     with pytest.raises(InputError, match=r"within_km: 500 km is beyond the 100 km"):
         load_scenarios(theatre)
+
+
+def test_cheap_signs_and_a_war_elsewhere_do_not_cry_wolf_as_a_concentration_does():
+    """Exercises, the other side's reinforcement, accusations, private armies and a world at
+    war, all high at once and observed, lift the Belarus offensive less than one observed
+    concentration of Russian forces does: costly signals warn, cheap ones barely."""
+    lib = load_scenarios(load_theatre("belarus"))
+    role = lib.set("belarus_role")
+    k = role.index("territory_offensive")
+    cheap = ("joint_exercises", "ukraine_northern_reinforcement", "sabotage_diversion",
+             "pmc_presence", "geopolitical_risk", "nuclear_posture")  # fmt: skip
+    noise = assess_set(role, readings(**dict.fromkeys(cheap, "high")), D, 90)
+    concentration = assess_set(role, readings(russian_buildup="high"), D, 90)
+    p0 = sum(noise.prior[k:])
+    p_noise, p_force = sum(noise.probability[k:]), sum(concentration.probability[k:])
+    assert p_noise < p_force
+    assert p_force / p0 > 5  # one direct precursor moves it several-fold
+    # and none of these cheap rows can, alone, say more than a moderate sign (ratio 3)
+    by_id = {lk.indicator: lk for lk in role.evidence}
+    bottom = role.scenario_ids()[0]
+    for ind in cheap:
+        row = by_id[ind].given
+        assert row["territory_offensive"][2] / row[bottom][2] <= 3 + 1e-9, ind

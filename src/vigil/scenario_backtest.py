@@ -202,6 +202,8 @@ def _scores(y, p, p_prior: float, block: int, resamples: int, seed: int) -> dict
         "log_loss_prior": r(scores.log_loss(y, forecasts["prior"])),
         "log_loss_climatology": r(scores.log_loss(y, forecasts["climatology"])),
         "log_loss_interval": scores.interval(boot["log_loss:model"]),
+        "log_loss_prior_interval": scores.interval(boot["log_loss:prior"]),
+        "log_loss_climatology_interval": scores.interval(boot["log_loss:climatology"]),
         "bss_vs_prior": r(scores.skill(brier["model"], brier["prior"])),
         "bss_vs_prior_interval": scores.interval(boot["bss:prior"]),
         "bss_vs_climatology": r(scores.skill(brier["model"], brier["climatology"])),

@@ -23,7 +23,11 @@ For a set with rungs :math:`h_0 < h_1 < \dots < h_{K-1}` and horizon :math:`H` d
    :math:`d \cdot \lVert c(s) \rVert_1` is larger. A reading decided by text alone counts
    at the text rule's strength :math:`\sigma \le 1`. Indicators in a group with
    correlation :math:`\rho` that all give evidence (:math:`n` of them) are weighted
-   :math:`w = 1 / (1 + (n - 1)\rho)` (Kish's design effect).
+   :math:`w = 1 / (1 + (n - 1)\rho)` (Kish's design effect). Cheap signs and context
+   (readings whose quiet row is ``pooled``) share one cause, so the :math:`m` of them that
+   give evidence are averaged rather than multiplied: each weighs at most :math:`1 / m`
+   (the smaller of that and its group weight), and together they move a rung's odds no
+   more than the strongest of them alone.
 5. **Posterior.** :math:`\log P(h \mid E) = \log P(h) + \sum_i d_i w_i \sigma_i c_h(s_i) + C`.
    The summands are the **contributions**, stored with the reading and its evidence, so
    every change of probability can be traced. Other evidence (the statistical forecaster)
@@ -301,10 +305,13 @@ def contributions(
     for ind in picked:
         if ind in group_of:
             present[group_of[ind].id] = present.get(group_of[ind].id, 0) + 1
+    pooled = sum(1 for lk, *_ in picked.values() if lk.pooled)
     out = []
     for ind, (lk, reading, d, c) in picked.items():
         g = group_of.get(ind)
         w = 1.0 / (1.0 + (present[g.id] - 1) * g.rho) if g else 1.0
+        if lk.pooled:  # cheap signs corroborate one another; they do not compound
+            w = min(w, 1.0 / pooled)
         col = STATES.index(reading.state)
         raised = bounded(rows(lk, ids)[:, col], reading.state, bounds.get(ind))[0]
         out.append(

@@ -73,6 +73,10 @@ class QuietRow(Spec):
 
     row: tuple[float, float, float]
     why: str = Field(min_length=20)
+    #: signs of this kind share one cause (political tension, the wider war): several
+    #: read at once corroborate one another instead of compounding, so each of the ``n``
+    #: pooled readings of a set counts ``1 / n`` (:func:`vigil.scenarios.bayes.contributions`)
+    pooled: bool = False
 
     @field_validator("row")
     @classmethod
@@ -126,6 +130,8 @@ class Likelihood(Spec):
     quiet: str | None = None
     #: scenario id → the tier its row came from (filled at load)
     tiers: dict[str, str] = Field(default_factory=dict)
+    #: whether its quiet row is ``pooled`` (filled at load)
+    pooled: bool = False
 
     @field_validator("given")
     @classmethod
@@ -350,7 +356,7 @@ def _resolve_tiers(entry, i: int, rungs: list, tiers: LikelihoodTiers | None):
             given[sid] = value
     if rungs and rungs[0] not in given:
         given[rungs[0]], names[rungs[0]] = tiers.quiet[quiet].row, f"quiet: {quiet}"
-    return {**entry, "given": given, "tiers": names}
+    return {**entry, "given": given, "tiers": names, "pooled": tiers.quiet[quiet].pooled}
 
 
 class When(Spec):
