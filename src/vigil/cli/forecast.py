@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from vigil import watch
 from vigil.cli.common import (
@@ -155,7 +155,8 @@ def _print_scenario_report(report: dict, theatre: str) -> None:
         "horizon, scored where the data settles the outcome; [90 % block-bootstrap intervals]"
     )
     table = Table(
-        "outcome", "windows (true)", "Brier: model", "prior", "climatology",
+        Column("outcome", overflow="fold", min_width=19),  # wrapped if need be, never cut
+        "windows (true)", "Brier: model", "prior", "climatology",
         "skill vs prior", "onsets: skill vs prior", "≥ 25 %: hit/miss/false",
         title_justify="left",
     )  # fmt: skip
