@@ -306,7 +306,7 @@ def test_assess_on_an_empty_store_says_it_has_only_the_prior(tmp_path, shared_da
             assert sc["probability"] == pytest.approx(sc["prior"], abs=1e-4)
     text = run(*args, tmp_path=tmp_path).output
     assert text.count("the prior alone") == 3
-    assert "none moved it by 5 % or more" in text  # an empty column would look broken
+    assert "none moved its odds by 5 % or more" in text  # an empty column would look broken
     # without --as-of there is no latest evidence to date it by: say so, and what to do
     undated = runner.invoke(app, ["assess", "--db", str(db), "--data", str(shared_data)])
     assert undated.exit_code == 1

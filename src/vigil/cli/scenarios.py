@@ -138,7 +138,7 @@ def _print_assessment(result: dict) -> None:
                 pct(sc["prior"]),
                 f"[bold]{pct(sc['probability'])}[/]",
                 f"{pct(lo)}–{pct(hi)}",
-                escape(top) or "[dim]none moved it by 5 % or more[/]",
+                escape(top) or "[dim]none moved its odds by 5 % or more[/]",
             )
         out.print(table)
         _print_coverage(s)

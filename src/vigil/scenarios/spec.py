@@ -356,7 +356,8 @@ def _resolve_tiers(entry, i: int, rungs: list, tiers: LikelihoodTiers | None):
             given[sid] = value
     if rungs and rungs[0] not in given:
         given[rungs[0]], names[rungs[0]] = tiers.quiet[quiet].row, f"quiet: {quiet}"
-    return {**entry, "given": given, "tiers": names, "pooled": tiers.quiet[quiet].pooled}
+    pooled = entry.get("pooled", tiers.quiet[quiet].pooled)  # an entry may say otherwise
+    return {**entry, "given": given, "tiers": names, "pooled": pooled}
 
 
 class When(Spec):
