@@ -37,12 +37,17 @@ def _resolver(outcome_id: str, at_least: str, rung: int, items: Items, months=No
     return OutcomeResolver(outcome, "role", rung, items, None, covered)
 
 
-def test_a_window_is_true_when_enough_items_fall_in_it_and_false_only_where_covered():
+def test_a_window_fires_when_enough_items_fall_in_it_and_is_covered_where_sources_report():
     r = _resolver("o", "tense", 1, _items([5, 9]))
     assert r.fired(DAY, DAY + 10) and not r.fired(DAY, DAY + 8)  # (lo, hi]: day 9 in, 10 not
-    assert r.settle(DAY, DAY + 30) == 1 and r.settle(DAY + 10, DAY + 40) == 0
+    assert r.fired(DAY, DAY + 30) and not r.fired(DAY + 10, DAY + 40)
+    assert r.covered(DAY, DAY + 30) and r.covered(DAY + 10, DAY + 40)
     blind = _resolver("o", "tense", 1, _items([5, 9]), months=set())
-    assert blind.settle(DAY, DAY + 30) == 1 and blind.settle(DAY + 10, DAY + 40) is None
+    assert blind.fired(DAY, DAY + 30) and not blind.covered(DAY, DAY + 30)
+    # covered month by month: a window reaching one month the sources missed is not
+    months = set(months_between(DAY - 400, DAY + 400)) - set(months_between(DAY + 35, DAY + 35))
+    gap = _resolver("o", "tense", 1, _items([5, 9]), months=months)
+    assert gap.covered(DAY, DAY + 20) and not gap.covered(DAY, DAY + 40)
 
 
 def test_which_windows_are_scored_never_depends_on_what_happened():

@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -182,37 +181,6 @@ def indicator_history(
         row.update({f"z:{k}": s.z for k, s in v.latest.items()})
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def states_at(
-    con,
-    theatre: TheatreSpec,
-    dates: Iterable[dt.date],
-    indicator_ids: Iterable[str] | None = None,
-) -> dict[str, list[tuple[dt.date, str, float | None, dt.date]]]:
-    """``(date, state, score, observed)`` of each indicator as of each date, as known then.
-
-    ``observed`` is the latest day of the data the value rests on (the evidence anchor of
-    :func:`compute_indicators`): the date itself, unless the score is carried from a kind
-    whose data ended earlier — the scenario model decays such a reading by that age and
-    takes its evidence from that day. One evidence load for all indicators and dates (like
-    :func:`indicator_history`, each date uses only the records available by its end).
-    """
-    days = sorted(set(dates))
-    if not days:
-        return {}
-    ids = list(indicator_ids) if indicator_ids is not None else [i.id for i in theatre.indicators]
-    inds = tuple(theatre.indicator(i) for i in ids)
-    first = days[0] - dt.timedelta(days=max(lookback(i) for i in inds))
-    arrays = as_arrays(load_vintages(con, theatre.theatre.id, inds, first, days[-1]))
-    out = {}
-    for ind in inds:
-        rows = []
-        for day in days:
-            v = assess(ind, arrays[ind.id], day)
-            rows.append((day, v.state, v.score, _anchor(ind, v, day)))
-        out[ind.id] = rows
-    return out
 
 
 # ---------------------------------------------------------------- evidence aggregates

@@ -102,13 +102,6 @@ class OutcomeResolver:
         """Whether the resolver's sources cover every month of days ``(lo, hi]``."""
         return all(m in self.months for m in months_between(lo + 1, hi))
 
-    def settle(self, lo: int, hi: int) -> int | None:
-        """1 if it happened in ``(lo, hi]``, 0 if it did not where the sources cover the
-        window, None where they do not."""
-        if self.fired(lo, hi):
-            return 1
-        return 0 if self.covered(lo, hi) else None
-
     def under_way(self, as_of: dt.date, horizon_days: int) -> Observed | None:
         """The outcome as observed under way on ``as_of``, or None."""
         d, recent = as_of.toordinal(), self.outcome.resolve.recent_days
