@@ -14,7 +14,7 @@ from vigil.errors import InputError, UsageError
 from vigil.geo import register_border_distances
 from vigil.indicators.compute import IndicatorValue, compute_indicators
 from vigil.indicators.evidence import EvidenceItem
-from vigil.indicators.readings import IndicatorReading, read_indicators
+from vigil.indicators.readings import IndicatorReading, Reader
 from vigil.text.match import MatchReport, match_documents
 
 if TYPE_CHECKING:
@@ -95,17 +95,17 @@ def parse_date(value: str, what: str = "--as-of") -> dt.date:
 
 def indicators_as_of(
     con: duckdb.DuckDBPyConnection, theatre: TheatreSpec, as_of: dt.date, evidence_limit: int = 5
-) -> list[IndicatorValue]:
-    """Every indicator of ``theatre`` as of ``as_of`` (evidence must be prepared first)."""
-    return compute_indicators(con, theatre, as_of, evidence_limit=evidence_limit)
-
-
-def readings_as_of(
-    con: duckdb.DuckDBPyConnection, theatre: TheatreSpec, as_of: dt.date
-) -> dict[str, IndicatorReading]:
-    """Every indicator as the scenario model reads it on ``as_of``: its level and change,
-    observed or blind (evidence must be prepared first; :mod:`vigil.indicators.readings`)."""
-    return {i: rows[0] for i, rows in read_indicators(con, theatre, [as_of]).items()}
+) -> list[tuple[IndicatorValue, IndicatorReading]]:
+    """Every indicator of ``theatre`` as of ``as_of``: its value (the change against its own
+    baseline, with evidence items) beside the scenario model's reading of it (level and
+    change, observed or blind; :mod:`vigil.indicators.readings`), from one load of the
+    store (evidence must be prepared first)."""
+    reader = Reader(con, theatre, as_of, as_of)
+    readings = reader.read([as_of])
+    values = compute_indicators(
+        con, theatre, as_of, evidence_limit=evidence_limit, arrays=reader.arrays
+    )
+    return [(v, readings[v.id][0]) for v in values]
 
 
 def reading_json(r: IndicatorReading) -> dict:

@@ -59,7 +59,9 @@ def brief(
         theatre_name=spec.theatre.name,
         as_of=day.isoformat(),
         assessment=result,
-        indicators=_indicators(con, spec, day),
+        indicators=[
+            watch.indicator_json(v, r) for v, r in watch.indicators_as_of(con, spec, day, 3)
+        ],
         simulation=sim,
         changes=audit.diff(previous, result) if previous else None,
         thresholds={i.id: (i.thresholds.elevated, i.thresholds.high) for i in spec.indicators},
@@ -77,13 +79,6 @@ def brief(
     page.write_text(to_html(blocks, f"{spec.theatre.name}: briefing as of {day}"), encoding="utf-8")
     written = [md, page] + ([to_pdf(page, folder / "briefing.pdf")] if pdf else [])
     out.print("\n".join(f"wrote {p}" for p in written), highlight=False, markup=False)
-
-
-def _indicators(con, spec, day) -> list[dict]:
-    readings = watch.readings_as_of(con, spec, day)
-    return [
-        watch.indicator_json(v, readings[v.id]) for v in watch.indicators_as_of(con, spec, day, 3)
-    ]
 
 
 def _previous(con, spec, library, result, day, horizon, before_day) -> dict | None:

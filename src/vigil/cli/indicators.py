@@ -87,14 +87,13 @@ def indicators(
     _check_format(fmt)
     con, spec, day = _prepared(db, theatre, data, as_of, quiet=fmt == "json")
     values = watch.indicators_as_of(con, spec, day, evidence_limit=evidence)
-    readings = watch.readings_as_of(con, spec, day)
     if fmt == "json":
         out.print_json(
             json.dumps(
                 {
                     "theatre": spec.theatre.id,
                     "as_of": day.isoformat(),
-                    "indicators": [watch.indicator_json(v, readings[v.id]) for v in values],
+                    "indicators": [watch.indicator_json(v, r) for v, r in values],
                 }
             )
         )
@@ -110,7 +109,7 @@ def indicators(
         title=f"{spec.theatre.name} — indicators as of {day}",
     )
     colours = {"high": "bold red", "elevated": "yellow", "insufficient": "dim", "blind": "dim"}
-    for v in values:
+    for v, r in values:
         top = v.evidence[0] if v.evidence else None
         table.add_row(
             escape(v.id),
@@ -118,7 +117,7 @@ def indicators(
             "—" if v.score is None else f"{v.score:+.1f}",
             v.trend.direction,
             str(v.change_point or ""),
-            _reading_cell(readings[v.id], colours),
+            _reading_cell(r, colours),
             escape(safe(f"{top.date} {top.title}"[:70])) if top else "",
         )
     out.print(table)

@@ -119,7 +119,12 @@ def lookback(ind: Indicator) -> int:
 
 
 def compute_indicators(
-    con, theatre: TheatreSpec, as_of: dt.date, *, evidence_limit: int = 20
+    con,
+    theatre: TheatreSpec,
+    as_of: dt.date,
+    *,
+    evidence_limit: int = 20,
+    arrays: dict[str, EvidenceArrays] | None = None,
 ) -> list[IndicatorValue]:
     """Every indicator of ``theatre`` as of ``as_of`` (records available by its end).
 
@@ -128,9 +133,14 @@ def compute_indicators(
     table ``event_border_km`` (:func:`vigil.geo.register_border_distances`; a
     :class:`~vigil.errors.VigilError` says so when it is missing). Each value carries up to
     ``evidence_limit`` evidence items (:func:`~vigil.indicators.evidence.evidence_for`).
+    ``arrays``: every indicator's evidence already loaded up to ``as_of`` from at least
+    :func:`lookback` days before it (a :class:`~vigil.indicators.readings.Reader`'s), so a
+    caller that also reads the indicators loads the store once.
     """
-    start = as_of - dt.timedelta(days=max(lookback(i) for i in theatre.indicators))
-    arrays = as_arrays(load_vintages(con, theatre.theatre.id, theatre.indicators, start, as_of))
+    if arrays is None:
+        start = as_of - dt.timedelta(days=max(lookback(i) for i in theatre.indicators))
+        vintages = load_vintages(con, theatre.theatre.id, theatre.indicators, start, as_of)
+        arrays = as_arrays(vintages)
     values = [assess(ind, arrays[ind.id], as_of) for ind in theatre.indicators]
     # Evidence is taken from the window before the latest day the score rests on, so a
     # value carried from a kind whose data ended earlier still shows what produced it.
