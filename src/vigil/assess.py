@@ -24,7 +24,7 @@ from vigil.indicators import readings as R  # noqa: N812
 from vigil.indicators.evidence import EvidenceItem, EvidenceRange
 from vigil.scenarios import audit
 from vigil.scenarios.analysis import ach_matrix, sensitivity
-from vigil.scenarios.bayes import ExtraEvidence, Reading, SetAssessment, assess_set
+from vigil.scenarios.bayes import ExtraEvidence, Reading, SetAssessment, assess_set, on_grid
 from vigil.scenarios.history import FalseAlarms, false_alarms, history_dates
 from vigil.scenarios.resolve import OutcomeResolver, load_resolvers, observed_on, occurred_in
 from vigil.scenarios.simulate import Simulation, simulate
@@ -256,8 +256,6 @@ def _outcome(o, s: ScenarioSet, result: SetAssessment) -> OutcomeResult:
 def _raised(s: ScenarioSet, readings: dict[str, list[Reading]], as_of: dt.date) -> set[str]:
     """The set's indicators with an elevated or high reading on its memory grid: the only
     ones whose false alarms can change their contribution (``normal`` is never bounded)."""
-    from vigil.scenarios.bayes import on_grid
-
     return {
         lk.indicator
         for lk in s.evidence
@@ -296,8 +294,6 @@ def coverage(
     """Which of the set's indicators were observed on the date (data of the last 30 days),
     only earlier (an earlier reading of the memory window, or data a month old or more),
     or not at all (blind, with why: the reasons of their latest reading)."""
-    from vigil.scenarios.bayes import on_grid
-
     seen = {c.indicator for c in result.contributions if c.source == "indicator"}
     now, earlier, blind = [], [], []
     for lk in s.evidence:

@@ -258,10 +258,11 @@ def reading(ind: Indicator, arr: EvidenceArrays, ctx: Context, day: dt.date) -> 
     levels = {_level_kind(ind, lv): lv for lv in ind.level}
     parts: list[Part] = []
     for kind, series in arr.daily(d, start).items():
-        blind = _kind_blind(ind, kind, series, ctx, d, start)
-        parts.append(_change(ind, kind, series, ctx, d, start, blind))
+        last, blind = _last_seen(series, d, start)
+        blind = blind or _coverage_blind(ind, kind, ctx, d, start + last)
+        parts.append(_change(ind, kind, series, ctx, d, start, last, blind))
         if kind in levels:
-            parts.append(_level(ind, levels[kind], kind, series, ctx, d, start, blind))
+            parts.append(_level(ind, levels[kind], kind, series, ctx, d, start, last, blind))
     return _combine(ind, day, parts)
 
 
@@ -272,7 +273,7 @@ def _level_kind(ind: Indicator, lv: Level) -> str:
     return S.series_kind(rule)
 
 
-def _last_seen(ind: Indicator, series: Daily, d: int, start: int) -> tuple[int | None, str]:
+def _last_seen(series: Daily, d: int, start: int) -> tuple[int | None, str]:
     """Index of the kind's latest observed day, or None with the reason."""
     seen = np.flatnonzero(~np.isnan(series.x))
     if len(seen) == 0:
@@ -283,11 +284,9 @@ def _last_seen(ind: Indicator, series: Daily, d: int, start: int) -> tuple[int |
     return last, ""
 
 
-def _kind_blind(ind, kind, series, ctx: Context, d: int, start: int) -> str:
-    """Why neither the change nor the level of ``kind`` can be read ("" if they can)."""
-    last, why = _last_seen(ind, series, d, start)
-    if last is None:
-        return why
+def _coverage_blind(ind: Indicator, kind: str, ctx: Context, d: int, t_last: int) -> str:
+    """Why the sources of ``kind``, whose data ends on day ``t_last``, could not see the
+    topic on ``d``, so neither its change nor its level can be read ("" if they could)."""
     if kind == "events":
         rep = ctx.reporting(ind)
         if rep is not None:
@@ -297,7 +296,6 @@ def _kind_blind(ind, kind, series, ctx: Context, d: int, start: int) -> str:
     if kind == "text":
         topic = ind.evidence.text.topic
         if topic is not None:
-            t_last = start + last
             docs = ctx.topic_documents(topic, d, t_last - COVERAGE_DAYS + 1, t_last)
             need = ctx.min_documents[topic]
             if docs < need:
@@ -308,11 +306,10 @@ def _kind_blind(ind, kind, series, ctx: Context, d: int, start: int) -> str:
     return ""
 
 
-def _change(ind, kind, series: Daily, ctx: Context, d, start, blind: str) -> Part:
+def _change(ind, kind, series: Daily, ctx: Context, d, start, last, blind: str) -> Part:
     if blind:
         return Part(kind, "change", BLIND, reason=blind, unit="z")
     spec = ind.baseline
-    last, _ = _last_seen(ind, series, d, start)
     s_eff = max(spec.smoothing_days, series.period)
     day = dt.date.fromordinal(start + last)
     if kind == "text":
@@ -353,10 +350,9 @@ def _text_baseline_blind(ind: Indicator, ctx: Context, d: int, last: int, s_eff:
     return ""
 
 
-def _level(ind, lv: Level, kind, series: Daily, ctx: Context, d, start, blind: str) -> Part:
+def _level(ind, lv: Level, kind, series: Daily, ctx: Context, d, start, last, blind) -> Part:
     if blind:
         return Part(kind, "level", BLIND, reason=blind, unit=lv.unit)
-    last, _ = _last_seen(ind, series, d, start)
     lo = max(0, last - lv.window_days + 1)
     window = series.x[lo : last + 1]
     day = dt.date.fromordinal(start + last)
