@@ -19,7 +19,13 @@ from vigil import watch
 from vigil.indicators import compute as C  # noqa: N812
 from vigil.indicators import series as S  # noqa: N812
 from vigil.indicators.arrays import EvidenceArrays
-from vigil.indicators.readings import BLIND, MIX_OVERLAP, read_indicators
+from vigil.indicators.readings import (
+    BLIND,
+    MIX_OVERLAP,
+    IndicatorReading,
+    Part,
+    read_indicators,
+)
 from vigil.scenarios.spec import load_scenarios
 from vigil.specs import load_theatre
 
@@ -186,3 +192,19 @@ def test_text_alone_counts_at_its_strength(weekly):
     assert {r.strength for r in text_only} == {strength} and strength < 1
     by_events = [r for r in weekly["russian_buildup"] if r.driver and r.driver.kind == "events"]
     assert by_events and {r.strength for r in by_events} == {1.0}
+
+
+def test_a_reading_is_labelled_with_its_observed_level_only():
+    day = dt.date(2022, 2, 11)
+    change = Part("events", "change", "normal", 0.4, day, unit="z")
+    level = Part("events", "level", "high", 31.0, day, unit="sightings")
+    blind_level = Part("text", "level", BLIND, reason="too few documents")
+
+    def r(state, *parts) -> IndicatorReading:
+        return IndicatorReading("x", day, state, day, 1.0, parts)
+
+    assert r("high", change, level).label == "high (level 31)"
+    assert r("normal", change, blind_level).label == "normal"  # a blind level says nothing
+    assert r(BLIND, blind_level).label == BLIND
+    got = watch.reading_json(r("high", blind_level, level))
+    assert got["label"] == "high (level 31)" and got["state"] == "high"

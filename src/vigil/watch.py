@@ -109,10 +109,12 @@ def indicators_as_of(
 
 
 def reading_json(r: IndicatorReading) -> dict:
-    """A reading with stable keys: ``state`` (normal/elevated/high/blind), ``strength``,
-    ``driver`` and ``parts[]`` (kind, measure, state, value, unit, reason)."""
+    """A reading with stable keys: ``state`` (normal/elevated/high/blind), ``label`` (the
+    state with its observed level), ``strength``, ``driver`` and ``parts[]`` (kind,
+    measure, state, value, unit, reason)."""
     return {
         "state": r.state,
+        "label": r.label,
         "strength": r.strength,
         "observed": r.observed.isoformat() if r.observed else None,
         "driver": r.driver.describe() if r.driver else None,

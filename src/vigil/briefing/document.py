@@ -206,28 +206,16 @@ def _scenarios(a: dict) -> list[tuple]:
 def _indicators(indicators: list[dict], refs: _Refs) -> list[tuple]:
     order = {"high": 0, "elevated": 1, "normal": 2, "insufficient": 3, "blind": 4}
 
-    def reading(i: dict) -> str:
-        r = i.get("reading")
-        if not r:
-            return "–"
-        level = next((p for p in r["parts"] if p["measure"] == "level" and p["state"] != "blind"),
-                     None)  # fmt: skip
-        return r["state"] + (f" (level {level['value']:.3g})" if level else "")
-
-    def key(i: dict) -> tuple:
-        state = (i.get("reading") or {}).get("state") or i["state"]
-        return (order.get(state, 5), i["id"])
-
     rows = [
         [
             md_escape(i["id"]),
-            reading(i),
+            _label(i),
             i["state"],
             "–" if i["score"] is None else f"{i['score']:+.1f}",
             i["trend"]["direction"],
             refs.cite(i["evidence"]) or "–",
         ]
-        for i in sorted(indicators, key=key)
+        for i in sorted(indicators, key=lambda i: (order.get(_state(i), 5), i["id"]))
     ]
     return [
         ("h", 2, "Indicators"),
@@ -248,6 +236,13 @@ def _indicators(indicators: list[dict], refs: _Refs) -> list[tuple]:
 #: indicator groups that describe forces and their readiness rather than events
 POSTURE_GROUPS = ("military_posture", "nato", "nuclear")
 STIRRED = ("elevated", "high")
+
+
+def _label(i: dict) -> str:
+    """The reading as the table shows it: its state with its observed level, e.g. ``high
+    (level 31)``."""
+    r = i.get("reading") or {}
+    return r.get("label") or r.get("state") or "–"
 
 
 def _state(i: dict) -> str:

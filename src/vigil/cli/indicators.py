@@ -131,11 +131,7 @@ def indicators(
 
 
 def _reading_cell(r, colours: dict) -> str:
-    state = f"[{colours.get(r.state, 'green')}]{r.state}[/]"
-    level = next((p for p in r.parts if p.measure == "level" and p.state != "blind"), None)
-    if level is None:
-        return state
-    return f"{state} (level {level.value:.3g})"
+    return f"[{colours.get(r.state, 'green')}]{r.state}[/]{r.label.removeprefix(r.state)}"
 
 
 @app.command("evidence")

@@ -92,6 +92,13 @@ class IndicatorReading:
         """Why each blind part is blind."""
         return [f"{p.kind} {p.measure}: {p.reason}" for p in self.parts if p.state == BLIND]
 
+    @property
+    def label(self) -> str:
+        """The state, with the observed level beside it where there is one: ``high (level
+        31)``, ``normal``, ``blind``."""
+        level = next((p for p in self.parts if p.measure == "level" and p.state != BLIND), None)
+        return self.state if level is None else f"{self.state} (level {level.value:.3g})"
+
 
 def read_indicators(
     con, theatre: TheatreSpec, dates: Iterable[dt.date], indicator_ids: Iterable[str] | None = None
