@@ -12,12 +12,9 @@ Run: ``python benchmarks/indicators.py --db vigil.duckdb --data ../shared/data``
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -25,12 +22,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from common import pin_two_cores  # noqa: E402
+from common import pin_two_cores, store_arguments, store_copy, timed  # noqa: E402
 from vigil.indicators import compute_indicators, indicator_history  # noqa: E402
 from vigil.indicators.compute import assess, load_vintages, lookback  # noqa: E402
 from vigil.indicators.evidence import evidence_batch  # noqa: E402
 from vigil.specs import load_theatre  # noqa: E402
-from vigil.store import connect  # noqa: E402
 
 DATES = ("2021-07-15", "2022-02-15", "2022-11-15", "2023-07-10")
 
@@ -53,12 +49,6 @@ def prepare(con, theatre, data: Path, cache: Path) -> str:
     return "; ".join(notes)
 
 
-def timed(fn, *args):
-    started = time.perf_counter()
-    out = fn(*args)
-    return out, time.perf_counter() - started
-
-
 def stages(con, theatre, as_of: dt.date) -> dict[str, float]:
     """Seconds per stage of one warm call: queries, per-indicator assessment, evidence."""
     start = as_of - dt.timedelta(days=max(lookback(i) for i in theatre.indicators))
@@ -72,24 +62,13 @@ def stages(con, theatre, as_of: dt.date) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--db", type=Path, default=Path("vigil.duckdb"), help="full store to copy")
-    ap.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data")
-    ap.add_argument("--theatre", default="belarus")
-    ap.add_argument("--dates", nargs="*", default=list(DATES))
-    ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args(argv)
-    if not args.db.is_file():
-        print(f"no store at {args.db}: build one with `vigil ingest --data DIR`", file=sys.stderr)
+    args = store_arguments(__doc__, DATES, argv)
+    if args is None:
         return 1
     pinned = pin_two_cores()
     theatre = load_theatre(args.theatre)
-    with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "store.duckdb"
-        shutil.copy(args.db, copy)
-        con = connect(copy)
-        con.execute("SET threads TO 2")
-        notes = prepare(con, theatre, args.data, Path(tmp) / "cache")
+    with store_copy(args.db) as (con, tmp):
+        notes = prepare(con, theatre, args.data, tmp / "cache")
         print(f"{len(theatre.indicators)} indicators of {args.theatre}; {pinned}; {notes}\n")
         print(f"{'as of':<12}{'cold s':>8}{'warm s':>8}{'queries':>9}{'assess':>8}"
               f"{'evidence':>10}  states")  # fmt: skip
@@ -110,7 +89,6 @@ def main(argv: list[str] | None = None) -> int:
                         dt.date(2022, 12, 31), 7)  # fmt: skip
         print(f"\nhistory of {ind}, 2022 weekly (53 dates): {hist:.2f} s")
         print(f"goal ≤ 2 s per date (after the first, compiling call): worst {worst:.2f} s")
-        con.close()
     return 0
 
 

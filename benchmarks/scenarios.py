@@ -13,34 +13,23 @@ Run: ``python benchmarks/scenarios.py --db vigil.duckdb --data ../shared/data``.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import shutil
 import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from common import pin_two_cores  # noqa: E402
+from common import pin_two_cores, store_arguments, store_copy, timed  # noqa: E402
 from vigil import assess as A  # noqa: E402, N812
 from vigil import watch  # noqa: E402
 from vigil.indicators import compute_indicators  # noqa: E402
 from vigil.scenarios.spec import load_scenarios  # noqa: E402
 from vigil.specs import load_theatre  # noqa: E402
-from vigil.store import connect  # noqa: E402
 
 DATES = ("2021-07-15", "2022-02-20", "2022-11-15", "2023-08-20")
 REPLAY = (dt.date(2021, 1, 1), dt.date(2023, 12, 31), 14)
-
-
-def timed(fn, *args, **kwargs):
-    started = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - started
 
 
 def one(con, theatre, library, day: dt.date) -> dict:
@@ -49,26 +38,15 @@ def one(con, theatre, library, day: dt.date) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--db", type=Path, default=Path("vigil.duckdb"), help="full store to copy")
-    ap.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data")
-    ap.add_argument("--theatre", default="belarus")
-    ap.add_argument("--dates", nargs="*", default=list(DATES))
-    ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args(argv)
-    if not args.db.is_file():
-        print(f"no store at {args.db}: build one with `vigil ingest --data DIR`", file=sys.stderr)
+    args = store_arguments(__doc__, DATES, argv)
+    if args is None:
         return 1
     pinned = pin_two_cores()
     theatre = load_theatre(args.theatre)
     library = load_scenarios(theatre)
-    with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "store.duckdb"
-        shutil.copy(args.db, copy)
-        con = connect(copy)
-        con.execute("SET threads TO 2")
+    with store_copy(args.db) as (con, tmp):
         _, prep = timed(
-            watch.prepare_evidence, con, theatre, args.data, Path(tmp) / "cache",
+            watch.prepare_evidence, con, theatre, args.data, tmp / "cache",
             library.text_rules(),
         )  # fmt: skip
         print(f"{args.theatre}: {len(library.sets)} sets; {pinned}; matching and border "
@@ -99,7 +77,6 @@ def main(argv: list[str] | None = None) -> int:
               f"({(t_replay + t_json) / len(days) / worst:.2f}× one warm assessment)")  # fmt: skip
         print(f"goals: ≤ 1 s per assessment (worst warm {worst:.2f} s); replay ≤ 30 s "
               f"({t_replay + t_json:.1f} s)")  # fmt: skip
-        con.close()
     return 0
 
 
