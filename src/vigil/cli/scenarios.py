@@ -170,22 +170,16 @@ def _print_coverage(s: dict) -> None:
     """How much was seen, why the rest was blind (grouped by reason), what is under way."""
     cov = s.get("coverage")
     if cov:
-        out.print(safe(f"  evidence seen: {cov['summary']}"), highlight=False, markup=False)
+        _say(f"  evidence seen: {cov['summary']}")
         why: dict[str, list[str]] = {}
         for b in cov["blind"]:
             why.setdefault(b["reasons"][-1], []).append(b["indicator"])
         for reason, ids in why.items():
-            out.print(safe(f"    {', '.join(ids)}: {reason}"), highlight=False, markup=False)
+            _say(f"    {', '.join(ids)}: {reason}")
     for o in s.get("observed", []):
-        ev = o["evidence"][0] if o["evidence"] else None
-        cite = f" — e.g. {ev['date']} {ev['source']}: {ev['title'][:70]}" if ev else ""
-        out.print(
-            safe(
-                f"  observed: {o['outcome']} under way since {o['since']} (reaches the horizon "
-                f"with P ≥ {pct(o['probability'])}){cite}"
-            ),
-            highlight=False,
-            markup=False,
+        _say(
+            f"  observed: {o['outcome']} under way since {o['since']} (reaches the horizon "
+            f"with P ≥ {pct(o['probability'])}){_example(o['evidence'], 70, source=True)}"
         )
 
 
@@ -199,17 +193,25 @@ def _print_changes(changes: dict) -> None:
         )
         out.print(f"  {s['id']}: {moves or 'no change of 0.5 points or more'}", highlight=False)
         for d in s["drivers"][:5]:
-            ev = d["evidence"][0] if d["evidence"] else None
-            cite = f" — e.g. {ev['date']} {ev['title'][:60]}" if ev else ""
-            out.print(
-                safe(
-                    f"    {d['indicator']}: {d['state_before'] or 'no reading'} "
-                    f"({d['reading_before'] or '–'}) → {d['state_after'] or 'no reading'} "
-                    f"({d['reading_after'] or '–'}){cite}"
-                ),
-                highlight=False,
-                markup=False,
+            _say(
+                f"    {d['indicator']}: {d['state_before'] or 'no reading'} "
+                f"({d['reading_before'] or '–'}) → {d['state_after'] or 'no reading'} "
+                f"({d['reading_after'] or '–'}){_example(d['evidence'], 60)}"
             )
+
+
+def _say(text: str) -> None:
+    """A line with text from the data in it: escaped, never read as markup."""
+    out.print(safe(text), highlight=False, markup=False)
+
+
+def _example(evidence: list[dict], width: int, *, source: bool = False) -> str:
+    """`` — e.g. DATE [SOURCE:] TITLE`` from the first evidence item, or nothing."""
+    if not evidence:
+        return ""
+    ev = evidence[0]
+    who = f" {ev['source']}:" if source else ""
+    return f" — e.g. {ev['date']}{who} {ev['title'][:width]}"
 
 
 @app.command()
