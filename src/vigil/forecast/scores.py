@@ -66,9 +66,13 @@ def brier(y, p) -> float:
 
 def log_loss(y, p, eps: float = 1e-6) -> float:
     """Mean negative log-likelihood (natural log), ``p`` clipped to ``[eps, 1 - eps]``."""
-    y_arr, p_arr = _arrays(y, p)
-    q = np.clip(p_arr, eps, 1 - eps)
-    return float(-np.mean(y_arr * np.log(q) + (1 - y_arr) * np.log1p(-q)))
+    return float(_nll(*_arrays(y, p), eps))
+
+
+def _nll(y: np.ndarray, p: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """:func:`log_loss` along the last axis (rows of resamples too), unchecked."""
+    q = np.clip(p, eps, 1 - eps)
+    return -np.mean(y * np.log(q) + (1 - y) * np.log1p(-q), axis=-1)
 
 
 def auc_pr(y, p) -> float | None:
@@ -137,9 +141,8 @@ def block_bootstrap(
     first = None
     for name, p in forecasts.items():
         ps = np.asarray(p, dtype=float)[idx]
-        q = np.clip(ps, 1e-6, 1 - 1e-6)
         out[f"brier:{name}"] = np.mean((ps - ys) ** 2, axis=1)
-        out[f"log_loss:{name}"] = -np.mean(ys * np.log(q) + (1 - ys) * np.log1p(-q), axis=1)
+        out[f"log_loss:{name}"] = _nll(ys, ps)
         first = first if first is not None else name
     for name in forecasts:
         with np.errstate(divide="ignore", invalid="ignore"):
