@@ -156,6 +156,21 @@ def _reading(r: R.IndicatorReading) -> Reading:
     )  # fmt: skip
 
 
+def reader_for(
+    con,
+    theatre: TheatreSpec,
+    library: ScenarioLibrary,
+    as_of: dt.date,
+    horizons: Iterable[int],
+    indicator_ids: Iterable[str] | None = None,
+) -> R.Reader:
+    """One load of what assessing ``as_of`` at each of ``horizons`` reads: the memory
+    dates and the false-alarm history, for the library's indicators (or those named)."""
+    days = [*memory_dates(library, as_of), *(d for h in horizons for d in history_dates(as_of, h))]
+    ids = used_indicators(library) if indicator_ids is None else indicator_ids
+    return R.Reader(con, theatre, min(days), as_of, ids)
+
+
 def history_needed(library: ScenarioLibrary, days: Iterable[dt.date], horizon: int) -> list:
     """Every date a replay of ``days`` reads: the memory grids and the false-alarm history."""
     out = set()
@@ -176,18 +191,17 @@ def assess(
     resolvers: dict[str, OutcomeResolver] | None = None,
     with_evidence: bool = True,
     evidence: EvidenceRange | None = None,
+    reader: R.Reader | None = None,
 ) -> Assessment:
     """Every set of ``library`` as of ``as_of`` for ``horizon_days`` (see the module doc).
 
     ``readings`` and ``resolvers`` may be passed when many dates are assessed from one load
     (:func:`replay`); readings the false-alarm history needs and the given ones lack are
-    read here, for the raised indicators only.
+    read here, for the raised indicators only, from ``reader`` (:func:`reader_for`) when
+    one is given: a caller assessing one date at several horizons loads the store once.
     """
-    reader = None
     if readings is None:
-        history = history_dates(as_of, horizon_days)
-        first = min([*memory_dates(library, as_of), *history])
-        reader = R.Reader(con, theatre, first, as_of, used_indicators(library))
+        reader = reader or reader_for(con, theatre, library, as_of, [horizon_days])
         readings = read_indicators(
             con, theatre, library, memory_dates(library, as_of), reader=reader
         )
@@ -339,13 +353,17 @@ def simulate_from(
     end: Mapping[str, Sequence[float]],
     horizon_days: int,
     *,
-    readings: dict[str, list[Reading]] | None = None,
+    reader: R.Reader | None = None,
+    resolvers: dict[str, OutcomeResolver] | None = None,
     paths: int = SIM_PATHS,
     seed: int = 0,
 ) -> Simulation:
     """Escalation chains from ``as_of``: paths start from the :data:`NOW_DAYS` assessment
-    and reach ``end`` (each set's rung probabilities at the horizon)."""
-    now = assess(con, theatre, library, as_of, NOW_DAYS, readings=readings, with_evidence=False)
+    and reach ``end`` (each set's rung probabilities at the horizon); ``reader`` and
+    ``resolvers`` as the horizon's assessment used them (:func:`reader_for` with both
+    horizons), so the store is loaded once."""
+    now = assess(con, theatre, library, as_of, NOW_DAYS, reader=reader, resolvers=resolvers,
+                 with_evidence=False)  # fmt: skip
     start = {s.set_id: s.probability for s in now.sets}
     return simulate(library, start, end, horizon_days, paths=paths, seed=seed)
 

@@ -94,13 +94,18 @@ def parse_date(value: str, what: str = "--as-of") -> dt.date:
 
 
 def indicators_as_of(
-    con: duckdb.DuckDBPyConnection, theatre: TheatreSpec, as_of: dt.date, evidence_limit: int = 5
+    con: duckdb.DuckDBPyConnection,
+    theatre: TheatreSpec,
+    as_of: dt.date,
+    evidence_limit: int = 5,
+    reader: Reader | None = None,
 ) -> list[tuple[IndicatorValue, IndicatorReading]]:
     """Every indicator of ``theatre`` as of ``as_of``: its value (the change against its own
     baseline, with evidence items) beside the scenario model's reading of it (level and
     change, observed or blind; :mod:`vigil.indicators.readings`), from one load of the
-    store (evidence must be prepared first)."""
-    reader = Reader(con, theatre, as_of, as_of)
+    store (``reader``'s when given: every indicator, through ``as_of``; evidence must be
+    prepared first)."""
+    reader = reader or Reader(con, theatre, as_of, as_of)
     readings = reader.read([as_of])
     values = compute_indicators(
         con, theatre, as_of, evidence_limit=evidence_limit, arrays=reader.arrays

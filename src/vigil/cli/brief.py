@@ -19,6 +19,7 @@ from vigil.cli.scenarios import AsOfOption, HorizonOption, _setup
 from vigil.errors import UsageError
 from vigil.scenarios import audit
 from vigil.scenarios.plot import render_reach_png
+from vigil.scenarios.resolve import load_resolvers
 from vigil.store.status import store_status
 
 
@@ -44,13 +45,19 @@ def brief(
         raise UsageError(f"--horizon {horizon} is too short", f"use {A.NOW_DAYS + 1} or more")
     before_day = watch.parse_date(since, "--since") if since else None
     con, spec, library, day = _setup(db, theatre, data, as_of, quiet=False)
-    readings = A.read_indicators(con, spec, library, A.memory_dates(library, day))
-    assessed = A.assess(con, spec, library, day, horizon, readings=readings)
+    # one load of the store: both horizons (the assessment's and the simulation's start),
+    # and every indicator of the theatre for the indicators table
+    every = [i.id for i in spec.indicators]
+    reader = A.reader_for(con, spec, library, day, (horizon, A.NOW_DAYS), every)
+    resolvers = load_resolvers(con, spec, library)
+    assessed = A.assess(con, spec, library, day, horizon, reader=reader, resolvers=resolvers)
     result = A.assessment_json(assessed)
     previous = _previous(con, spec, library, result, day, horizon, before_day)
     audit.save(con, result)
     end = {s.set_id: s.probability for s in assessed.sets}  # unrounded, unlike the JSON's
-    sim = A.simulate_from(con, spec, library, day, end, horizon, readings=readings).to_json()
+    sim = A.simulate_from(
+        con, spec, library, day, end, horizon, reader=reader, resolvers=resolvers
+    ).to_json()
     folder = out_dir / f"{spec.theatre.id}_{day}"
     folder.mkdir(parents=True, exist_ok=True)
     reach = render_reach_png(sim, folder / "reach.png", title=f"Escalation paths from {day}")
@@ -60,7 +67,8 @@ def brief(
         as_of=day.isoformat(),
         assessment=result,
         indicators=[
-            watch.indicator_json(v, r) for v, r in watch.indicators_as_of(con, spec, day, 3)
+            watch.indicator_json(v, r)
+            for v, r in watch.indicators_as_of(con, spec, day, 3, reader=reader)
         ],
         simulation=sim,
         changes=audit.diff(previous, result) if previous else None,

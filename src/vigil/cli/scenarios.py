@@ -27,6 +27,7 @@ from vigil.cli.indicators import DEFAULT_DATA, DataOption, TheatreOption, _prepa
 from vigil.errors import UsageError
 from vigil.scenarios import audit
 from vigil.scenarios.plot import render_html, render_png, render_reach_png
+from vigil.scenarios.resolve import load_resolvers
 from vigil.scenarios.spec import load_scenarios
 from vigil.specs import load_theatre
 
@@ -314,11 +315,15 @@ def simulate_cmd(
             f"use --horizon {A.NOW_DAYS + 1} or more (vigil assess covers short horizons)",
         )
     con, spec, library, day = _setup(db, theatre, data, as_of, quiet=fmt == "json")
-    readings = A.read_indicators(con, spec, library, A.memory_dates(library, day))
-    end = A.assess(con, spec, library, day, horizon, readings=readings, with_evidence=False)
+    # one load of the store for both horizons (the end's and the simulation's start)
+    reads = {
+        "reader": A.reader_for(con, spec, library, day, (horizon, A.NOW_DAYS)),
+        "resolvers": load_resolvers(con, spec, library),
+    }
+    end = A.assess(con, spec, library, day, horizon, with_evidence=False, **reads)
     sim = A.simulate_from(
         con, spec, library, day, {s.set_id: s.probability for s in end.sets}, horizon,
-        readings=readings, paths=paths, seed=seed,
+        paths=paths, seed=seed, **reads,
     ).to_json()  # fmt: skip
     result = {"theatre": spec.theatre.id, "as_of": day.isoformat(), **sim}
     chart = None
