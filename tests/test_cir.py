@@ -45,17 +45,29 @@ def test_real_file_loads_and_reconciles(con, shared_data):
     path = shared_data / REAL
     rows = csv_rows(path)
     assert len(rows) == 6650  # the README's count
-    bad = [r for r in rows if not r["entry"] or not re.fullmatch(r"\d{4}-\d\d-\d\d", r["date"])]
+    malformed = [
+        r for r in rows if not r["entry"] or not re.fullmatch(r"\d{4}-\d\d-\d\d", r["date"])
+    ]
+    # quarantined (tests/test_quarantine.py): the title starts with another day (a month
+    # slip), or the date lies far beyond the rest of the file (a year slip in date and title)
+    contradicted = {"UW2917", "UW3704", "UW4519"}
+    beyond = {"UW4066", "UW4067", "UW4069"}
+    for r in rows:
+        if r["entry"] in contradicted:
+            title_day = dt.datetime.strptime(r["title"][:10], "%d/%m/%Y").date()
+            assert abs(title_day - dt.date.fromisoformat(r["date"])).days > 3
+    bad = malformed + [r for r in rows if r["entry"] in contradicted | beyond]
     # copies of one incident (same entry, date, title, place) collapse to one record
     incidents = {
         (r["entry"], r["date"], r["title"], r["lat"], r["lon"]) for r in rows if r not in bad
     }
     report = ingest_file(con, ADAPTER, path)
     assert report.rows_in == 6650
-    assert report.rejected == len(bad) == 8
-    assert report.loaded == len(incidents) == 6639
-    assert report.duplicates == 6650 - 8 - 6639
+    assert report.rejected == len(bad) == 14
+    assert report.loaded == len(incidents) == 6633
+    assert report.duplicates == 6650 - 14 - 6633
     assert report.notes == (
+        "3 rows dated far beyond the rest of the file quarantined",
         "5 entry ids reused for different incidents, each incident kept as "
         "<entry>#<md5(date|title|lat|lon)[:8]>: UW0104, UW0105, UW0132, UW0454, UW5227",
     )
@@ -69,9 +81,21 @@ def test_real_file_loads_and_reconciles(con, shared_data):
         for i in found
     }
     stored_ids = {r[0] for r in con.execute("SELECT source_id FROM events").fetchall()}
-    assert stored_ids == expected_ids and len(stored_ids) == 6639
+    assert stored_ids == expected_ids and len(stored_ids) == 6633
     reasons = dict(con.execute("SELECT reason, count(*) FROM rejects GROUP BY 1").fetchall())
-    assert reasons == {"entry is empty (the row has no CIR id)": 4, "date is empty": 4}
+    assert {k: v for k, v in reasons.items() if not k.startswith("date 20")} == {
+        "entry is empty (the row has no CIR id)": 4,
+        "date is empty": 4,
+    }
+    quarantined = con.execute(
+        "SELECT raw::JSON->>'entry', reason FROM rejects WHERE reason LIKE 'date 20%'"
+    ).fetchall()
+    assert {e for e, why in quarantined if "contradicts the date its own title" in why} == (
+        contradicted
+    )
+    assert {e for e, why in quarantined if "after the 99th percentile" in why} == beyond
+    last = max(dt.date.fromisoformat(r["date"]) for r in rows if r not in bad)
+    assert con.execute("SELECT max(occurred_on) FROM events").fetchone()[0] == last
     assert (
         con.execute(
             "SELECT count(*) FROM events WHERE category IS NULL OR available_basis <> ?", [BASIS]
@@ -88,7 +112,7 @@ def test_real_file_loads_and_reconciles(con, shared_data):
 
     before = snapshot(con)
     again = ingest_file(con, ADAPTER, path, force=True)
-    assert (again.loaded, again.duplicates, again.rejected) == (0, 6650 - 8, 8)
+    assert (again.loaded, again.duplicates, again.rejected) == (0, 6650 - 14, 14)
     assert snapshot(con) == before
 
 

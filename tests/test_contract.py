@@ -63,6 +63,11 @@ ALLOWED = {
     "store": {"errors", "settings", "store"},
     "sources": {"errors", "settings", "countries", "taxonomy", "sources", "__init__"},
     "ingest": {"errors", "settings", "sources", "store", "__init__"},
+    # an analyst's own evidence: documents (extracted, stored, matched) and graded notes
+    "documents": {"errors", "settings", "store", "text", "documents", "__init__"},
+    "analyst": {"errors", "settings", "specs", "store", "analyst", "__init__"},
+    # how far each source reaches: the default as-of date and every output's evidence base
+    "coverage": {"errors", "settings", "specs", "store"},
     "specs": {"errors", "settings", "taxonomy"},
     "geo": {"errors", "settings", "specs", "store", "geo"},
     "text": {"errors", "settings", "specs", "store", "text"},
@@ -80,7 +85,17 @@ ALLOWED = {
     "watch": {"errors", "settings", "specs", "store", "text", "geo", "indicators"},
     # resolvers count events with the indicators' own rule matching (layer 4 below)
     "scenarios": {"errors", "settings", "specs", "store", "indicators", "scenarios"},
-    "assess": {"errors", "settings", "specs", "store", "indicators", "scenarios", "watch"},
+    "assess": {
+        "errors",
+        "settings",
+        "specs",
+        "store",
+        "indicators",
+        "scenarios",
+        "watch",
+        "analyst",
+        "coverage",
+    },
     "briefing": {"errors", "briefing"},
     "capability": {"errors", "settings", "specs", "store"},
     "forecast_evidence": {"errors", "settings", "specs", "forecast", "scenarios"},
@@ -109,6 +124,7 @@ ALLOWED = {
         "capability",
         "watch",
         "web",
+        "coverage",
     },
     "cli": {
         "errors",
@@ -131,6 +147,9 @@ ALLOWED = {
         "web",
         "cli",
         "__init__",
+        "analyst",
+        "documents",
+        "coverage",
     },
 }
 

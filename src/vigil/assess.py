@@ -20,6 +20,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from vigil.analyst.store import notes_by_id
 from vigil.indicators import readings as R  # noqa: N812
 from vigil.indicators.evidence import EvidenceItem, EvidenceRange
 from vigil.scenarios import audit
@@ -62,14 +63,130 @@ class Coverage:
     observed: tuple[str, ...]
     earlier: tuple[tuple[str, dt.date], ...]
     blind: tuple[tuple[str, tuple[str, ...]], ...]
+    #: of the observed and earlier ones, those read from an analyst's graded note
+    noted: tuple[str, ...] = ()
 
     def summary(self) -> str:
         total = len(self.observed) + len(self.earlier) + len(self.blind)
         text = f"{len(self.observed)} of {total} indicators observed"
+        if self.noted:
+            text += f" ({len(self.noted)} from analyst notes)"
         if self.earlier:
             last = max(d for _, d in self.earlier)
             text += f", {len(self.earlier)} more only earlier (latest data {last})"
         return text + (f"; blind: {', '.join(i for i, _ in self.blind)}" if self.blind else "")
+
+
+@dataclass(frozen=True)
+class EvidenceBase:
+    """What all of an assessment's numbers rest on, said first in every output: which
+    sources reach the date, how many indicators were observed (and how many of those only
+    through analyst notes), which are blind, and what that means for reading the numbers."""
+
+    as_of: dt.date
+    sources: tuple  #: :class:`vigil.coverage.SourceReach` of every source
+    observed: tuple[str, ...]
+    earlier: tuple[str, ...]
+    blind: tuple[str, ...]
+    from_notes: tuple[str, ...]
+
+    def reaches(self, r) -> bool:
+        """A source reaches the date when it had begun by then and delivered within the
+        coverage window before it (or later)."""
+        return (
+            r.last is not None
+            and r.first is not None
+            and r.first <= self.as_of
+            and (self.as_of - r.last).days <= R.COVERAGE_DAYS
+        )
+
+    def meaning(self) -> str:
+        total = len(self.observed) + len(self.earlier) + len(self.blind)
+        if total == 0:
+            return "No indicator is used: the numbers are the priors."
+        text = (
+            "Most indicators are blind on this date, so the probabilities stay close to the "
+            "priors: they say how little was seen, not that all is calm."
+            if len(self.blind) * 2 >= total
+            else f"{len(self.blind)} blind indicator(s) neither raise nor lower the odds."
+            if self.blind
+            else "Every indicator was read."
+        )
+        if self.from_notes:
+            text += (
+                f" {len(self.from_notes)} reading(s) come only from analyst notes, weighed by "
+                "their Admiralty grades."
+            )
+        return text
+
+    def summary(self) -> str:
+        total = len(self.observed) + len(self.earlier) + len(self.blind)
+        feeds = [r for r in self.sources if r.kind in ("events", "documents")]
+        reach = [r for r in feeds if self.reaches(r)]
+        short = [r for r in feeds if not self.reaches(r)]
+        analyst = [r for r in self.sources if r.kind == "analyst" and r.first <= self.as_of]
+        text = f"{len(self.observed)} of {total} indicators observed"
+        if self.from_notes:
+            text += f" ({len(self.from_notes)} from analyst notes)"
+        if self.earlier:
+            text += f", {len(self.earlier)} only earlier"
+        text += f", {len(self.blind)} blind. "
+        text += "Event and news sources reaching the date: " + (
+            ", ".join(r.source for r in reach) or "none"
+        )
+        if short:
+            text += "; ending earlier: " + ", ".join(
+                f"{r.source} ({r.last or 'no data'})" for r in short
+            )
+        if analyst:
+            text += f"; analyst documents: {sum(r.records for r in analyst)} passages"
+        return text + "."
+
+    def as_json(self) -> dict:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "summary": self.summary(),
+            "meaning": self.meaning(),
+            "sources": [
+                {
+                    "source": r.source,
+                    "kind": r.kind,
+                    "records": r.records,
+                    "first": r.first and r.first.isoformat(),
+                    "last": r.last and r.last.isoformat(),
+                    "reaches_date": self.reaches(r),
+                }
+                for r in self.sources
+            ],
+            "indicators": {
+                "observed": list(self.observed),
+                "from_notes": list(self.from_notes),
+                "earlier": list(self.earlier),
+                "blind": list(self.blind),
+            },
+        }
+
+
+def evidence_base(
+    con, theatre: TheatreSpec, as_of: dt.date, coverage: Mapping, reach: Sequence | None = None
+) -> EvidenceBase:
+    """The :class:`EvidenceBase` of an assessment from its sets' coverage (``reach``: the
+    sources' reach, when a replay has read it once for all its dates)."""
+    from vigil.coverage import source_reach
+
+    observed, earlier, blind, noted = set(), set(), set(), set()
+    for cov in coverage.values():
+        observed |= set(cov.observed)
+        earlier |= {i for i, _ in cov.earlier}
+        blind |= {i for i, _ in cov.blind}
+        noted |= set(cov.noted)
+    earlier -= observed
+    blind -= observed | earlier
+    return EvidenceBase(
+        as_of, tuple(reach if reach is not None else source_reach(con, theatre)),
+        tuple(sorted(observed)),
+        tuple(sorted(earlier)), tuple(sorted(blind)), tuple(sorted(noted)),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -89,6 +206,9 @@ class Assessment:
     false_alarms: dict[str, dict[str, FalseAlarms]] = field(
         repr=False, compare=False, default_factory=dict
     )
+    #: the analyst notes that decided a contribution's reading, by id (grade, basis, why)
+    notes: dict[str, dict] = field(repr=False, compare=False, default_factory=dict)
+    base: EvidenceBase | None = field(repr=False, compare=False, default=None)
 
 
 def model_hash(
@@ -153,6 +273,7 @@ def _reading(r: R.IndicatorReading) -> Reading:
     return Reading(
         r.indicator, r.day, r.state, r.observed, r.strength,
         r.driver.describe() if r.driver else "", tuple(r.reasons),
+        r.driver.note if r.driver else None,
     )  # fmt: skip
 
 
@@ -163,12 +284,14 @@ def reader_for(
     as_of: dt.date,
     horizons: Iterable[int],
     indicator_ids: Iterable[str] | None = None,
+    *,
+    notes: bool = True,
 ) -> R.Reader:
     """One load of what assessing ``as_of`` at each of ``horizons`` reads: the memory
     dates and the false-alarm history, for the library's indicators (or those named)."""
     days = [*memory_dates(library, as_of), *(d for h in horizons for d in history_dates(as_of, h))]
     ids = used_indicators(library) if indicator_ids is None else indicator_ids
-    return R.Reader(con, theatre, min(days), as_of, ids)
+    return R.Reader(con, theatre, min(days), as_of, ids, notes=notes)
 
 
 def history_needed(library: ScenarioLibrary, days: Iterable[dt.date], horizon: int) -> list:
@@ -192,6 +315,7 @@ def assess(
     with_evidence: bool = True,
     evidence: EvidenceRange | None = None,
     reader: R.Reader | None = None,
+    reach: Sequence | None = None,
 ) -> Assessment:
     """Every set of ``library`` as of ``as_of`` for ``horizon_days`` (see the module doc).
 
@@ -233,6 +357,8 @@ def assess(
         _outcome(o, s, r) for s, r in zip(library.sets, sets, strict=True) for o in s.outcomes
     ]
     items = _evidence(con, theatre, sets, evidence) if with_evidence else {}
+    noted = {c.basis for r in sets for c in r.contributions if c.basis}
+    cover = {s.id: coverage(s, r, readings, as_of) for s, r in zip(library.sets, sets, strict=True)}
     return Assessment(
         theatre=theatre.theatre.id,
         as_of=as_of,
@@ -243,10 +369,10 @@ def assess(
         library=library,
         readings=readings,
         evidence=items,
-        coverage={
-            s.id: coverage(s, r, readings, as_of) for s, r in zip(library.sets, sets, strict=True)
-        },
+        coverage=cover,
         false_alarms=alarms,
+        notes=notes_by_id(con, theatre.theatre.id, noted) if noted and with_evidence else {},
+        base=evidence_base(con, theatre, as_of, cover, reach) if with_evidence else None,
     )
 
 
@@ -308,7 +434,8 @@ def coverage(
     """Which of the set's indicators were observed on the date (data of the last 30 days),
     only earlier (an earlier reading of the memory window, or data a month old or more),
     or not at all (blind, with why: the reasons of their latest reading)."""
-    seen = {c.indicator for c in result.contributions if c.source == "indicator"}
+    seen = {c.indicator: c for c in result.contributions if c.source == "indicator"}
+    noted = tuple(i for i, c in seen.items() if c.basis)
     now, earlier, blind = [], [], []
     for lk in s.evidence:
         if lk.indicator in seen:
@@ -323,7 +450,7 @@ def coverage(
         last = max(latest, key=lambda r: r.day) if latest else None
         reasons = last.reasons if last is not None else ("no reading",)
         blind.append((lk.indicator, reasons or ("no observed reading in the memory window",)))
-    return Coverage(tuple(now), tuple(earlier), tuple(blind))
+    return Coverage(tuple(now), tuple(earlier), tuple(blind), noted)
 
 
 def stored_or_new(
@@ -385,8 +512,11 @@ def replay(
         return []
     readings = read_indicators(con, theatre, library, history_needed(library, dates, horizon_days))
     resolvers = load_resolvers(con, theatre, library)
-    cache = None
+    cache, reach = None, None
     if with_evidence:
+        from vigil.coverage import source_reach
+
+        reach = source_reach(con, theatre)
         inds = tuple(theatre.indicator(i) for i in used_indicators(library))
         first = min(dates) - dt.timedelta(days=max(s.memory.days for s in library.sets))
         cache = EvidenceRange(con, theatre.theatre.id, inds, first, max(dates))
@@ -402,6 +532,7 @@ def replay(
             resolvers=resolvers,
             with_evidence=with_evidence,
             evidence=cache,
+            reach=reach,
         )
         for day in dates
     ]
@@ -442,6 +573,8 @@ def assessment_json(a: Assessment) -> dict:
         "as_of": a.as_of.isoformat(),
         "horizon_days": a.horizon_days,
         "model_hash": a.model_hash,
+        # what every number below rests on: sources reaching the date, indicators seen
+        "coverage": a.base.as_json() if a.base else None,
         "scenario_sets": [
             _set_json(a, spec, s) for spec, s in zip(a.library.sets, a.sets, strict=True)
         ],
@@ -464,6 +597,24 @@ def assessment_json(a: Assessment) -> dict:
     }
 
 
+def note_item(n: dict) -> dict:
+    """A graded note as an evidence item: what it says, its grade, what it rests on."""
+    b = n["basis"]
+    if b["kind"] == "document":
+        where = f"{b['title']}, {b['outlet']}, {b['published']}"
+        where += f", passage {b['passage']}" if b.get("passage") else ""
+        rests = f"rests on {where}" + (f": “{b['quote']}”" if b.get("quote") else "")
+    else:
+        rests = f"rests on {b['value']}"
+    return {
+        "kind": "note", "source": f"analyst note {n['grade']}", "source_id": n["id"],
+        "date": n["observed"], "title": f"{n['summary'].strip()} ({rests})",
+        "url": b.get("url") if b["kind"] == "document" else b["value"] if b["kind"] == "url"
+        else None,
+        "grade": n["grade"], "grade_meaning": n["grade_meaning"],
+    }  # fmt: skip
+
+
 def _plain(e: dict) -> dict:
     return {k: v for k, v in e.items() if v is not None}
 
@@ -484,12 +635,15 @@ def _set_json(a: Assessment, spec, s: SetAssessment) -> dict:
                 "group": c.group,
                 "strength": _r(c.strength),
                 "detail": c.detail,
+                # the graded analyst note that decided the reading (null: the feeds did)
+                "note": a.notes.get(c.basis) if c.basis else None,
                 "false_alarm_bound": None if c.bound is None else _r(c.bound),
                 "llr": _r(c.llr[k]),
-                # items from the window before the day the reading's data ends
-                "evidence": [
-                    evidence_json(e) for e in a.evidence.get((c.indicator, c.observed), [])
-                ],
+                # items from the window before the day the reading's data ends, or the
+                # analyst note that decided the reading
+                "evidence": [note_item(a.notes[c.basis])]
+                if c.basis in a.notes
+                else [evidence_json(e) for e in a.evidence.get((c.indicator, c.observed), [])],
             }
             for c in sorted(s.contributions, key=lambda c: -abs(c.llr[k]))
         ]
@@ -525,6 +679,7 @@ def _set_json(a: Assessment, spec, s: SetAssessment) -> dict:
         and {
             "summary": cov.summary(),
             "observed": list(cov.observed),
+            "from_notes": list(cov.noted),
             # seen only earlier: the latest data behind the reading is a month old or more, or
             # only an earlier reading of the memory window was observed (it counts, decayed)
             "earlier": [{"indicator": i, "data_date": d.isoformat()} for i, d in cov.earlier],

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vigil.errors import InputError, UsageError
+from vigil.errors import UsageError
 from vigil.geo import register_border_distances
 from vigil.indicators.compute import IndicatorValue, compute_indicators
 from vigil.indicators.evidence import EvidenceItem
@@ -64,25 +64,6 @@ def register_borders(
     return register_border_distances(
         con, theatre.theatre, data_dir, cache_dir, max_km=theatre.border_reach_km()
     )
-
-
-def latest_date(con: duckdb.DuckDBPyConnection) -> dt.date:
-    """The last day on which an event or a document became available: the default as-of.
-
-    Observation series are left out on purpose: some (war fires, loss tallies, GPR) run
-    years past the event and text evidence, and a date chosen by them would find most
-    indicators without live evidence.
-    """
-    row = con.execute(
-        "SELECT max(d) FROM (SELECT max(available_at) AS d FROM events UNION ALL "
-        "SELECT max(available_at) FROM documents)"
-    ).fetchone()
-    if row[0] is None:
-        raise InputError(
-            "the store holds no events or documents, so there is no latest date to default to",
-            "load event or text data (`vigil ingest --data DIR`) or give the date (--as-of)",
-        )
-    return min(row[0].date(), dt.date.today())
 
 
 def parse_date(value: str, what: str = "--as-of") -> dt.date:

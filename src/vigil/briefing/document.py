@@ -86,6 +86,9 @@ def _seen(a: dict) -> list[tuple]:
     """How much of the evidence was actually seen, before any judgment: a set whose
     indicators were mostly blind is close to its prior whatever the world did."""
     lines, earlier, blind = [], False, False
+    base = a.get("coverage")
+    if base:
+        lines += [md_escape(base["summary"]), f"**{md_escape(base['meaning'])}**"]
     for s in a["scenario_sets"]:
         cov = s.get("coverage")
         if cov:

@@ -17,6 +17,7 @@ import typer
 
 from vigil import settings, sources
 from vigil.briefing.render import chromium
+from vigil.cli import analyst  # registers note, notes, documents
 from vigil.cli.brief import brief
 from vigil.cli.common import DEFAULT_DB, DbOption, _handle_errors, app, out
 from vigil.cli.forecast import backtest  # noqa: F401  (registers backtest, forecast)
@@ -39,8 +40,13 @@ def demo(
         Path, typer.Option("--data", envvar="VIGIL_DATA", help="Data folder like ../shared/data.")
     ] = Path(settings.SETTINGS["data"].default),
     db: DbOption = DEFAULT_DB,
+    seeds: Annotated[
+        Path | None,
+        typer.Option("--seeds", help="The seed analyses (default: 'seeds' beside --data)."),
+    ] = None,
 ) -> None:
-    """The main job: store, indicators, a 2021–2023 replay, the latest assessment and briefing."""
+    """The main job: store, indicators, a 2021–2023 replay, the latest assessment and
+    briefing, and the August 2025 case built from the seed analyses."""
     if not data.is_dir():
         raise UsageError(
             f"no data folder at {data}",
@@ -75,6 +81,7 @@ def demo(
     )  # fmt: skip
     if not pdf:
         out.print("(no PDF: Chromium is missing; `make install-browser` installs it)")
+    _demo_case(data, db, seeds or data.parent / "seeds", pdf)
     out.print(
         f"\nOpen the dashboard: vigil serve --db {db}   (then http://127.0.0.1:8000/)\n"
         "More: `vigil indicators --as-of 2022-02-15` (any date: only what was knowable then), "
@@ -84,6 +91,48 @@ def demo(
         highlight=False,
         markup=False,
     )
+
+
+#: the August 2025 case: the seed analyses as documents, the notes derived from them
+CASE = Path(__file__).resolve().parents[3] / "cases" / "belarus-2025-08"
+CASE_DAY = "2025-09-01"
+
+
+def _demo_case(data: Path, db: Path, seeds: Path, pdf: bool) -> None:
+    """Assess the case's date without and with the analysts' evidence, and brief it."""
+    if not seeds.is_dir() or not CASE.is_dir():
+        out.print(f"\n(no August 2025 case: the seed analyses are not at {seeds}; --seeds DIR)")
+        return
+    out.print(
+        f"\nThe August 2025 case: loading the two seed analyses from {seeds} (in place) "
+        f"and the notes derived from them ({CASE / 'notes.yaml'}) …",
+        highlight=False,
+    )
+    con, spec, library, day = _setup(db, "belarus", data, CASE_DAY, quiet=True)
+    without = _case_assessment(con, spec, library, day, notes=False)
+    con.close()
+    analyst.ingest_documents([], CASE / "documents.yaml", "belarus", db, "text", folder=seeds)
+    analyst.ingest_notes([CASE / "notes.yaml"], "belarus", db, "text")
+    con, spec, library, day = _setup(db, "belarus", data, CASE_DAY, quiet=True)
+    with_notes = _case_assessment(con, spec, library, day, notes=True)
+    con.close()
+    out.print(f"As of {CASE_DAY}, 90 days ahead: {with_notes['coverage']['summary']}",
+              highlight=False, markup=False)  # fmt: skip
+    for o in without["outcomes"]:
+        after = _outcome(with_notes, o["id"])
+        out.print(f"  {o['id']:<34} without the analyses {pct(o['probability']):>7}   with "
+                  f"them {pct(after):>7}", highlight=False, markup=False)  # fmt: skip
+    brief(
+        theatre="belarus", as_of=CASE_DAY, horizon=90, out_dir=Path("briefings"), since=None,
+        pdf=pdf, data=data, db=db,
+    )  # fmt: skip
+
+
+def _case_assessment(con, spec, library, day, *, notes: bool) -> dict:
+    from vigil import assess as A  # noqa: N812
+
+    reader = A.reader_for(con, spec, library, day, [90], notes=notes)
+    return A.assessment_json(A.assess(con, spec, library, day, 90, reader=reader))
 
 
 #: the demo's replay: the first years of the theatre's text evidence, fortnightly

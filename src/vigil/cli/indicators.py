@@ -12,7 +12,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from vigil import settings, watch
+from vigil import coverage, settings, watch
+from vigil.analyst.store import notes_in_force
+from vigil.assess import note_item
 from vigil.cli.common import (
     DEFAULT_DB,
     DbOption,
@@ -40,6 +42,7 @@ DataOption = Annotated[
     typer.Option("--data", envvar="VIGIL_DATA", help="Data folder (Natural Earth borders)."),
 ]
 DEFAULT_DATA = Path(settings.SETTINGS["data"].default)
+AS_OF_HELP = "YYYY-MM-DD (default: the last day most of the theatre's evidence covers)."
 
 
 def _prepared(
@@ -56,8 +59,8 @@ def _prepared(
     extra text ``rules``, e.g. outcome resolvers) and border distances up to date.
 
     Returns the connection, the theatre and the as-of date (``as_of``, checked before any
-    work, or the latest data; None when not ``dated`` and no ``as_of``: a backtest
-    chooses its own dates).
+    work, or the day the theatre's evidence covers, :func:`vigil.coverage.covered_until`;
+    None when not ``dated`` and no ``as_of``: a backtest chooses its own dates).
     """
     day = watch.parse_date(as_of) if as_of else None
     spec = theatre if isinstance(theatre, TheatreSpec) else load_theatre(theatre)
@@ -68,16 +71,14 @@ def _prepared(
         else contextlib.nullcontext()
     ):
         watch.prepare_evidence(con, spec, data, Path(settings.get("cache")), rules)
-    return con, spec, day or (watch.latest_date(con) if dated else None)
+    return con, spec, day or (coverage.covered_until(con, spec) if dated else None)
 
 
 @app.command()
 @_handle_errors
 def indicators(
     theatre: TheatreOption = "belarus",
-    as_of: Annotated[
-        str | None, typer.Option("--as-of", help="YYYY-MM-DD (default: latest data).")
-    ] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)] = None,
     evidence: Annotated[int, typer.Option("--evidence", min=0, help="Items each.")] = 3,
     data: DataOption = DEFAULT_DATA,
     db: DbOption = DEFAULT_DB,
@@ -150,17 +151,27 @@ def evidence_cmd(
     con, spec, day = _prepared(db, theatre, data, as_of, quiet=fmt == "json")
     spec.indicator(indicator)  # a clear error for an unknown id
     items = evidence_for(con, spec, indicator, day, limit)
+    notes = notes_in_force(con, spec.theatre.id, indicator, day)
     if fmt == "json":
         out.print_json(
             json.dumps(
                 {
                     "indicator": indicator,
                     "as_of": day.isoformat(),
+                    # graded analyst notes standing on the date (docs/NOTES.md)
+                    "notes": notes,
                     "evidence": [watch.evidence_json(e) for e in items],
                 }
             )
         )
         return
+    for n in notes:
+        item = note_item(n)
+        out.print(
+            safe(f"{n['observed']} note {n['id']} → {n['state']}, graded {n['grade_meaning']}: "
+                 f"{item['title']}"),
+            highlight=False, markup=False,
+        )  # fmt: skip
     for e in items:
         tag = f" [{e.match_kind}{': ' + e.cue if e.cue else ''}]" if e.match_kind else ""
         out.print(
@@ -170,7 +181,7 @@ def evidence_cmd(
         )
         if e.url:
             out.print(safe(f"    {e.url}"), highlight=False, markup=False)
-    if not items:
+    if not items and not notes:
         out.print(f"no evidence for {indicator} as of {day}")
 
 

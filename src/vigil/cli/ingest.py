@@ -85,11 +85,31 @@ def ingest(
             "(default 0.01, env VIGIL_MAX_REJECT_SHARE).",
         ),
     ] = None,
+    manifest: Annotated[
+        Path | None,
+        typer.Option("--manifest", help="documents: a YAML list of files with their metadata."),
+    ] = None,
+    theatre: Annotated[
+        str, typer.Option("--theatre", help="documents and notes: the theatre they inform.")
+    ] = "belarus",
     db: DbOption = DEFAULT_DB,
     fmt: FormatOption = "text",
 ) -> None:
-    """Load files, a data folder or a live feed into the store (idempotent, per-file atomic)."""
+    """Load files, a data folder or a live feed into the store (idempotent, per-file atomic).
+
+    `vigil ingest documents PATH...` loads an analyst's own documents (.txt, .md, .html,
+    .pdf, .docx; docs/NOTES.md) and `vigil ingest notes FILE...` graded notes."""
     _check_format(fmt)
+    if source in ("documents", "notes"):
+        from vigil.cli import analyst  # the analyst's own evidence (docs/NOTES.md)
+
+        if source == "documents":
+            analyst.ingest_documents(paths or [], manifest, theatre, db, fmt)
+        else:
+            analyst.ingest_notes(paths or [], theatre, db, fmt)
+        return
+    if manifest is not None:
+        raise UsageError("--manifest lists documents: `vigil ingest documents --manifest FILE`")
     work, skipped = _ingest_plan(source, paths or [], data, live, _parse_options(option or []))
     con = connect(db)
     reports, failures = _run_batches(con, work, force, max_reject_share, quiet=fmt == "json")

@@ -23,7 +23,7 @@ from vigil.cli.common import (
     out,
     safe,
 )
-from vigil.cli.indicators import DEFAULT_DATA, DataOption, TheatreOption, _prepared
+from vigil.cli.indicators import AS_OF_HELP, DEFAULT_DATA, DataOption, TheatreOption, _prepared
 from vigil.errors import UsageError
 from vigil.scenarios import audit
 from vigil.scenarios.plot import render_html, render_png, render_reach_png
@@ -31,9 +31,7 @@ from vigil.scenarios.resolve import load_resolvers
 from vigil.scenarios.spec import load_scenarios
 from vigil.specs import load_theatre
 
-AsOfOption = Annotated[
-    str | None, typer.Option("--as-of", help="YYYY-MM-DD (default: latest data).")
-]
+AsOfOption = Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)]
 ForecastOption = Annotated[
     bool,
     typer.Option(
@@ -80,6 +78,10 @@ def assess_cmd(
         str | None, typer.Option("--since", help="Say what changed since this date, and why.")
     ] = None,
     forecast: ForecastOption = False,
+    no_notes: Annotated[
+        bool,
+        typer.Option("--no-notes", help="Leave out analysts' graded notes (not stored)."),
+    ] = False,
     data: DataOption = DEFAULT_DATA,
     db: DbOption = DEFAULT_DB,
     fmt: FormatOption = "text",
@@ -93,8 +95,12 @@ def assess_cmd(
             f"--since {before_day} is not before --as-of {day}", "pick an earlier date"
         )
     extra = _forecast_evidence(con, data) if forecast else []
-    result = A.assessment_json(A.assess(con, spec, library, day, horizon, extra=extra))
-    audit.save(con, result)
+    reader = A.reader_for(con, spec, library, day, [horizon], notes=not no_notes)
+    result = A.assessment_json(
+        A.assess(con, spec, library, day, horizon, extra=extra, reader=reader)
+    )
+    if not no_notes:  # the store keeps what the evidence, notes included, says
+        audit.save(con, result)
     changes = None
     if before_day is not None:
         before = A.stored_or_new(con, spec, library, before_day, horizon, extra=extra)
@@ -112,6 +118,7 @@ def _print_assessment(result: dict) -> None:
         f"[bold]{escape(result['theatre'])}[/] — scenarios as of {result['as_of']}, "
         f"horizon {result['horizon_days']} days"
     )
+    print_base(result.get("coverage"))
     for s in result["scenario_sets"]:
         if s["readings_used"] == 0:
             out.print(
@@ -129,7 +136,7 @@ def _print_assessment(result: dict) -> None:
         )
         for sc in s["scenarios"]:
             top = ", ".join(
-                f"{c['indicator']} {c['state']} {c['llr']:+.2f}"
+                f"{c['indicator']} {c['state']}{_graded(c)} {c['llr']:+.2f}"
                 for c in sc["contributions"][:3]
                 if abs(c["llr"]) >= 0.05
             )
@@ -165,6 +172,19 @@ def _print_assessment(result: dict) -> None:
         lo, hi = o["interval"]
         table.add_row(escape(o["id"]), pct(o["probability"]), f"{pct(lo)}–{pct(hi)}")
     out.print(table)
+
+
+def print_base(base: dict | None) -> None:
+    """What the numbers rest on, before any number: sources, indicators seen, the meaning."""
+    if not base:
+        return
+    _say(f"Evidence base: {base['summary']}")
+    _say(f"  {base['meaning']}")
+
+
+def _graded(c: dict) -> str:
+    """`` (note F3)`` when an analyst's graded note decided the reading."""
+    return f" (note {c['note']['grade']})" if c.get("note") else ""
 
 
 def _print_coverage(s: dict) -> None:

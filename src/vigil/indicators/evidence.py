@@ -22,9 +22,12 @@ from vigil.indicators import series as S  # noqa: N812
 from vigil.specs import Indicator, TheatreSpec
 
 DOCUMENTS = ibis.table(
-    {"source": "string", "source_id": "string", "title": "string", "url": "string"},
+    {"source": "string", "source_id": "string", "title": "string", "url": "string",
+     "body": "string", "doc_type": "string"},
     name="documents",
-)
+)  # fmt: skip
+#: characters of a matched passage quoted in its evidence item
+EXCERPT = 280
 #: how far back the latest period of a series is looked for (a yearly series, late)
 SERIES_LOOKBACK_DAYS = 800
 
@@ -245,7 +248,7 @@ def _documents(rows: pd.DataFrame, ind: Indicator, as_of: dt.date, limit: int):
     return [
         EvidenceItem(
             kind="document", source=r.source, source_id=r.source_id,
-            date=_date(r.published_at), title=_text(r.title) or "", url=_text(r.url),
+            date=_date(r.published_at), title=_title(r), url=_text(r.url),
             weight=1.0 if r.occ else S.CLAIM_WEIGHT,
             published_at=pd.Timestamp(r.published_at).to_pydatetime(),
             outlet=_text(r.outlet), match_kind="occurrence" if r.occ else "claim",
@@ -253,6 +256,17 @@ def _documents(rows: pd.DataFrame, ind: Indicator, as_of: dt.date, limit: int):
         )
         for r in rows.head(limit).itertuples(index=False)
     ]  # fmt: skip
+
+
+def _title(r) -> str:
+    """A headline, or for a passage of an analyst's document the document's title and the
+    passage's own words (what was matched: the evidence cites the passage)."""
+    title = _text(r.title) or ""
+    if r.doc_type != "passage" or not _text(r.body):
+        return title
+    words = " ".join(r.body.split())
+    cut = words if len(words) <= EXCERPT else words[:EXCERPT].rsplit(" ", 1)[0] + " …"
+    return f"{title}: “{cut}”"
 
 
 def _date(value) -> dt.date:

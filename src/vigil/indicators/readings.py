@@ -24,12 +24,18 @@ available on ``D``:
   the last 30 days overlap those of the baseline by less than :data:`MIX_OVERLAP` (the sum
   of the smaller share of each feed), so a rate against the old mix means nothing.
 
+An analyst's **graded note** on the indicator (:mod:`vigil.analyst`) is one more part,
+kind ``note``: the latest note observed within its ``valid_days`` before ``D``, available by
+``D`` and not withdrawn by then, whose grade gives it a weight above zero. It is observed
+coverage like any other part, so graded reporting can read an indicator no feed covers.
+
 The reading's **state** is the highest state among its observed parts (the combination
 rule: a lasting level or a fresh change, whichever says more); with no observed part it is
-``blind`` and carries no weight. Its **strength** is 1 when events or series decide it
-and the text rule's ``strength`` when text alone does (reports are cheaper than
-geolocated events or official figures). Its ``observed`` day is the latest day of the
-data behind the deciding part (the scenario model's decay counts from there).
+``blind`` and carries no weight. Its **strength** is 1 when events or series decide it,
+the text rule's ``strength`` when text alone does (reports are cheaper than geolocated
+events or official figures) and the note's grade weight when a note does; on a tie of
+states the stronger part decides. Its ``observed`` day is the latest day of the data
+behind the deciding part (the scenario model's decay counts from there).
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from vigil.specs import TOPIC, Indicator, Level, TheatreSpec
 
 STATES = ("normal", "elevated", "high")
 BLIND = "blind"
+NOTE = "note"  #: the kind of a part read from an analyst's graded note
 #: days within which an event source must have reported from a country to be looking at it
 COVERAGE_DAYS = 30
 #: overlap of feed shares below which a text rate's baseline is another feed mix
@@ -65,10 +72,14 @@ class Part:
     value: float | None = None  #: z (change) or the level's value
     day: dt.date | None = None  #: the latest day of the data behind it
     reason: str = ""  #: why it is blind
-    unit: str = ""  #: "z", or the level's unit
+    unit: str = ""  #: "z", the level's unit, or a note's grade
+    note: str | None = None  #: the note's id (kind ``note``)
+    weight: float = 1.0  #: the note's grade weight (kind ``note``)
 
     def describe(self) -> str:
         """E.g. ``events level 27 (geolocated reports…) high`` or ``text change blind: …``."""
+        if self.kind == NOTE:
+            return f"note {self.note} ({self.unit}, weight {self.weight:.2g}) → {self.state}"
         if self.state == BLIND:
             return f"{self.kind} {self.measure} blind: {self.reason}"
         value = "" if self.value is None else f" {self.value:.3g}"
@@ -124,7 +135,11 @@ class Reader:
         first: dt.date,
         last: dt.date,
         indicator_ids: Iterable[str] | None = None,
+        *,
+        notes: bool = True,
     ) -> None:
+        """``notes``: read the analysts' graded notes too (False: the feeds alone, to see
+        what the notes change)."""
         ids = (
             list(indicator_ids) if indicator_ids is not None else [i.id for i in theatre.indicators]
         )
@@ -139,6 +154,8 @@ class Reader:
         self.arrays = as_arrays(vintages)
         totals = next((v.totals for v in vintages.values() if v.totals is not None), None)
         self.ctx = Context.load(con, theatre, inds, start, last, self.arrays, totals)
+        if notes:
+            self.ctx.notes = _notes(con, theatre.theatre.id, set(self.indicators), last)
 
     def read(
         self, dates: Iterable[dt.date], indicator_ids: Iterable[str] | None = None
@@ -170,6 +187,9 @@ class Context:
     activity: pd.DataFrame  #: source, country, day, asof (ordinals), n
     totals: Totals | None
     able: pd.DataFrame = field(default_factory=pd.DataFrame)  #: source, category, asof
+    #: per indicator, its weighed notes as (observed, available, valid_days, withdrawn, weight,
+    #: state, level, id, grade) rows, ordinals for dates
+    notes: dict[str, list[tuple]] = field(default_factory=dict)
     _cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -250,6 +270,40 @@ def _reporting(activity: pd.DataFrame, able: pd.DataFrame, ind: Indicator):
     return np.concatenate(days), np.concatenate(seen)
 
 
+def _notes(con, theatre_id: str, ids: set[str], last: dt.date) -> dict[str, list[tuple]]:
+    # the analysts' notes table (vigil.analyst writes it), available by ``last``
+    frame = con.execute(
+        """SELECT note_id, indicator, observed_on, available_at, valid_days, state, level,
+                  reliability, credibility, weight, withdrawn_on
+           FROM notes WHERE theatre = ? AND available_at < ?::DATE + 1""",
+        [theatre_id, last],
+    ).df()
+    out: dict[str, list[tuple]] = {}
+    never = dt.date.max.toordinal()
+    for r in frame.itertuples(index=False):
+        if r.indicator not in ids or not r.weight > 0:  # graded E or 5: shown, never weighed
+            continue
+        withdrawn = never if pd.isna(r.withdrawn_on) else pd.Timestamp(r.withdrawn_on).toordinal()
+        out.setdefault(r.indicator, []).append((
+            pd.Timestamp(r.observed_on).toordinal(), pd.Timestamp(r.available_at).toordinal(),
+            int(r.valid_days), withdrawn, float(r.weight), r.state,
+            None if pd.isna(r.level) else float(r.level), r.note_id,
+            f"{r.reliability}{r.credibility}",
+        ))  # fmt: skip
+    return out
+
+
+def _note_part(ctx: Context, ind: Indicator, d: int) -> Part | None:
+    """The latest note in force on ``d`` (ties: the later available, then the heavier)."""
+    valid = [n for n in ctx.notes.get(ind.id, ())
+             if n[1] <= d and n[0] <= d < n[0] + n[2] and d < n[3]]  # fmt: skip
+    if not valid:
+        return None
+    obs, _, _, _, weight, state, level, note_id, grade = max(valid, key=lambda n: (*n[:2], n[4]))
+    return Part(NOTE, "graded", state, level, dt.date.fromordinal(obs), unit=grade,
+                note=note_id, weight=weight)  # fmt: skip
+
+
 def _places(ind: Indicator) -> str:
     countries = sorted({c for r in ind.evidence.events for c in r.countries})
     sources = sorted({s for r in ind.evidence.events for s in r.sources})
@@ -270,6 +324,8 @@ def reading(ind: Indicator, arr: EvidenceArrays, ctx: Context, day: dt.date) -> 
         parts.append(_change(ind, kind, series, ctx, d, start, last, blind))
         if kind in levels:
             parts.append(_level(ind, levels[kind], kind, series, ctx, d, start, last, blind))
+    if (note := _note_part(ctx, ind, d)) is not None:
+        parts.append(note)
     return _combine(ind, day, parts)
 
 
@@ -384,12 +440,18 @@ def _combine(ind: Indicator, day: dt.date, parts: list[Part]) -> IndicatorReadin
     seen = [p for p in parts if p.state != BLIND]
     if not seen:
         return IndicatorReading(ind.id, day, BLIND, None, 0.0, tuple(parts))
-    # the highest state decides; on a tie, events and series before text, a level before
-    # a change (the level says more about what lasts)
+
+    # the highest state decides; on a tie, the stronger part (events and series before text),
+    # a level before a change (the level says more about what lasts)
+    def strength(p: Part) -> float:
+        if p.kind == NOTE:
+            return p.weight
+        return ind.evidence.text.strength if p.kind == "text" else 1.0
+
     driver = max(
-        seen, key=lambda p: (STATES.index(p.state), p.kind != "text", p.measure == "level")
+        seen,
+        key=lambda p: (STATES.index(p.state), strength(p), p.kind != "text", p.measure == "level"),
     )
-    strength = ind.evidence.text.strength if driver.kind == "text" else 1.0
     return IndicatorReading(
-        ind.id, day, driver.state, driver.day or day, strength, tuple(parts), driver
+        ind.id, day, driver.state, driver.day or day, strength(driver), tuple(parts), driver
     )

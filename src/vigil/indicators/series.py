@@ -59,6 +59,7 @@ from ibis import _
 
 from vigil.errors import VigilError
 from vigil.specs import EventRule, Indicator, SeriesRule
+from vigil.store import ANALYST_SOURCE
 
 CLAIM_WEIGHT = 0.25
 #: observation units that count items (non-negative): modelled as Poisson counts
@@ -219,7 +220,10 @@ def series_expr(indicators: tuple[Indicator, ...]) -> ibis.Table:
 def text_expr(theatre: str, indicator_ids: tuple[str, ...]) -> ibis.Table:
     """Weighted matched documents per ``(indicator, day, asof, feed)``."""
     tm = TEXT_MATCHES.filter(
-        TEXT_MATCHES.theatre == theatre, TEXT_MATCHES.indicator.isin(indicator_ids)
+        TEXT_MATCHES.theatre == theatre,
+        TEXT_MATCHES.indicator.isin(indicator_ids),
+        # an analyst's documents are cited, never counted in a rate (vigil.analyst)
+        TEXT_MATCHES.source != ANALYST_SOURCE,
     )
     tm = tm.mutate(w=(tm.kind == "occurrence").ifelse(1.0, CLAIM_WEIGHT))
     docs = tm.group_by(["indicator", "source", "source_id"]).agg(

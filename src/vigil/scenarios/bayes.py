@@ -81,6 +81,7 @@ class Reading:
     strength: float = 1.0  #: 1, or the text rule's strength when text alone decided it
     detail: str = ""  #: what decided it, e.g. "events level 27 … → high"
     reasons: tuple[str, ...] = ()  #: why its blind parts are blind
+    note: str | None = None  #: the analyst note that decided it, if one did
 
     @property
     def data_day(self) -> dt.date:
@@ -110,6 +111,7 @@ class Contribution:
     detail: str = ""
     #: the bottom rung's P(state) after the false-alarm bound, when the bound raised it
     bound: float | None = None
+    basis: str | None = None  #: the analyst note that decided the reading, if one did
 
 
 class ExtraEvidence(Protocol):
@@ -329,6 +331,7 @@ def contributions(
                 strength=reading.strength,
                 detail=reading.detail,
                 bound=float(raised) if col and raised > lk.given[ids[0]][col] + 1e-12 else None,
+                basis=reading.note,
             )
         )
     return out

@@ -28,6 +28,7 @@ from vigil.sources.tabular import (
     header_names,
     locate_csv_records,
     read_csv_sql,
+    reject_beyond_body,
     stage_select,
 )
 
@@ -213,6 +214,9 @@ class EventReader(Reader):
         _register(con)
         stage = stage_select(con, path, table, EVENT_SELECT, _read(path, names), joins=EVENT_JOINS)
         notes = list(stage.notes)
+        beyond = reject_beyond_body(con, table)
+        if beyond:
+            notes.append(f"{beyond} events dated far beyond the rest of the file quarantined")
         for sea, what in (
             (True, "located at sea or in no state"),
             (False, "whose country matched no ISO code"),

@@ -23,6 +23,7 @@ from vigil.sources.tabular import (
     in_file_order,
     locate_csv_records,
     read_csv_sql,
+    reject_beyond_body,
     restore_file_order,
     stage_select,
 )
@@ -53,6 +54,43 @@ _DATE = (
     "CASE WHEN regexp_full_match(src.date, '\\d{4}-\\d{2}-\\d{2}') "
     "THEN TRY_CAST(src.date AS DATE) END"
 )
+
+# CIR titles start with the incident's day, day first: "24/02/2022 Russian helicopters…"
+# (6,649 of the 6,650 rows of the 2022 file, some as "20/3/2022 …" or "28/02.2022 …").
+# When the title (or the description) starts with a date that disagrees with the date
+# column, one of the two is mistyped and the row cannot be placed in time: quarantined.
+# Only a LEADING date is the record's own stamp: a date inside the text mentions another
+# day ("Missile impact from 27/04/2022" in a row of 28/04) and is not compared.
+# Tolerance: in the 2022 file every row whose title starts with a date agrees with its
+# date column to the day, except three that are 22, 28 and 61 days off (month slips). A
+# few days let an overnight incident, or a post dated a day or two from the event, pass,
+# while a mistyped month or year (and most mistyped day digits) is caught.
+TEXT_DATE_TOLERANCE_DAYS = 3
+
+
+def _leading(column: str) -> tuple[str, str]:
+    """SQL for the date ``column`` starts with (dd/mm/yyyy, d.m.yyyy, yyyy-mm-dd; NULL when
+    none or not a real day) and for that date's text as written."""
+    dmy = f"regexp_extract({column}, '^\\s*(\\d{{1,2}}[./]\\d{{1,2}}[./]\\d{{4}})(\\D|$)', 1)"
+    iso = f"regexp_extract({column}, '^\\s*(\\d{{4}}-\\d{{2}}-\\d{{2}})(\\D|$)', 1)"
+    day = (
+        f"coalesce(try_strptime(regexp_replace({dmy}, '[.]', '/', 'g'), '%d/%m/%Y')::DATE, "
+        f"TRY_CAST({iso} AS DATE))"
+    )
+    return day, f"coalesce(nullif({dmy}, ''), {iso})"
+
+
+def _contradicts(column: str, what: str) -> str:
+    """A CASE branch rejecting a row whose ``column`` starts with a date far from ``date``."""
+    day, text = _leading(column)
+    gap = f"abs({day} - {_DATE})"
+    return f"""WHEN {gap} > {TEXT_DATE_TOLERANCE_DAYS}
+        THEN 'date ' || src.date || ' contradicts the date its own {what} starts with ('
+             || {text} || ' = ' || strftime({day}, '%Y-%m-%d') || ', ' || {gap}
+             || ' days apart; at most {TEXT_DATE_TOLERANCE_DAYS} allowed): one of them is '
+             || 'mistyped; correct the date or the {what} in the file and ingest again'"""
+
+
 _LAT = "TRY_CAST(src.lat AS DOUBLE)"
 _LON = "TRY_CAST(src.lon AS DOUBLE)"
 
@@ -60,6 +98,8 @@ _REJECT = f"""CASE
     WHEN src.entry IS NULL THEN 'entry is empty (the row has no CIR id)'
     WHEN src.date IS NULL THEN 'date is empty'
     WHEN {_DATE} IS NULL THEN 'date ''' || src.date || ''' is not a YYYY-MM-DD date'
+    {_contradicts("src.title", "title")}
+    {_contradicts('src."brief description"', "description")}
     WHEN cat.category IS NULL
         THEN 'event_group ' || coalesce('''' || src.event_group || '''', 'empty')
              || ' is not a known CIR event group'
@@ -152,6 +192,9 @@ class MonitorReader(Reader):
         stage = stage_select(con, path, table, SELECT, source, raw_sql=raw, joins=JOINS)
         restore_file_order(con, table)
         notes = list(stage.notes)
+        beyond = reject_beyond_body(con, table)
+        if beyond:
+            notes.append(f"{beyond} rows dated far beyond the rest of the file quarantined")
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _vigil_cir_rank AS {_REUSED.format(table=table)}"
         )

@@ -47,6 +47,7 @@ from vigil.sources.tabular import (
     check_required,
     in_file_order,
     read_csv_sql,
+    reject_beyond_body,
     restore_file_order,
     stage_select,
 )
@@ -319,6 +320,9 @@ class GedReader(Reader):
             )
         restore_file_order(con, table)
         notes = list(stage.notes)
+        beyond = reject_beyond_body(con, table)
+        if beyond:
+            notes.append(f"{beyond} rows dated far beyond the rest of the file quarantined")
         if not header:
             notes.append("no header row: read with the 49 standard UCDP GED column names")
         if absent:

@@ -2,4 +2,10 @@
 
 from vigil.store.db import connect, pending_migrations, transaction
 
-__all__ = ["connect", "pending_migrations", "transaction"]
+#: the ``documents.source`` of an analyst document's passages (:mod:`vigil.documents`).
+#: They are matched like any document, and cited as evidence, but they are not a sample of
+#: the news: they never enter a text rate, a topic's coverage or an outcome's resolver;
+#: only graded notes (:mod:`vigil.analyst`) carry an analyst's reading into the model.
+ANALYST_SOURCE = "analyst"
+
+__all__ = ["ANALYST_SOURCE", "connect", "pending_migrations", "transaction"]

@@ -196,6 +196,64 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # Analyst evidence (issue 12): documents an analyst loads (their passages are rows of
+        # `documents` with source 'analyst', matched like headlines) and graded notes, which
+        # enter an indicator's reading directly, weighted by their Admiralty grade.
+        "0007_analyst_evidence",
+        """
+        CREATE TABLE analyst_documents (
+            doc_id           VARCHAR NOT NULL,   -- the metadata's id, or derived from the file
+            title            VARCHAR NOT NULL,
+            published        DATE NOT NULL,
+            date_precision   VARCHAR NOT NULL,   -- day, month or year (the date is the last day)
+            date_basis       VARCHAR,
+            outlet           VARCHAR,            -- NULL: unknown
+            url              VARCHAR,
+            language         VARCHAR NOT NULL,
+            language_detected BOOLEAN NOT NULL,
+            author           VARCHAR,
+            reliability      VARCHAR,            -- Admiralty A-F of the source, if graded
+            credibility      INTEGER,            -- Admiralty 1-6 of the content, if graded
+            doc_type         VARCHAR NOT NULL,
+            format           VARCHAR NOT NULL,
+            path             VARCHAR NOT NULL,   -- where it was loaded from
+            sha256           VARCHAR NOT NULL,   -- of the file: a changed file is an update
+            passages         INTEGER NOT NULL,
+            chars            INTEGER NOT NULL,
+            pages            INTEGER,
+            notes            VARCHAR,
+            batch_id         BIGINT NOT NULL,
+            loaded_at        TIMESTAMP NOT NULL,
+            record_hash      VARCHAR NOT NULL    -- of the file and its metadata
+        );
+        CREATE TABLE notes (
+            theatre          VARCHAR NOT NULL,
+            note_id          VARCHAR NOT NULL,
+            indicator        VARCHAR NOT NULL,
+            observed_on      DATE NOT NULL,      -- the day the observation is about
+            available_at     TIMESTAMP NOT NULL, -- when it was knowable (backtests cut here)
+            valid_days       INTEGER NOT NULL,   -- how long it stands as a current reading
+            state            VARCHAR NOT NULL,   -- normal, elevated or high
+            level            DOUBLE,             -- in the indicator's level unit, if stated
+            reliability      VARCHAR NOT NULL,   -- Admiralty A-F
+            credibility      INTEGER NOT NULL,   -- Admiralty 1-6
+            weight           DOUBLE NOT NULL,    -- from the grade (docs/NOTES.md)
+            basis_kind       VARCHAR NOT NULL,   -- document, url or text
+            basis            VARCHAR NOT NULL,   -- the document id, the URL or the text
+            passage          INTEGER,            -- the cited passage of a document basis
+            quote            VARCHAR,            -- the words of it the note rests on
+            summary          VARCHAR NOT NULL,
+            why              VARCHAR,            -- why this state and grade
+            withdrawn_on     DATE,
+            withdrawn_why    VARCHAR,
+            file             VARCHAR NOT NULL,
+            record_hash      VARCHAR NOT NULL,
+            batch_id         BIGINT NOT NULL,
+            loaded_at        TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]
 
 # Columns of each record kind, in table order, without batch_id (set by the ingest).

@@ -29,7 +29,7 @@ from time import perf_counter
 
 from vigil.errors import InputError
 from vigil.specs import TOPIC, Indicator, TextRule, TheatreSpec
-from vigil.store import transaction
+from vigil.store import ANALYST_SOURCE, transaction
 from vigil.text.claims import classify
 from vigil.text.rules import CompiledRule, LiteralIndex, compile_rule, normalise
 
@@ -138,7 +138,10 @@ def match_documents(
     started = perf_counter()
     chosen = text_indicators(theatre, indicators)
     rules = {ind.id: compile_rule(ind.evidence.text) for ind in chosen}
-    if indicators is None:
+    # An analyst's documents are matched to the indicators, to be cited and to help write
+    # notes, but they are no sample of the news: topic coverage and the outcomes' resolvers
+    # count the feeds only (vigil.analyst).
+    if indicators is None and source != ANALYST_SOURCE:
         aux = {f"{TOPIC}{t.id}": t.rule() for t in theatre.theatre.topics} | dict(extra or {})
         rules |= {rid: compile_rule(rule) for rid, rule in aux.items()}
     tid, cut = theatre.theatre.id, as_timestamp(since)
@@ -159,7 +162,11 @@ def _run(con, theatre: str, source: str, cut, rules: dict[str, CompiledRule], st
     # Documents stream in chunks (bounded memory); rows are written once the stream is
     # read, since another statement on the connection would end it.
     result = con.execute(
-        """SELECT d.source_id, d.title, d.body, d.published_at, d.available_at, d.outlet,
+        """SELECT d.source_id,
+                  -- a passage is matched on its own words: its document's title would
+                  -- otherwise lend every passage the subject (and verbs) of the whole
+                  CASE WHEN d.doc_type = 'passage' THEN NULL ELSE d.title END AS title,
+                  d.body, d.published_at, d.available_at, d.outlet,
                   d.language, t.mask
            FROM documents d JOIN (SELECT source_id, bit_or(1::BIGINT << bit) AS mask
                                   FROM _vigil_text_todo GROUP BY 1) t USING (source_id)

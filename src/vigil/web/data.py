@@ -21,7 +21,7 @@ from functools import cached_property
 from pathlib import Path
 
 from vigil import assess as A  # noqa: N812
-from vigil import settings, watch
+from vigil import coverage, settings, watch
 from vigil.briefing.yardstick import term
 from vigil.capability import WINDOW_DAYS, capability_notes
 from vigil.errors import InputError, UsageError
@@ -181,6 +181,8 @@ class Dashboard:
             "stored_assessments": len(self.stored),
             "outcomes": [{**o, "words": term(o["probability"])} for o in latest["outcomes"]],
             "sets": sets,
+            # what the numbers rest on (older stored assessments lack it: None)
+            "coverage": latest.get("coverage"),
         }
 
     def history(self, set_id: str) -> dict:
@@ -307,14 +309,21 @@ class Dashboard:
         return self._timelines[key]
 
     def default_window(self) -> tuple[dt.date, dt.date]:
-        """The stored assessments' span, or the last three years of data."""
+        """The stored assessments' span, or the three years up to the day the theatre's
+        evidence covers (:func:`vigil.coverage.covered_until`)."""
         if self.stored:
             return (
                 dt.date.fromisoformat(self.stored[0]["as_of"]),
                 dt.date.fromisoformat(self.stored[-1]["as_of"]),
             )
-        end = watch.latest_date(self.con.cursor())
+        end = self.covered_until()
         return end - dt.timedelta(days=3 * 365), end
+
+    def covered_until(self) -> dt.date:
+        """The default as-of date: the last day most of the theatre's evidence covers."""
+        if "covered" not in self._cache:
+            self._cache["covered"] = coverage.covered_until(self.con.cursor(), self.spec)
+        return self._cache["covered"]  # type: ignore[return-value]
 
     def data_span(self) -> tuple[dt.date, dt.date]:
         """First and last day a record became available (events, documents, series)."""
@@ -344,7 +353,7 @@ class Dashboard:
         the briefing's posture-and-capability figures."""
         if "capability" not in self._cache:
             day = dt.date.fromisoformat(self.stored[-1]["as_of"]) if self.stored else None
-            day = day or watch.latest_date(self.con.cursor())
+            day = day or self.covered_until()
             self._cache["capability"] = {
                 "as_of": day.isoformat(),
                 "window_days": WINDOW_DAYS,
