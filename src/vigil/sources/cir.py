@@ -56,15 +56,15 @@ _DATE = (
 )
 
 # CIR titles start with the incident's day, day first: "24/02/2022 Russian helicopters…"
-# (6,649 of the 6,650 rows of the 2022 file, some as "20/3/2022 …" or "28/02.2022 …").
-# When the title (or the description) starts with a date that disagrees with the date
-# column, one of the two is mistyped and the row cannot be placed in time: quarantined.
-# Only a LEADING date is the record's own stamp: a date inside the text mentions another
-# day ("Missile impact from 27/04/2022" in a row of 28/04) and is not compared.
-# Tolerance: in the 2022 file every row whose title starts with a date agrees with its
-# date column to the day, except three that are 22, 28 and 61 days off (month slips). A
-# few days let an overnight incident, or a post dated a day or two from the event, pass,
-# while a mistyped month or year (and most mistyped day digits) is caught.
+# (every row of the 2022 file, a few as "20/3/2022 …" or "28/02.2022 …"). When the title
+# (or the description) starts with a date that disagrees with the date column, one of the
+# two is mistyped and the row cannot be placed in time: it is quarantined. Only a LEADING
+# date is the record's own stamp: a date inside the text mentions another day ("Missile
+# impact from 27/04/2022" in a row of 28/04) and is not compared.
+# Tolerance: of the 6,646 rows of the 2022 file with a valid date, 6,643 agree with their
+# title to the day; the other three are 22, 28 and 61 days off (month slips). A few days
+# let an overnight incident, or a post dated a day or two from the event, pass, while a
+# mistyped month or year (and most mistyped day digits) is caught.
 TEXT_DATE_TOLERANCE_DAYS = 3
 
 
