@@ -42,11 +42,11 @@ def demo(
     db: DbOption = DEFAULT_DB,
     seeds: Annotated[
         Path | None,
-        typer.Option("--seeds", help="The seed analyses (default: 'seeds' beside --data)."),
+        typer.Option("--seeds", help="The August 2025 analyses (default: 'seeds' beside --data)."),
     ] = None,
 ) -> None:
     """The main job: store, indicators, a 2021–2023 replay, the latest assessment and
-    briefing, and the August 2025 case built from the seed analyses."""
+    briefing, and the August 2025 case built from two analyses of Belarus's draft defence law."""
     if not data.is_dir():
         raise UsageError(
             f"no data folder at {data}",
@@ -93,7 +93,7 @@ def demo(
     )
 
 
-#: the August 2025 case: the seed analyses as documents, the notes derived from them
+#: the August 2025 case: the two analyses as documents, the notes derived from them
 CASE = Path(__file__).resolve().parents[3] / "cases" / "belarus-2025-08"
 CASE_DAY = "2025-09-01"
 
@@ -101,11 +101,11 @@ CASE_DAY = "2025-09-01"
 def _demo_case(data: Path, db: Path, seeds: Path, pdf: bool) -> None:
     """Assess the case's date without and with the analysts' evidence, and brief it."""
     if not seeds.is_dir() or not CASE.is_dir():
-        out.print(f"\n(no August 2025 case: the seed analyses are not at {seeds}; --seeds DIR)")
+        out.print(f"\n(no August 2025 case: the analyses are not at {seeds}; --seeds DIR)")
         return
     out.print(
-        f"\nThe August 2025 case: loading the two seed analyses from {seeds} (in place) "
-        f"and the notes derived from them ({CASE / 'notes.yaml'}) …",
+        f"\nThe August 2025 case: loading the two analyses of the draft defence law from "
+        f"{seeds} (in place) and the notes derived from them ({CASE / 'notes.yaml'}) …",
         highlight=False,
     )
     con, spec, library, day = _setup(db, "belarus", data, CASE_DAY, quiet=True)
