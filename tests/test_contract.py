@@ -57,6 +57,8 @@ def test_unknown_folder_is_reported(tmp_path: Path) -> None:
 # Which vigil modules each part may import: data flows one way (ARCHITECTURE.md).
 ALLOWED = {
     "errors": set(),
+    # neutralising control and bidi characters in every rendering of source text
+    "display": set(),
     "settings": {"errors"},
     "countries": {"errors", "settings"},
     "taxonomy": {"errors", "settings"},
@@ -96,7 +98,7 @@ ALLOWED = {
         "analyst",
         "coverage",
     },
-    "briefing": {"errors", "briefing"},
+    "briefing": {"errors", "display", "briefing"},
     "capability": {"errors", "settings", "specs", "store"},
     "forecast_evidence": {"errors", "settings", "specs", "forecast", "scenarios"},
     "scenario_backtest": {
@@ -125,6 +127,7 @@ ALLOWED = {
         "watch",
         "web",
         "coverage",
+        "display",
     },
     "cli": {
         "errors",
@@ -150,6 +153,7 @@ ALLOWED = {
         "analyst",
         "documents",
         "coverage",
+        "display",
     },
 }
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from vigil import __version__, settings
+from vigil.display import neutralise
 from vigil.errors import UsageError, VigilError
 
 app = typer.Typer(
@@ -124,8 +124,6 @@ def _parse_options(pairs: list[str]) -> dict[str, str]:
 
 
 def safe(text: object) -> str:
-    """Text from sources with control characters made visible (no terminal escapes)."""
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), str(text))
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+    """Text from sources with control and bidi characters made visible (no terminal
+    escapes, no right-to-left overrides reordering what the reader sees)."""
+    return neutralise(text)
