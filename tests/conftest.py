@@ -231,28 +231,11 @@ def _insert_hostile(con) -> None:
 @pytest.fixture(scope="session")
 def web_server(web_store) -> Iterator[str]:
     """`vigil serve`'s app on a free loopback port, in a thread; yields its base URL."""
-    import socket
-
-    import uvicorn
-
+    from served import serving
     from vigil.web.app import create_app
     from vigil.web.data import Dashboard
 
     dash = Dashboard(web_store["db"], data_dir=web_store["data"], briefings=web_store["briefings"])
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(dash), log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        threading.Event().wait(0.05)
-    assert server.started, "the test server did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serving(create_app(dash)) as base:
+        yield base
     dash.close()

@@ -70,7 +70,14 @@ def test_real_file_loads_and_reconciles(con, shared_data):
         "3 rows dated far beyond the rest of the file quarantined",
         "5 entry ids reused for different incidents, each incident kept as "
         "<entry>#<md5(date|title|lat|lon)[:8]>: UW0104, UW0105, UW0132, UW0454, UW5227",
+        "1 entry value(s) appear on rows with different content; copies of one incident "
+        "(same date, title, lat, lon): the first in the file kept, the others counted as "
+        "duplicates: UW0523",
     )
+    # UW0523: three copies of one incident under three links; the file's first is kept
+    first = next(r for r in rows if r["entry"] == "UW0523")
+    url = con.execute("SELECT url FROM events WHERE source_id = 'UW0523'").fetchone()[0]
+    assert url == first["link"]
     # ids computed independently: the plain entry, or entry#hash for a reused entry
     by_entry: dict[str, set] = {}
     for entry, *incident in incidents:

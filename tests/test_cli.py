@@ -253,3 +253,14 @@ def test_bad_settings_are_named(tmp_path: Path, monkeypatch) -> None:
 def test_rejects_limit_must_be_positive(tmp_path: Path) -> None:
     result = invoke("rejects", "--limit", "-1", "--db", str(tmp_path / "v.duckdb"))
     assert result.exit_code == 2
+
+
+def test_only_loading_commands_create_a_store(tmp_path: Path) -> None:
+    """`ingest` builds a store where --db points (folders too); `status` there before it
+    says "no store" and creates nothing (tests/test_hostile_ingest.py)."""
+    db = tmp_path / "new" / "v.duckdb"
+    assert invoke("status", "--db", str(db)).exit_code == 1 and not db.parent.exists()
+    path = write(tmp_path / NAME, rows(2))
+    assert invoke("ingest", "gdelt", str(path), "--db", str(db)).exit_code == 0
+    status = json.loads(invoke("status", "--db", str(db), "--format", "json").output)
+    assert status["totals"]["events"] == 2

@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from vigil.cli import app
+from vigil.store import connect
 
 runner = CliRunner()
 OUTCOMES = {
@@ -290,6 +291,7 @@ def test_scenario_errors_are_one_line_and_early(tmp_path) -> None:
 
 def test_backtest_on_a_store_without_its_sources_says_what_to_load(tmp_path, shared_data):
     db = tmp_path / "v.duckdb"
+    connect(db).close()  # an empty store: only loading commands create one
     got = runner.invoke(app, ["backtest", "--model", "scenarios", "--db", str(db), "--data",
                               str(shared_data)])  # fmt: skip
     assert got.exit_code == 1, got.output
@@ -298,6 +300,7 @@ def test_backtest_on_a_store_without_its_sources_says_what_to_load(tmp_path, sha
 
 def test_assess_on_an_empty_store_says_it_has_only_the_prior(tmp_path, shared_data) -> None:
     db = tmp_path / "v.duckdb"
+    connect(db).close()  # an empty store: only loading commands create one
     args = ("assess", "--as-of", "2022-02-01", "--db", str(db), "--data", str(shared_data))
     got = json.loads(run(*args, "--format", "json", tmp_path=tmp_path).output)
     for s in got["scenario_sets"]:

@@ -75,7 +75,9 @@ def test_both_vintages_are_kept_side_by_side(con, shared_data: Path) -> None:
     }
 
 
-def test_real_area_file_converts_to_km2_and_counts_the_repeated_date(con, shared_data) -> None:
+def test_real_area_file_converts_to_km2_and_rejects_the_repeated_dates_conflicts(
+    con, shared_data
+) -> None:
     path = shared_data / FOLDER / "area_assessed_as_controlled_by_russia.csv"
     rows = read(path)
     columns = [c for c in rows[0] if c != "date"]
@@ -83,15 +85,23 @@ def test_real_area_file_converts_to_km2_and_counts_the_repeated_date(con, shared
     repeated = [r for r in rows if r["date"] == "2026-04-04"]
     assert len(repeated) == 2
     assert report.rows_in == cells(rows, columns)
-    assert report.duplicates == cells(repeated[:1], columns) == 5
-    assert report.loaded == report.rows_in - 5 and report.rejected == 0
+    # 2026-04-04 twice: the same area and percentage (duplicates), but three different
+    # changes, which the file contradicts itself on: both copies of each are rejected
+    same = [c for c in columns if repeated[0][c] == repeated[1][c]]
+    assert len(same) == report.duplicates == 2
+    assert report.rejected == 2 * (len(columns) - len(same)) == 6
+    assert report.loaded == report.rows_in - 8
     assert report.notes[1] == (
-        "dates repeated (one copy kept per value, the other counted as a duplicate): 2026-04-04"
+        "dates repeated (identical values counted as duplicates, differing values rejected): "
+        "2026-04-04"
     )
     got = values(con, "period_start = '2026-04-04'")
-    change = "change_in_area_assessed_as_russia_controlled"
-    kept = got["fires.area_russia_controlled_change_km2"]
-    assert any(kept == pytest.approx(float(r[change]) / 1e6) for r in repeated)
+    assert set(got) == {"fires.area_russia_controlled_km2", "fires.area_russia_controlled_pct"}
+    reasons = con.execute("SELECT DISTINCT reason FROM rejects ORDER BY 1").fetchall()
+    assert reasons[0][0] == (
+        "key fires.area_russia_controlled_change_30d_km2|UKR|2026-04-04 appears on lines "
+        "1504 and 1505 with different content"
+    )
     last = rows[-1]
     got = values(con, f"period_start = '{last['date']}'")
     assert got["fires.area_russia_controlled_km2"] == pytest.approx(
@@ -123,7 +133,9 @@ def test_forced_reload_changes_nothing(con, shared_data: Path) -> None:
     first = ingest_file(con, ADAPTER, path)
     before = con.execute("SELECT * EXCLUDE (batch_id) FROM observations ORDER BY 1, 2").fetchall()
     again = ingest_file(con, ADAPTER, path, force=True)
-    assert (again.loaded, again.updated, again.duplicates) == (0, 0, first.rows_in)
+    assert (again.loaded, again.updated) == (0, 0)
+    # the repeated date's differing cells are rejected again, everything else is a duplicate
+    assert (again.duplicates, again.rejected) == (first.rows_in - 6, 6)
     after = con.execute("SELECT * EXCLUDE (batch_id) FROM observations ORDER BY 1, 2").fetchall()
     assert after == before
 

@@ -56,15 +56,15 @@ def test_second_theatre_needs_no_code(tmp_path: Path) -> None:
     [
         (
             ("DEPLOY", "FOO"),
-            "indicators/one.yaml: evidence.events[0].categories: [0] 'FOO' is not a category",
+            "indicators/one.yaml:7: evidence.events[0].categories: [0] 'FOO' is not a category",
         ),
         (
             ("group: tests", "group: tests\ncolour: red"),
-            "indicators/one.yaml: colour: Extra inputs are not permitted",
+            "indicators/one.yaml:4: colour: unknown key; the keys here are: id, name, group,",
         ),
         (
             ("countries: [BLR]", "countries: [Belarus]"),
-            "indicators/one.yaml: "
+            "indicators/one.yaml:8: "
             "evidence.events[0].countries[0]: String should match pattern '^[A-Z]{3}$'",
         ),
         (
@@ -72,7 +72,7 @@ def test_second_theatre_needs_no_code(tmp_path: Path) -> None:
                 "rationale: A rationale long enough to say why this indicator matters here.",
                 "rationale: short",
             ),
-            "indicators/one.yaml: rationale: String should have at least 20 characters",
+            "indicators/one.yaml:4: rationale: String should have at least 20 characters",
         ),
     ],
 )
@@ -109,6 +109,23 @@ def test_duplicate_indicator_ids(tmp_path: Path) -> None:
     folder = _theatre(tmp_path)
     shutil.copy(folder / "indicators" / "one.yaml", folder / "indicators" / "two.yaml")
     with pytest.raises(InputError, match="indicator id 'test_indicator' is used twice"):
+        load_theatre(folder)
+
+
+def test_misspelt_key_is_named_not_the_key_it_left_missing(tmp_path: Path) -> None:
+    """A typo used to read "rationale: Field required (and 1 more)" (issue 13, defect 12)."""
+    folder = _theatre(tmp_path, INDICATOR.replace("rationale:", "rationalle:"))
+    with pytest.raises(InputError) as exc:
+        load_theatre(folder)
+    assert str(exc.value).startswith(
+        "indicators/one.yaml:4: rationalle: unknown key; did you mean 'rationale'?"
+    )
+
+
+def test_duplicate_key_names_both_lines(tmp_path: Path) -> None:
+    folder = _theatre(tmp_path, INDICATOR + "group: other\n")
+    with pytest.raises(InputError, match=r"one\.yaml:9: key 'group' is given twice "
+                       r"\(first at indicators/one\.yaml:3\)"):  # fmt: skip
         load_theatre(folder)
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pytest
 
 import vigil.store.db as db_module
 from gdelt_rows import rows, write
-from vigil.errors import StoreError
+from vigil.errors import StoreBusyError, StoreError, StoreOutdatedError
 from vigil.ingest import ingest_file
 from vigil.sources import acled, gdelt
 from vigil.store import connect, pending_migrations
@@ -89,3 +90,51 @@ def test_tombstone_before_the_record_keeps_it_withdrawn(con, tmp_path: Path) -> 
         [after.batch_id],
     ).fetchone()
     assert manifest == (1, 0, 0, 0, 1)
+
+
+# ------------------------------------------------------- opening errors (issue 13, defect 8)
+def test_open_error_hints_tell_the_causes_apart(tmp_path: Path, monkeypatch) -> None:
+    """DuckDB raises one IOException for a lock, a foreign file and a permission: each gets
+    its own hint, and only a lock is blamed on another process."""
+    causes = {
+        'Could not set lock on file "x": Conflicting lock is held': "another vigil process",
+        'The file "x" exists, but it is not a valid DuckDB database file!': "not a DuckDB store",
+        'Cannot open file "x": Permission denied': "permission denied",
+    }
+    for text, said in causes.items():
+
+        def refuse(*a, text=text, **k):
+            raise duckdb.IOException(f"IO Error: {text}")
+
+        monkeypatch.setattr(db_module.duckdb, "connect", refuse)
+        with pytest.raises(StoreError) as exc:
+            connect(tmp_path / "v.duckdb")
+        assert said in str(exc.value)
+        assert ("another vigil process" in str(exc.value)) == (said == "another vigil process")
+        assert isinstance(exc.value, StoreBusyError) == (said == "another vigil process")
+
+
+def test_directory_is_not_a_store(tmp_path: Path) -> None:
+    for read_only in (False, True):
+        with pytest.raises(StoreError, match=r"is a directory: pass a \.duckdb file"):
+            connect(tmp_path, read_only=read_only)
+
+
+def _old_store(path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(db_module, "MIGRATIONS", MIGRATIONS[:1])
+    connect(path).close()
+    monkeypatch.setattr(db_module, "MIGRATIONS", MIGRATIONS)
+
+
+def test_reader_migrates_an_old_store_then_reads_it_read_only(tmp_path: Path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from vigil.cli import app
+
+    path = tmp_path / "old.duckdb"
+    _old_store(path, monkeypatch)
+    with pytest.raises(StoreOutdatedError, match="vigil status --db PATH"):
+        connect(path, read_only=True)
+    result = CliRunner().invoke(app, ["status", "--db", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert pending_migrations(connect(path, read_only=True)) == []

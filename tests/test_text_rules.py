@@ -145,12 +145,13 @@ def test_text_classes():
 
 
 def test_prefilter_equals_naive_on_random_texts():
-    """Tricky patterns (back-references, inline flags, look-arounds, empty branches)."""
+    """Tricky patterns (inline flags, \\b and \\B next to any script, empty branches);
+    look-arounds and back-references are refused (tests/test_hostile_specs.py)."""
     tricky = TextRule(
         all=(
             {
-                "en": (r"(a|b)\1", r"(?x) t r o o p s", r"(?<=re)deploy", r"(?:x|)yz"),
-                "pl": (r"wojsk(?!o)",),
+                "en": (r"(?:aa|bb)\b", r"(?x) t r o o p s", r"re\Bdeploy", r"(?:x|)yz"),
+                "pl": (r"wojsk[^o]",),
             },
             {"en": (r"\bbel(?:arus|orus)", r"min(sk)?\b"), "ru": (r"(?i)беЛарус",)},
         ),

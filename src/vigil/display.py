@@ -15,8 +15,7 @@ import re
 #: C0/C1 controls except tab and newline; bidi embeddings, overrides, isolates and marks;
 #: zero-width joiners and the BOM, which hide text or break copy-paste comparisons
 _UNSAFE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f"
-    "\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
 )
 
 

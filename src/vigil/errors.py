@@ -47,5 +47,13 @@ class StoreError(VigilError):
     """The evidence store cannot be opened or migrated."""
 
 
+class StoreBusyError(StoreError):
+    """Another process holds the store in a mode that excludes the one asked for."""
+
+
+class StoreOutdatedError(StoreError):
+    """A store opened read-only lacks migrations (it was made by an older vigil)."""
+
+
 class ReconciliationError(VigilError):
     """A batch's counts do not add up; nothing was committed."""

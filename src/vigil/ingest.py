@@ -11,26 +11,43 @@ Guarantees, per batch (one input file):
 * **no silent loss** — every input row is loaded, counted as a duplicate, or written to
   ``rejects`` with its line and reason, and ``rows_in = loaded + duplicates + rejected
   + deleted`` is checked before commit; a batch whose reject share passes the threshold
-  fails whole.
+  fails whole;
+* **damage is named** — a file that cannot be read (truncated or corrupt compression, a
+  malformed CSV, bad text encoding) fails as an :class:`InputError` naming the file and
+  the cause, never as a raw library exception (:func:`_reading`);
+* **the batch describes its bytes** — the SHA-256 and size recorded are those of the bytes
+  loaded: a file that changes while it is loaded fails the batch;
+* **no NUL bytes** — NUL characters are stripped from every text column before the merge,
+  and the batch notes how many rows had them.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import json
 import time
-from dataclasses import asdict, dataclass
+import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import duckdb
+
 from vigil import __version__, settings
-from vigil.errors import InputError, ReconciliationError, RejectThresholdError
+from vigil.errors import InputError, ReconciliationError, RejectThresholdError, VigilError
 from vigil.sources.base import Adapter, Reject, Stage
 from vigil.store.merge import merge_staged
 
 if TYPE_CHECKING:
-    import duckdb
+    from collections.abc import Sequence
 
 STAGE = "_vigil_stage"
+#: the hint of every file that cannot be read to its end
+DAMAGED = "the file looks truncated or corrupt: re-download it"
 
 
 @dataclass(frozen=True)
@@ -56,11 +73,17 @@ class BatchReport:
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
+    return _fingerprint(path)[0]
+
+
+def _fingerprint(path: Path) -> tuple[str, int]:
+    """SHA-256 and size of the same pass over the bytes, so the two always agree."""
+    digest, size = hashlib.sha256(), 0
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
-    return digest.hexdigest()
+            size += len(chunk)
+    return digest.hexdigest(), size
 
 
 def ingest_file(
@@ -79,7 +102,9 @@ def ingest_file(
     path = Path(path)
     _check_readable(path)
     reader = adapter.reader_for(path)
-    checksum = sha256_file(path)
+    before = _stat(path)
+    with _reading(path):
+        checksum, size = _fingerprint(path)
     name = label or str(path)
     if not force:
         prior = con.execute(
@@ -105,16 +130,84 @@ def ingest_file(
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(f"DROP TABLE IF EXISTS {STAGE}")
-        stage = reader.stage(con, path, STAGE)
+        with _reading(path):
+            stage = reader.stage(con, path, STAGE)
         report = _merge(
-            con, adapter.name, reader, path, name, stage, share, started, checksum, published_md5
-        )
+            con, adapter.name, reader, path, name, stage, share, started, (checksum, size),
+            published_md5,
+        )  # fmt: skip
         con.execute(f"DROP TABLE IF EXISTS {STAGE}")
+        _check_unchanged(path, before, checksum)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     return report
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Turn what reading a damaged file raises into an InputError naming file and cause.
+
+    What counts as damage, and why (anything else is a bug and propagates as it is):
+
+    * Python's decoders, raised only by bad bytes: ``EOFError`` (a gzip stream that ends
+      early), ``zlib.error`` (a corrupt deflate stream), ``zipfile.BadZipFile``,
+      ``csv.Error`` (e.g. a field over the csv module's 128 KB limit), ``UnicodeDecodeError``
+      and ``json.JSONDecodeError``;
+    * ``OSError`` — the readers touch no file but the input, so it is the input that
+      cannot be read (``gzip.BadGzipFile`` is one: no gzip magic);
+    * DuckDB's ``InvalidInputException`` and ``IOException`` when their text names the
+      file or a reading failure (gzip, CSV, parquet, an unexpected end): DuckDB raises the
+      same types for other causes (a full disk when writing), which stay store errors.
+    """
+    try:
+        yield
+    except VigilError:
+        raise
+    except Exception as exc:
+        if not _is_damage(exc, path):
+            raise
+        cause = " ".join(str(exc).split()) or "no detail"
+        cause = cause if len(cause) <= 300 else cause[:299] + "…"  # DuckDB's run to pages
+        raise InputError(
+            f"{path}: cannot be read ({type(exc).__name__}: {cause})", DAMAGED
+        ) from exc
+
+
+_PYTHON_DAMAGE = (EOFError, zlib.error, zipfile.BadZipFile, csv.Error, UnicodeDecodeError,
+                  json.JSONDecodeError, OSError)  # fmt: skip
+_DUCKDB_DAMAGE = ("gzip", "truncated", "csv", "unexpected end", "end of file", "parquet",
+                  "magic bytes", "unicode", "utf-8", "sniff")  # fmt: skip
+
+
+def _is_damage(exc: Exception, path: Path) -> bool:
+    if isinstance(exc, _PYTHON_DAMAGE):
+        return True
+    if isinstance(exc, (duckdb.InvalidInputException, duckdb.IOException)):
+        text = str(exc).lower()
+        return str(path).lower() in text or any(w in text for w in _DUCKDB_DAMAGE)
+    return False
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def _check_unchanged(path: Path, before: tuple[int, int], checksum: str) -> None:
+    """Fail (before COMMIT) if the file changed since it was hashed: the batch would
+    record a checksum and size of bytes other than those loaded. A file only touched
+    (same bytes, new mtime) passes: it is hashed again to tell."""
+    try:
+        same = _stat(path) == before or _fingerprint(path)[0] == checksum
+    except OSError:
+        same = False  # deleted or unreadable now: not the bytes hashed, as far as we know
+    if not same:
+        raise InputError(
+            f"{path}: the file changed while it was being loaded (nothing was written)",
+            "load it again once it is complete",
+        )
 
 
 def _check_readable(path: Path) -> None:
@@ -129,11 +222,15 @@ def _check_readable(path: Path) -> None:
         )
 
 
-def _merge(con, source, reader, path, name, stage: Stage, share, started, checksum, md5):
+def _merge(con, source, reader, path, name, stage: Stage, share, started, fingerprint, md5):
     table = reader.kind
-    invalid = _validation_rejects(con, reader, path)
+    checksum, size = fingerprint
+    with _reading(path):
+        invalid = _validation_rejects(con, reader, path)
     # Readers' joins may reorder rows, so order by line for a stable "first" reject.
     rejects = sorted([*stage.rejects, *invalid], key=lambda r: (r.line is None, r.line or 0))
+    rejects, nul_rejects = _rejects_without_nul(rejects)
+    notes = (*stage.notes, *_strip_nul(con, STAGE, nul_rejects))
     rows_in = stage.rows_in
     if rows_in == 0:
         raise InputError(
@@ -167,13 +264,13 @@ def _merge(con, source, reader, path, name, stage: Stage, share, started, checks
             name,
             checksum,
             md5,
-            path.stat().st_size,
+            size,
             rows_in,
             loaded,
             updated,
             duplicates,
             len(rejects),
-            "; ".join(stage.notes) or None,
+            "; ".join(notes) or None,
             __version__,
             int(seconds * 1e6),
             deleted,
@@ -192,7 +289,7 @@ def _merge(con, source, reader, path, name, stage: Stage, share, started, checks
         deleted,
         False,
         seconds,
-        stage.notes,
+        notes,
     )
 
 
@@ -204,6 +301,45 @@ def _validation_rejects(con, reader, path: Path) -> list[Reject]:
     lines = reader.locate(path, [raw for _, raw in rows])
     con.execute(f"DELETE FROM {STAGE} WHERE _reject IS NOT NULL")
     return [Reject(lines.get(raw), "invalid", reason, raw) for reason, raw in rows]
+
+
+def _rejects_without_nul(rejects: list[Reject]) -> tuple[list[Reject], int]:
+    """Rejects with NUL removed from their text (they are stored too), and how many had it."""
+    clean = [
+        replace(r, reason=r.reason.replace("\0", ""), raw=r.raw and r.raw.replace("\0", ""))
+        for r in rejects
+    ]
+    return clean, sum(a != b for a, b in zip(rejects, clean, strict=True))
+
+
+def _strip_nul(con, table: str, rejects: int = 0) -> list[str]:
+    """Remove NUL characters from every text column of the staged rows: no consumer of the
+    store expects them, and they cut text short in C-string tools. Returns the batch note.
+
+    The readers' ``record_hash`` was taken before, over the text as read: a later file
+    with the same rows without the NUL bytes is an update, which is what it is."""
+    columns: Sequence[str] = [
+        r[0]
+        for r in con.execute(f"DESCRIBE {table}").fetchall()
+        if r[1] == "VARCHAR" and r[0] != "_reject"
+    ]
+    note = f"; {rejects} rejected rows" if rejects else ""
+    if not columns:
+        return [f"stripped NUL bytes from{note[1:]}"] if rejects else []
+    quoted = [f'"{c}"' for c in columns]
+    counts = con.execute(
+        "SELECT "
+        + ", ".join(f"count(*) FILTER (WHERE contains({q}, chr(0)))" for q in quoted)
+        + f", count(*) FILTER (WHERE {' OR '.join(f'contains({q}, chr(0))' for q in quoted)})"
+        f" FROM {table}"
+    ).fetchone()
+    hit = [c for c, n in zip(columns, counts[:-1], strict=True) if n]
+    if not hit:
+        return [f"stripped NUL bytes from{note[1:]}"] if rejects else []
+    sets = ", ".join(f'"{c}" = replace("{c}", chr(0), \'\')' for c in hit)
+    where = " OR ".join(f'contains("{c}", chr(0))' for c in hit)
+    con.execute(f"UPDATE {table} SET {sets} WHERE {where}")
+    return [f"stripped NUL bytes from {counts[-1]} rows ({', '.join(hit)}){note}"]
 
 
 def _check_share(path: Path, stage: Stage, rejects: list[Reject], share: float) -> None:

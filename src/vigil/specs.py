@@ -8,11 +8,9 @@ file and the key path (``indicators/buildup.yaml: evidence.events[0].categories[
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -24,6 +22,8 @@ from pydantic import (
 
 from vigil import taxonomy
 from vigil.errors import InputError
+from vigil.patterns import REFUSED_HINT, PatternError, compile_pattern
+from vigil.yamlload import describe, load_yaml
 
 LANGUAGES = ("en", "pl", "ru", "uk", "be")
 #: prefix of a theatre topic's rows in ``text_matches`` (not an indicator id)
@@ -198,9 +198,14 @@ def _check_patterns(group: dict[str, tuple[str, ...]], where: str) -> None:
             raise ValueError(f"{where}.{lang}: unknown language (use {', '.join(LANGUAGES)})")
         for pi, pattern in enumerate(patterns):
             try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{where}.{lang}[{pi}]: bad pattern {pattern!r}: {exc}") from None
+                compile_pattern(pattern)
+            except PatternError as exc:
+                at = f"{where}.{lang}[{pi}]"
+                if exc.construct == "invalid syntax":
+                    raise ValueError(f"{at}: bad pattern {pattern!r}: {exc.why}") from None
+                raise ValueError(
+                    f"{at}: pattern {pattern!r} uses {exc.construct} ({exc.why}); {REFUSED_HINT}"
+                ) from None
 
 
 class Evidence(Spec):
@@ -334,25 +339,17 @@ def load_model(
     ``context``); errors name the file (relative to ``folder``) and the key path, and point
     to ``doc``."""
     rel = path.relative_to(folder)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        detail = " ".join(str(exc).split())  # one line: the CLI prints errors on one line
-        raise InputError(f"{rel}: not valid YAML ({detail})", "fix the syntax") from exc
+    data, lines = load_yaml(path.read_text(encoding="utf-8"), str(rel))
     if not isinstance(data, dict):
         raise InputError(f"{rel}: expected a mapping of keys", f"see {doc}")
     try:
         return model.model_validate(data, context=context)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
-        where = where.lstrip(".")
-        msg = err["msg"].removeprefix("Value error, ")
-        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        # a whole-model check names its key path in its message
-        at = f"{where}: " if where else ""
+        where, msg, line = describe(exc, model, lines)
+        at = f"{where}: " if where else ""  # a whole-model check names its key path itself
+        place = f"{rel}:{line}" if line else str(rel)
         raise InputError(
-            f"{rel}: {at}{msg}{more}", f"fix the spec; {doc} describes every key"
+            f"{place}: {at}{msg}", f"fix the spec; {doc} describes every key"
         ) from None
 
 

@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from vigil.analyst.grades import Grade
 from vigil.errors import InputError
+from vigil.yamlload import TextDatesLoader, keys_at, load_yaml, suggest
 
 #: how long a note stands as a current reading unless it says otherwise: longer than any
 #: scenario set's memory (56 days), so a note is read on the whole memory grid, and its
@@ -163,14 +164,9 @@ def parse_notes(path: Path, text: str | None) -> NotesFile:
     return parsed
 
 
-class TextDates(yaml.SafeLoader):
-    """Safe YAML with dates kept as text."""
+class TextDates(TextDatesLoader):
+    """Safe YAML with dates kept as text (and duplicate keys refused by :func:`_yaml`)."""
 
-
-TextDates.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
 
 _HINT = "fix the file (docs/NOTES.md describes every key) and load it again"
 
@@ -178,11 +174,9 @@ _HINT = "fix the file (docs/NOTES.md describes every key) and load it again"
 def _yaml(path: Path, text: str | None):
     if text is None:
         raise InputError(f"{path}: no such notes file", "check the path, or `vigil note add`")
-    try:
-        # dates stay text, so that pydantic names a bad one (YAML would crash on 2030-02-30)
-        data = yaml.load(text, Loader=TextDates)  # TextDates is a SafeLoader
-    except yaml.YAMLError as e:
-        raise InputError(f"{path}: not valid YAML ({e})".replace("\n", " "), _HINT) from None
+    # dates stay text, so that pydantic names a bad one (YAML would crash on 2030-02-30);
+    # a key given twice is an error naming both lines
+    data, _ = load_yaml(text, str(path), dates_as_text=True, hint=_HINT)
     if data is None:
         return {"notes": []}
     if not isinstance(data, dict):
@@ -191,7 +185,9 @@ def _yaml(path: Path, text: str | None):
 
 
 def _where(e: ValidationError, data: dict) -> str:
-    err = e.errors()[0]
+    errors = e.errors()
+    # a misspelt key first: the key it stands for, reported missing, is the same mistake
+    err = next((x for x in errors if x["type"] == "extra_forbidden"), errors[0])
     loc = list(err["loc"])
     where = "the file"
     if len(loc) >= 2 and loc[0] == "notes" and isinstance(loc[1], int):
@@ -202,7 +198,8 @@ def _where(e: ValidationError, data: dict) -> str:
     key = ".".join(str(x) for x in loc) or "the note"
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
-        msg = "unknown key"
+        known = keys_at(NotesFile, err["loc"][:-1]) or []
+        msg = f"unknown key; {suggest(str(err['loc'][-1]), known)}"
     elif err["type"] == "missing":
         msg = "required key missing"
     return f"{where}, {key}: {msg}"

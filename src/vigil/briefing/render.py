@@ -6,8 +6,10 @@ Blocks are plain tuples so the document builder stays pure and testable:
 
 All text may come from sources (headlines, series names) and is untrusted: the HTML escapes
 every string and only ``http(s)`` links become anchors; Markdown escapes the characters that
-would break a table or start markup. Images are embedded as base64 ``data:`` URIs so the
-HTML works offline, and the PDF is printed from that HTML by headless Chromium.
+would break a table or start markup; control and bidirectional characters are shown as
+escapes (a right-to-left override would reorder what the reader sees). Images are embedded
+as base64 ``data:`` URIs so the HTML works offline, and the PDF is printed from that HTML
+by headless Chromium.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from vigil.display import neutralise
 from vigil.errors import InputError
 
 CSS = """
@@ -33,8 +36,9 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
 
 
 def md_escape(text: object) -> str:
-    """Text from sources made inert in Markdown (no markup, no table breaks, one line)."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    """Text from sources made inert in Markdown (no markup, no table breaks, one line, no
+    control or bidi characters)."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(neutralise(text).split()))
 
 
 def safe_url(url: str | None) -> str | None:
@@ -66,7 +70,8 @@ def to_markdown(blocks: list[tuple]) -> str:
                 )
                 + "\n"
             )
-    return "\n".join(out)
+    # Strings the builder did not escape (labels, numbers) get the same guard.
+    return neutralise("\n".join(out))
 
 
 def to_html(blocks: list[tuple], title: str) -> str:
@@ -100,7 +105,7 @@ def to_html(blocks: list[tuple], title: str) -> str:
                 )
                 items.append(f'<li id="{e(rid)}">[{e(rid)}] {e(_plain(text))}{anchor}</li>')
             body.append(f'<ol class="refs">{"".join(items)}</ol>')
-    return (
+    return neutralise(
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         f"img-src data:; style-src 'unsafe-inline'\"><title>{e(title)}</title>"

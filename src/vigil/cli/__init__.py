@@ -19,7 +19,7 @@ from vigil import settings, sources
 from vigil.briefing.render import chromium
 from vigil.cli import analyst  # registers note, notes, documents
 from vigil.cli.brief import brief
-from vigil.cli.common import DEFAULT_DB, DbOption, _handle_errors, app, out
+from vigil.cli.common import DEFAULT_DB, DbOption, _handle_errors, app, open_store, out
 from vigil.cli.forecast import backtest  # noqa: F401  (registers backtest, forecast)
 from vigil.cli.indicators import indicators
 from vigil.cli.ingest import _print_reports, _run_batches, status
@@ -27,7 +27,6 @@ from vigil.cli.scenarios import _setup, assess_cmd, pct, replay_and_store
 from vigil.cli.serve import serve  # noqa: F401  (registers serve)
 from vigil.errors import UsageError
 from vigil.ingest import plan_folder
-from vigil.store import connect
 from vigil.watch import parse_date
 
 __all__ = ["app", "run"]
@@ -56,7 +55,7 @@ def demo(
         )
     out.print(f"Building the evidence store {db} from {data} …", highlight=False)
     work, skipped = plan_folder(data, sources.all_adapters())
-    con = connect(db)
+    con = open_store(db, write=True, create=True)
     reports, failures = _run_batches(con, work, False, None, quiet=False)
     _print_reports(reports, skipped, "text", failures)
     con.close()

@@ -24,14 +24,15 @@ from vigil.cli.common import (
     _handle_errors,
     app,
     err,
+    open_store,
     out,
     safe,
 )
 from vigil.documents.load import DocumentLoad, load_documents
 from vigil.errors import UsageError, VigilError
 from vigil.specs import load_theatre
-from vigil.store import connect
 from vigil.text.match import match_documents
+from vigil.watch import parse_date
 
 note_app = typer.Typer(help="Add or withdraw a graded analyst note (docs/NOTES.md).")
 app.add_typer(note_app, name="note")
@@ -50,7 +51,7 @@ def ingest_documents(
     if not paths and manifest is None:
         raise UsageError("no documents given", "vigil ingest documents PATH... [--manifest FILE]")
     spec = load_theatre(theatre)
-    con = connect(db)
+    con = open_store(db, write=True, create=True)
     try:
         loads = load_documents(con, paths, manifest=manifest, folder=folder)
         matched = _matches(con, spec, [d for d in loads if d.action in ("new", "updated")])
@@ -113,7 +114,7 @@ def ingest_notes(paths: list[Path], theatre: str, db: Path, fmt: str) -> None:
     if not paths:
         raise UsageError("no notes file given", "vigil ingest notes FILE...")
     spec = load_theatre(theatre)
-    con = connect(db)
+    con = open_store(db, write=True, create=True)
     reports, failures = [], []
     for p in paths:
         try:
@@ -185,6 +186,7 @@ def note_add(
 ) -> None:
     """Append a graded note to FILE and load FILE (the file is left as it was if the load
     fails)."""
+    observed = parse_date(observed, "--observed").isoformat() if observed else None
     try:
         note = Note.model_validate({k: v for k, v in {
             "id": note_id, "indicator": indicator,
@@ -215,7 +217,7 @@ def note_withdraw(
 ) -> None:
     """Mark a note withdrawn in FILE and load FILE: it counts until that date (as it did at
     the time), never after; delete it from the file instead if it should never have counted."""
-    day = dt.date.fromisoformat(on) if on else dt.date.today()
+    day = parse_date(on, "--on") if on else dt.date.today()
     spec = load_theatre(theatre)
     before = withdraw_note(file, note_id, day, why)
     _load_or_restore(file, before, spec, db)
@@ -223,7 +225,7 @@ def note_withdraw(
 
 
 def _load_or_restore(file: Path, before: str, spec, db: Path) -> None:
-    con = connect(db)
+    con = open_store(db, write=True, create=True)
     try:
         report = load_notes(con, spec, file)
     except BaseException:
@@ -258,7 +260,7 @@ def notes_cmd(
     """The graded analyst notes in the store, with their grade, weight and basis."""
     _check_format(fmt)
     spec = load_theatre(theatre)
-    con = connect(db, read_only=True)
+    con = open_store(db)
     frame = notes_frame(con, spec.theatre.id)
     con.close()
     if indicator:
@@ -284,7 +286,7 @@ def documents_cmd(db: DbOption = DEFAULT_DB, fmt: FormatOption = "text") -> None
     """The analyst documents in the store: title, date, outlet, grade, passages."""
     _check_format(fmt)
     frame = (
-        connect(db, read_only=True)
+        open_store(db)
         .execute(
             "SELECT doc_id, title, published, date_precision, outlet, language, reliability, "
             "credibility, passages, path FROM analyst_documents ORDER BY published, doc_id"

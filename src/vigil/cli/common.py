@@ -15,7 +15,8 @@ from rich.markup import escape
 
 from vigil import __version__, settings
 from vigil.display import neutralise
-from vigil.errors import UsageError, VigilError
+from vigil.errors import StoreBusyError, StoreError, StoreOutdatedError, UsageError, VigilError
+from vigil.store import connect
 
 app = typer.Typer(
     add_completion=False,
@@ -38,11 +39,62 @@ def track(con):
     return con
 
 
+# How each command opens the store (every one through open_store):
+#
+# * creators, write=True, create=True: they load data, so a missing store is what they
+#   build: `ingest` (and `ingest documents|notes`), `demo`, `note add`, `note withdraw`;
+# * writers, write=True: they write derived tables (text matches in `prepare_evidence`,
+#   embeddings) or stored assessments, but refuse to create a missing store, which would
+#   only be a mistyped --db: `assess`, `replay`, `brief` (store assessments), `embed`, and,
+#   for their text matching only, `indicators`, `evidence`, `plot`, `simulate`,
+#   `backtest --model scenarios` — these last store nothing else, so when another process
+#   holds the store (`vigil serve`) they fall back to read-only, using the matches as
+#   they stand (cli.indicators._prepared);
+# * readers, read-only, so they run beside `vigil serve` (which opens read-only too):
+#   `status`, `rejects`, `notes`, `documents`, `forecast`, `backtest` (the forecaster).
+def open_store(db: Path, *, write: bool = False, create: bool = False):
+    """The store at ``db`` for the running command (closed when it ends).
+
+    Only a command that loads data may ``create`` it: to any other, a missing file is a
+    mistyped --db, and creating an empty store there would hide the mistake.
+    """
+    if not create and str(db) != ":memory:" and not Path(db).exists():
+        raise StoreError(
+            f"no store at {db}",
+            "check --db (or VIGIL_DB); `vigil ingest --data DIR` or `vigil demo` builds one",
+        )
+    if write:
+        return track(connect(db))
+    try:
+        return track(connect(db, read_only=True))
+    except duckdb.ConnectionException as exc:
+        # This process already has the store open for writing (a command run inside
+        # another, as `vigil demo` runs its steps), and DuckDB opens a file one way per
+        # process: share that way. No other process can hold it meanwhile anyway.
+        if "different configuration" not in str(exc):
+            raise
+        return track(connect(db))
+    except StoreOutdatedError as exc:
+        # A store from an older vigil: migrating is no change to its data, so a reader
+        # does it, as every command did before readers opened read-only; unless another
+        # process holds the store, when the error says what to do.
+        try:
+            connect(db).close()
+        except StoreBusyError:
+            raise exc from None
+    return track(connect(db, read_only=True))
+
+
 DbOption = Annotated[
     Path, typer.Option("--db", envvar="VIGIL_DB", help="DuckDB store (env VIGIL_DB).")
 ]
 DEFAULT_DB = Path(settings.SETTINGS["db"].default)
 FormatOption = Annotated[str, typer.Option("--format", help="text or json.")]
+#: the largest --limit: integer options are bounded so that no value overflows DuckDB's
+#: BIGINT or a date (a usage error instead of a store error)
+MAX_LIMIT = 10_000_000
+#: the longest --step, in days (ten years)
+MAX_STEP = 3650
 
 
 def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:

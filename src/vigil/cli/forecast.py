@@ -14,20 +14,20 @@ from rich.table import Column, Table
 from vigil import watch
 from vigil.cli.common import (
     DEFAULT_DB,
+    MAX_STEP,
     DbOption,
     FormatOption,
     _check_format,
     _handle_errors,
     app,
+    open_store,
     out,
-    track,
 )
 from vigil.cli.indicators import DEFAULT_DATA, DataOption
 from vigil.cli.scenarios import _setup
 from vigil.errors import UsageError
 from vigil.forecast import MODEL_IDS
 from vigil.forecast import panel as P  # noqa: N812
-from vigil.store import connect
 
 TASKS = ("acled-escalation",)
 HorizonsOption = Annotated[
@@ -63,7 +63,10 @@ def backtest(
         str, typer.Option("--theatre", help="With --model scenarios: the theatre.")
     ] = "belarus",
     step: Annotated[
-        int, typer.Option("--step", min=1, help="With --model scenarios: days between replays.")
+        int,
+        typer.Option(
+            "--step", min=1, max=MAX_STEP, help="With --model scenarios: days between replays."
+        ),
     ] = 14,
     horizon_days: Annotated[
         int, typer.Option("--horizon-days", min=8, max=730, help="With --model scenarios.")
@@ -77,20 +80,19 @@ def backtest(
 ) -> None:
     """Rolling-origin backtest with proper scores against no-change and base-rate baselines."""
     _check_format(fmt)
+    _check_years(first, last)
     if model and "scenarios" in model:
         _scenario_backtest(theatre, step, horizon_days, first, last, data, db, fmt)
         return
     if task not in TASKS:
         raise UsageError(f"unknown --task {task!r}", f"choose one of: {', '.join(TASKS)}")
-    if last < first:
-        raise UsageError("--to is before --from", "swap the years")
     from vigil.forecast.backtest import BacktestConfig, run_backtest  # heavy: fit-time only
     from vigil.forecast.predict import panel_builder
 
     horizons = tuple(horizon or P.HORIZONS)
     models = tuple(model or MODEL_IDS)
     config = BacktestConfig(first, last, horizons=horizons, models=models)
-    con = track(connect(db))
+    con = open_store(db)  # the forecaster reads the store and writes nothing to it
     build = panel_builder(con, data)
     counts = P.load_counts(con)
     origins = P.monthly_origins(counts.months[0].date().replace(day=15), dt.date(last, 12, 15))
@@ -102,6 +104,16 @@ def backtest(
         out.print_json(json.dumps(report))
         return
     _print_report(report)
+
+
+def _check_years(first: int, last: int) -> None:
+    """Years within the dates every command accepts (watch.EARLIEST to LATEST), in order."""
+    lo, hi = watch.EARLIEST.year, watch.LATEST.year
+    for option, year in (("--from", first), ("--to", last)):
+        if not lo <= year <= hi:
+            raise UsageError(f"{option} {year} is outside the years Vigil covers ({lo} to {hi})")
+    if last < first:
+        raise UsageError("--to is before --from", "swap the years")
 
 
 def _print_years(report: dict, horizon: int) -> None:
@@ -131,7 +143,9 @@ def _scenario_backtest(theatre, step, horizon_days, first, last, data, db, fmt) 
     """``--model scenarios``: replay the theatre's assessment and score resolvable outcomes."""
     from vigil.scenario_backtest import backtest_scenarios
 
-    con, spec, library, _ = _setup(db, theatre, data, None, quiet=fmt == "json", dated=False)
+    con, spec, library, _ = _setup(
+        db, theatre, data, None, quiet=fmt == "json", dated=False, stores=False
+    )
     report = backtest_scenarios(
         con, spec, library, horizon_days, step, dt.date(first, 1, 1), dt.date(last, 12, 31)
     )
@@ -291,8 +305,8 @@ def forecast(
     _check_format(fmt)
     if model not in MODEL_IDS:
         raise UsageError(f"unknown --model {model!r}", f"choose one of: {', '.join(MODEL_IDS)}")
-    con = track(connect(db))
     day = watch.parse_date(as_of) if as_of else dt.date.today()
+    con = open_store(db)  # read-only: the forecaster writes nothing
     from vigil.forecast.predict import forecast_table, panel_builder
 
     table = forecast_table(panel_builder(con, data), con, day, horizon, model)

@@ -17,21 +17,22 @@ from vigil.analyst.store import notes_in_force
 from vigil.assess import note_item
 from vigil.cli.common import (
     DEFAULT_DB,
+    MAX_LIMIT,
+    MAX_STEP,
     DbOption,
     FormatOption,
     _check_format,
     _handle_errors,
     app,
     err,
+    open_store,
     out,
     safe,
-    track,
 )
-from vigil.errors import UsageError
+from vigil.errors import StoreBusyError, UsageError
 from vigil.indicators.evidence import evidence_for
 from vigil.indicators.plot import histories, render_html, render_png
 from vigil.specs import TheatreSpec, load_theatre
-from vigil.store import connect
 from vigil.text import embed as text_embed
 
 TheatreOption = Annotated[
@@ -54,6 +55,7 @@ def _prepared(
     quiet: bool,
     rules: dict | None = None,
     dated: bool = True,
+    stores: bool = True,
 ):
     """Open the store, load the theatre (unless given loaded), bring matches (with the
     extra text ``rules``, e.g. outcome resolvers) and border distances up to date.
@@ -61,16 +63,34 @@ def _prepared(
     Returns the connection, the theatre and the as-of date (``as_of``, checked before any
     work, or the day the theatre's evidence covers, :func:`vigil.coverage.covered_until`;
     None when not ``dated`` and no ``as_of``: a backtest chooses its own dates).
+
+    A command that ``stores`` nothing itself (indicators, evidence, plot, simulate) writes
+    only text matches; when another process holds the store (`vigil serve`) it reads it
+    read-only instead, with the matches as they stand, and says so.
     """
     day = watch.parse_date(as_of) if as_of else None
     spec = theatre if isinstance(theatre, TheatreSpec) else load_theatre(theatre)
-    con = track(connect(db))
+    cache = Path(settings.get("cache"))
+    try:
+        con = open_store(db, write=True)
+    except StoreBusyError:
+        if stores:
+            raise
+        con = open_store(db)
+        err.print(
+            f"warning: {safe(db)} is held by another process (vigil serve?): read-only, "
+            "documents loaded since the last matching are not matched",
+            highlight=False,
+            markup=False,
+        )
+        watch.register_borders(con, spec, data, cache)
+        return con, spec, day or (coverage.covered_until(con, spec) if dated else None)
     with (
         err.status("matching documents to indicators…", spinner="dots")
         if (err.is_terminal and not quiet)
         else contextlib.nullcontext()
     ):
-        watch.prepare_evidence(con, spec, data, Path(settings.get("cache")), rules)
+        watch.prepare_evidence(con, spec, data, cache, rules)
     return con, spec, day or (coverage.covered_until(con, spec) if dated else None)
 
 
@@ -79,14 +99,14 @@ def _prepared(
 def indicators(
     theatre: TheatreOption = "belarus",
     as_of: Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)] = None,
-    evidence: Annotated[int, typer.Option("--evidence", min=0, help="Items each.")] = 3,
+    evidence: Annotated[int, typer.Option("--evidence", min=0, max=1000, help="Items each.")] = 3,
     data: DataOption = DEFAULT_DATA,
     db: DbOption = DEFAULT_DB,
     fmt: FormatOption = "text",
 ) -> None:
     """Every indicator's state, score, trend and top evidence as of a date."""
     _check_format(fmt)
-    con, spec, day = _prepared(db, theatre, data, as_of, quiet=fmt == "json")
+    con, spec, day = _prepared(db, theatre, data, as_of, quiet=fmt == "json", stores=False)
     values = watch.indicators_as_of(con, spec, day, evidence_limit=evidence)
     if fmt == "json":
         out.print_json(
@@ -141,14 +161,14 @@ def evidence_cmd(
     indicator: Annotated[str, typer.Argument(help="Indicator id (see `vigil indicators`).")],
     theatre: TheatreOption = "belarus",
     as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Most items.")] = 20,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="Most items.")] = 20,
     data: DataOption = DEFAULT_DATA,
     db: DbOption = DEFAULT_DB,
     fmt: FormatOption = "text",
 ) -> None:
     """The evidence items behind one indicator's value, with their links."""
     _check_format(fmt)
-    con, spec, day = _prepared(db, theatre, data, as_of, quiet=fmt == "json")
+    con, spec, day = _prepared(db, theatre, data, as_of, quiet=fmt == "json", stores=False)
     spec.indicator(indicator)  # a clear error for an unknown id
     items = evidence_for(con, spec, indicator, day, limit)
     notes = notes_in_force(con, spec.theatre.id, indicator, day)
@@ -194,7 +214,9 @@ def plot(
     indicator: Annotated[
         list[str] | None, typer.Option("--indicator", help="Only these (repeatable).")
     ] = None,
-    step: Annotated[int, typer.Option("--step", min=1, help="Days between points.")] = 7,
+    step: Annotated[
+        int, typer.Option("--step", min=1, max=MAX_STEP, help="Days between points.")
+    ] = 7,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the PNG and HTML.")] = Path(
         "out"
     ),
@@ -205,7 +227,7 @@ def plot(
     first, last = watch.parse_date(start, "--from"), watch.parse_date(end, "--to")
     if last < first:
         raise UsageError("--to is before --from", "swap the dates")
-    con, spec, _ = _prepared(db, theatre, data, None, quiet=False)
+    con, spec, _ = _prepared(db, theatre, data, None, quiet=False, stores=False)
     for ind in indicator or []:
         spec.indicator(ind)
     frames = histories(con, spec, first, last, indicator or None, step)
@@ -221,7 +243,8 @@ def plot(
 def embed_cmd(
     theatre: TheatreOption = "belarus",
     threshold: Annotated[
-        float, typer.Option("--threshold", help="Cosine a headline must reach.")
+        float,
+        typer.Option("--threshold", min=-1.0, max=1.0, help="Cosine a headline must reach."),
     ] = text_embed.THRESHOLD,
     precision: Annotated[
         str, typer.Option("--precision", help="auto, float32 or bfloat16.")
@@ -238,7 +261,7 @@ def embed_cmd(
     _check_format(fmt)
     spec = load_theatre(theatre)
     embedder = text_embed.load_embedder(precision=precision)
-    con = track(connect(db))
+    con = open_store(db, write=True)
     todo = [0]
 
     def progress(done: int, total: int) -> None:

@@ -15,6 +15,7 @@ from rich.table import Table
 from vigil import settings, sources
 from vigil.cli.common import (
     DEFAULT_DB,
+    MAX_LIMIT,
     DbOption,
     FormatOption,
     _check_format,
@@ -23,13 +24,13 @@ from vigil.cli.common import (
     _state,
     app,
     err,
+    open_store,
     out,
     safe,
 )
 from vigil.errors import UsageError, VigilError
 from vigil.ingest import BatchReport, NotLoaded, ingest_file, plan_folder
 from vigil.sources.http import Fetcher
-from vigil.store import connect
 from vigil.store.status import store_status
 
 
@@ -111,7 +112,7 @@ def ingest(
     if manifest is not None:
         raise UsageError("--manifest lists documents: `vigil ingest documents --manifest FILE`")
     work, skipped = _ingest_plan(source, paths or [], data, live, _parse_options(option or []))
-    con = connect(db)
+    con = open_store(db, write=True, create=True)
     reports, failures = _run_batches(con, work, force, max_reject_share, quiet=fmt == "json")
     _print_reports(reports, skipped, fmt, failures)
     _exit_on_failures(failures, fmt)
@@ -185,8 +186,25 @@ def _run_batches(con, work, force, share, *, quiet: bool):
                 if _state["debug"]:
                     raise
                 failures.append(Failure(str(path), exc.message, exc.hint))
+            except Exception as exc:  # a bug: named, and the other files still load
+                if _state["debug"]:
+                    raise
+                failures.append(_bug(path, exc))
             progress.advance(task)
     return reports, failures
+
+
+def _bug(path: Path, exc: Exception) -> Failure:
+    """A failure no error of Vigil's explains (damaged input is an InputError by then):
+    its type and message, and how to report it. KeyboardInterrupt is no Exception: it
+    still stops the run."""
+    text = " ".join(str(exc).split()) or "(no message)"
+    return Failure(
+        str(path),
+        f"{path}: {type(exc).__name__}: {text}",
+        "this is a bug in vigil, not in the file: run again with --debug and report it "
+        "with the command you ran",
+    )
 
 
 def _exit_on_failures(failures: list[Failure], fmt: str) -> None:
@@ -273,7 +291,7 @@ def _print_reports(
 def status(db: DbOption = DEFAULT_DB, fmt: FormatOption = "text") -> None:
     """Per source: records, date range, rejects and the last batch."""
     _check_format(fmt)
-    con = connect(db)
+    con = open_store(db)
     info = store_status(con)
     if fmt == "json":
         out.print_json(json.dumps(info))
@@ -306,13 +324,15 @@ def status(db: DbOption = DEFAULT_DB, fmt: FormatOption = "text") -> None:
 @_handle_errors
 def rejects(
     source: Annotated[str | None, typer.Option("--source", help="Only this source.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Most rows to show.")] = 20,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=MAX_LIMIT, help="Most rows to show.")
+    ] = 20,
     db: DbOption = DEFAULT_DB,
     fmt: FormatOption = "text",
 ) -> None:
     """Rows that could not be loaded, with file, line and reason."""
     _check_format(fmt)
-    con = connect(db)
+    con = open_store(db)
     where, params = ("WHERE source = ?", [source]) if source else ("", [])
     rows = con.execute(
         f"SELECT batch_id, source, input, line, error_type, reason, raw FROM rejects {where} "

@@ -15,6 +15,7 @@ from vigil import assess as A  # noqa: N812
 from vigil import watch
 from vigil.cli.common import (
     DEFAULT_DB,
+    MAX_STEP,
     DbOption,
     FormatOption,
     _check_format,
@@ -44,14 +45,18 @@ HorizonOption = Annotated[
 ]
 
 
-def _setup(db, theatre: str, data, as_of: str | None, *, quiet: bool, dated: bool = True):
+def _setup(
+    db, theatre: str, data, as_of: str | None, *, quiet: bool, dated: bool = True,
+    stores: bool = True,
+):  # fmt: skip
     """The theatre and its scenario library, loaded once and checked before any work on the
     store, then :func:`_prepared`: (connection, theatre, library, as-of date)."""
     spec = load_theatre(theatre)
     library = load_scenarios(spec)
     con, spec, day = _prepared(
-        db, spec, data, as_of, quiet=quiet, rules=library.text_rules(), dated=dated
-    )
+        db, spec, data, as_of, quiet=quiet, rules=library.text_rules(), dated=dated,
+        stores=stores,
+    )  # fmt: skip
     return con, spec, library, day
 
 
@@ -240,7 +245,9 @@ def _example(evidence: list[dict], width: int, *, source: bool = False) -> str:
 def replay(
     start: Annotated[str, typer.Option("--from", help="First date, YYYY-MM-DD.")],
     end: Annotated[str, typer.Option("--to", help="Last date, YYYY-MM-DD.")],
-    step: Annotated[int, typer.Option("--step", min=1, help="Days between assessments.")] = 14,
+    step: Annotated[
+        int, typer.Option("--step", min=1, max=MAX_STEP, help="Days between assessments.")
+    ] = 14,
     theatre: TheatreOption = "belarus",
     horizon: HorizonOption = 90,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the charts.")] = Path("out"),
@@ -318,7 +325,10 @@ def simulate_cmd(
     as_of: AsOfOption = None,
     horizon: HorizonOption = 90,
     paths: Annotated[int, typer.Option("--paths", min=100, max=2_000_000)] = 100_000,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same run).")] = 0,
+    seed: Annotated[
+        int,
+        typer.Option("--seed", min=0, max=2**32 - 1, help="Random seed (same seed, same run)."),
+    ] = 0,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Also write a chart of the reach curves here.")
     ] = None,
@@ -334,7 +344,7 @@ def simulate_cmd(
             f"{A.NOW_DAYS}-day assessment",
             f"use --horizon {A.NOW_DAYS + 1} or more (vigil assess covers short horizons)",
         )
-    con, spec, library, day = _setup(db, theatre, data, as_of, quiet=fmt == "json")
+    con, spec, library, day = _setup(db, theatre, data, as_of, quiet=fmt == "json", stores=False)
     # one load of the store for both horizons (the end's and the simulation's start)
     reads = {
         "reader": A.reader_for(con, spec, library, day, (horizon, A.NOW_DAYS)),

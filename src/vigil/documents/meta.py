@@ -23,10 +23,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from vigil.errors import InputError
+from vigil.yamlload import load_yaml, suggest
 
 KEYS = (
     "id",
@@ -148,8 +148,11 @@ def check_keys(layer: Mapping[str, object], where: str) -> dict[str, object]:
     allowed = ", ".join(KEYS)
     for key in layer:
         if key not in KEYS:
+            close = suggest(str(key), KEYS)
+            hint = close if close.startswith("did you") else ""
             raise DocumentError(
-                f"{where}: unknown metadata key {key!r}", f"the allowed keys are: {allowed}"
+                f"{where}: unknown metadata key {key!r}" + (f"; {hint}" if hint else ""),
+                f"the allowed keys are: {allowed}",
             )
     out = dict(layer)
     if "source" in out:
@@ -195,24 +198,11 @@ def merge(layers: list[tuple[str, Mapping[str, object]]]) -> MetaModel:
     return _validate(data, origin)
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML with dates kept as text: YAML itself would crash on ``2025-02-30`` instead
-    of letting :func:`parse_published` name the key and the file."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
 def load_yaml_mapping(text: str, where: str) -> dict[str, object]:
-    """A YAML mapping (empty text gives ``{}``); bad syntax or another shape is an error."""
-    try:
-        data = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        detail = " ".join(str(exc).split())
-        raise DocumentError(f"{where}: not valid YAML ({detail})", "fix the syntax") from None
+    """A YAML mapping (empty text gives ``{}``); bad syntax, a key given twice or another
+    shape is an error. Dates stay text: YAML itself would crash on ``2025-02-30`` instead
+    of letting :func:`parse_published` name the key and the file."""
+    data, _ = load_yaml(text, where, error=DocumentError, dates_as_text=True)
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -24,11 +24,16 @@ from vigil.sources import acled_api
 from vigil.sources.base import Adapter, Reader, Stage
 from vigil.sources.http import Fetched, Fetcher
 from vigil.sources.tabular import (
+    MAX_COUNT,
+    Range,
     check_required,
     header_names,
+    latest_date,
     locate_csv_records,
+    range_checks,
     read_csv_sql,
     reject_beyond_body,
+    settle_keys,
     stage_select,
 )
 
@@ -132,7 +137,24 @@ _EVENT_REJECT = f"""CASE
         THEN 'inter1 ''' || src.inter1 || ''' is not an actor type (0-8 or a label)'
     WHEN TRY_CAST(trim(src.inter2) AS INTEGER) NOT BETWEEN 0 AND 8
         THEN 'inter2 ''' || src.inter2 || ''' is not an actor type (0-8 or a label)'
+    /*ranges*/
 END"""
+# ACLED's data begin in 1997 (its African coverage; other regions start later).
+EARLIEST = date(1997, 1, 1)
+
+
+def event_ranges() -> list[Range]:
+    """Plausible ranges of an event row (the run date bounds it: files carry no date)."""
+    return [
+        # an event ACLED coded: from its first year to the run date (no file date to use)
+        Range("event_date", _DATE, EARLIEST, latest_date(), text="src.event_date"),
+        # deaths of one event: a count, never more than everyone alive
+        Range(
+            "fatalities", "TRY_CAST(src.fatalities AS DOUBLE)", 0, MAX_COUNT, text="src.fatalities"
+        ),
+    ]
+
+
 _SEA = (
     f"((ca.alias_norm IS NOT NULL AND ca.iso3 IS NULL) OR (ca.alias_norm IS NULL "
     f"AND regexp_matches(lower(src.country), '{_SEA_WORDS}')))"
@@ -212,7 +234,8 @@ class EventReader(Reader):
         names = header_names(path, ",")
         check_required(path, names, EVENT_REQUIRED, self.label)
         _register(con)
-        stage = stage_select(con, path, table, EVENT_SELECT, _read(path, names), joins=EVENT_JOINS)
+        select = EVENT_SELECT.replace("/*ranges*/", range_checks(event_ranges()))
+        stage = stage_select(con, path, table, select, _read(path, names), joins=EVENT_JOINS)
         notes = list(stage.notes)
         beyond = reject_beyond_body(con, table)
         if beyond:
@@ -232,7 +255,8 @@ class EventReader(Reader):
                 notes.append(f"{total} events {what}, country left empty ({listed}){hint}")
         con.execute(f"ALTER TABLE {table} DROP COLUMN _country_name")
         con.execute(f"ALTER TABLE {table} DROP COLUMN _sea")
-        return replace(stage, notes=tuple(notes))
+        stage = replace(stage, notes=tuple(notes))
+        return settle_keys(con, table, stage, self, path, key="event_id_cnty")
 
     def locate(self, path: Path, raws: list[str]) -> dict[str, int]:
         return locate_csv_records(path, raws)
@@ -388,6 +412,19 @@ def _agg_select(p: _Plan) -> str:
             f"CASE WHEN {end} > DATE '{p.as_of}' THEN "
             f'\'{{"partial": true, "as_of": "{p.as_of}"}}\' END'
         )
+    ranges = [
+        # a period ACLED counted: from its first year to the file's as-of date (a later
+        # period cannot have been counted yet), else to the run date
+        Range(
+            "/".join(p.period_cols),
+            start,
+            EARLIEST,
+            p.as_of or latest_date(),
+            text="concat_ws('/', " + ", ".join(f"src.{x}" for x in p.period_cols) + ")",
+        ),
+        # events or deaths of one country and period: a count, never more than everyone alive
+        Range("", num, 0, MAX_COUNT, text=text, column_sql="m.col"),
+    ]
     c = f"src.{p.country}"
     period_text = _q("concat_ws('/', " + ", ".join(f"src.{x}" for x in p.period_cols) + ")")
     bad = "' || m.col || ' ''' || " + text + " || '''"
@@ -408,6 +445,7 @@ def _agg_select(p: _Plan) -> str:
              WHEN {text} IS NULL THEN m.col || ' is empty'
              WHEN {num} IS NULL THEN '{bad} is not a number'
              WHEN {num} < 0 THEN '{bad} is negative'
+             {range_checks(ranges)}
         END AS _reject"""
 
 
@@ -428,13 +466,7 @@ def _reject_conflicts(con, table: str, column: str) -> None:
               GROUP BY geo) AS k
         WHERE t.geo = k.geo AND vigil_norm_name(t._name) <> vigil_norm_name(k.keep)
           AND t._reject IS NULL""")
-    # The same key twice with different values: neither can be trusted over the other.
-    con.execute(f"""
-        UPDATE {table} SET _reject = 'another row of this file gives ' || source_id
-            || ' a different value'
-        WHERE _reject IS NULL AND source_id IN (
-            SELECT source_id FROM {table} WHERE _reject IS NULL
-            GROUP BY source_id HAVING count(DISTINCT value) > 1)""")
+    # The same key twice with different content: the ingest's one rule (settle_keys).
 
 
 class AggregateReader(Reader):
@@ -469,6 +501,7 @@ class AggregateReader(Reader):
             )
         stage = stage_select(con, path, table, _agg_select(plan), _read(path, names), joins=joins)
         _reject_conflicts(con, table, plan.country)
+        stage = settle_keys(con, table, stage, self, path, key="key")
         con.execute(f"ALTER TABLE {table} DROP COLUMN _name")
         notes = list(stage.notes + plan.notes)
         partial = con.execute(

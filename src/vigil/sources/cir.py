@@ -12,19 +12,24 @@ publication time; CIR verifies and geolocates a social-media post and maps it wi
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from vigil import countries, taxonomy
 from vigil.sources.base import Adapter, Reader, Stage
 from vigil.sources.http import Fetched, Fetcher
 from vigil.sources.tabular import (
+    Range,
     check_required,
     header_names,
     in_file_order,
+    latest_date,
     locate_csv_records,
+    range_checks,
     read_csv_sql,
     reject_beyond_body,
     restore_file_order,
+    settle_keys,
     stage_select,
 )
 
@@ -91,6 +96,17 @@ def _contradicts(column: str, what: str) -> str:
              || 'mistyped; correct the date or the {what} in the file and ingest again'"""
 
 
+# The map records Russia's build-up around Ukraine, which began in spring 2021: no
+# incident it maps predates 2021 (the 2022 file starts on 2022-01-01).
+EARLIEST = date(2021, 1, 1)
+
+
+def ranges() -> list[Range]:
+    """Plausible ranges of a row (the run date bounds it: the file carries no date)."""
+    # an incident the map recorded: from the build-up to the run date
+    return [Range("date", _DATE, EARLIEST, latest_date(), text="src.date")]
+
+
 _LAT = "TRY_CAST(src.lat AS DOUBLE)"
 _LON = "TRY_CAST(src.lon AS DOUBLE)"
 
@@ -107,6 +123,7 @@ _REJECT = f"""CASE
     WHEN src.lon IS NOT NULL AND {_LON} IS NULL THEN 'lon ''' || src.lon || ''' is not a number'
     WHEN abs({_LAT}) > 90 OR abs({_LON}) > 180
         THEN 'lat/lon ' || src.lat || ',' || src.lon || ' is outside the globe'
+    /*ranges*/
 END"""
 
 # A few entry ids were reused for different incidents (two convoys filed under one id on
@@ -127,6 +144,8 @@ _REUSED = f"""SELECT t.rowid AS rid, t.source_id, left({_INCIDENT_KEY}, 8) AS su
                SELECT source_id FROM {{table}} WHERE _reject IS NULL
                GROUP BY 1 HAVING count(DISTINCT {_INCIDENT_KEY}) > 1) r USING (source_id)
            WHERE t._reject IS NULL"""
+
+COPIES_RULE = "copies of one incident (same date, title, lat, lon): the first in the file kept"
 
 SELECT = f"""
     src.entry AS source_id,
@@ -189,7 +208,8 @@ class MonitorReader(Reader):
             ),
             names,
         )
-        stage = stage_select(con, path, table, SELECT, source, raw_sql=raw, joins=JOINS)
+        select = SELECT.replace("/*ranges*/", range_checks(ranges()))
+        stage = stage_select(con, path, table, select, source, raw_sql=raw, joins=JOINS)
         restore_file_order(con, table)
         notes = list(stage.notes)
         beyond = reject_beyond_body(con, table)
@@ -220,7 +240,12 @@ class MonitorReader(Reader):
             listed = ", ".join(f"{name!r} ×{n}" for name, n in unmapped[:10])
             notes.append(f"country names with no ISO3 (country left empty): {listed}")
         con.execute(f"ALTER TABLE {table} DROP COLUMN _unmapped")
-        return Stage(stage.rows_in, stage.rejects, tuple(notes))
+        stage = Stage(stage.rows_in, stage.rejects, tuple(notes))
+        # Rows left under one id now agree on the incident (date, title, place) and differ in
+        # a link or a detail: copies of one incident, of which the first in the file is kept.
+        return settle_keys(
+            con, table, stage, self, path, key="entry", resolve=("rowid", COPIES_RULE)
+        )
 
     def locate(self, path: Path, raws: list[str]) -> dict[str, int]:
         return locate_csv_records(path, raws)

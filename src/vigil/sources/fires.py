@@ -10,8 +10,9 @@ so rows_in counts cells and the notes give the input rows (see :mod:`vigil.sourc
   ``{"vintage": "archive"}`` (about a fifth of its war-fire counts were later revised).
 * ``area_assessed_as_controlled_by_russia.csv``: area in m² → ``fires.area_russia_controlled_km2``
   and its daily/7-day/30-day changes (km²), plus the share of Ukraine in percent. The
-  file repeats 2026-04-04 (same area, different changes): one copy is kept per value (the
-  ingest's deterministic tie-break), the other counted as a duplicate and named in the notes.
+  file repeats 2026-04-04 (same area, different changes): the identical cells count as
+  duplicates, the differing ones are rejected (the ingest's one key rule, see
+  :mod:`vigil.store.merge`), and the date is named in the notes.
 * ``meta-estimate-deaths.csv``: *model output*, not data (the README warns against using it
   as ground truth) → ``economist_model.<type>.<column>`` (estimate, ci_*, pi_*), geo from
   ``country``, attrs ``{"model_output": true}``; ``days_since_invasion`` is a day counter,
@@ -28,6 +29,7 @@ from __future__ import annotations
 import re
 from abc import abstractmethod
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 from vigil import countries
@@ -40,6 +42,7 @@ from vigil.sources.series import (
     cells_note,
     csv_rows,
     dumps,
+    value_range,
 )
 
 # FIRMS data for a day are complete hours after it ends; the Economist updates daily.
@@ -79,8 +82,29 @@ _BASIS = "end of day + 1d (war-fire counts: FIRMS day complete after it ends; da
 AREA_BASIS = "end of day + 1d (area: daily control-map assessments, published that evening)"
 
 
+# Ukraine's area, 603,628 km², in the file's m²: no held area or change can exceed it.
+UKRAINE_M2 = 603_628e6
+RANGES = [
+    # fires and their means are counts: never negative
+    value_range(0, None, where="src.unit LIKE 'fires per day%'"),
+    # a share of the area under cloud
+    value_range(0, 1, where="src.unit = 'share of area under cloud'"),
+    # the held area: none of it to all of Ukraine
+    value_range(0, UKRAINE_M2, where="src.col = 'area_assessed_as_russia_controlled'"),
+    # a change of the held area: at most all of Ukraine either way
+    value_range(-UKRAINE_M2, UKRAINE_M2, where="src.col LIKE 'change_in_area%'"),
+    # a percentage of Ukraine
+    value_range(0, 100, where="src.unit = 'percent of Ukraine'"),
+]
+# The war-fire model counts from the invasion (its files start 2022-02-22); January 2022
+# leaves room for a pre-invasion baseline.
+EARLIEST = date(2022, 1, 1)
+
+
 def _daily(available: str | None = None, basis: str = _BASIS) -> str:
     return cell_select(
+        earliest=EARLIEST,
+        ranges=RANGES,
         period=_DATE,
         period_end=_DATE,
         freq="D",
@@ -139,8 +163,8 @@ class _WideReader(RecordReader):
         repeated = sorted(d for d, n in seen.items() if n > 1)
         if repeated:
             parsed.notes.append(
-                f"dates repeated (one copy kept per value, the other counted as "
-                f"a duplicate): {', '.join(repeated)}"
+                "dates repeated (identical values counted as duplicates, differing values "
+                f"rejected): {', '.join(repeated)}"
             )
         return parsed
 

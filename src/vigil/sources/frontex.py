@@ -15,6 +15,7 @@ preliminary detections in the middle of the following month and updates its down
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,7 @@ from vigil import countries
 from vigil.errors import InputError
 from vigil.sources.base import Adapter, Stage
 from vigil.sources.http import Fetched, Fetcher
-from vigil.sources.tabular import CsvReader, CsvSpec
+from vigil.sources.tabular import MAX_COUNT, CsvReader, CsvSpec, Range, latest_date
 
 if TYPE_CHECKING:
     import duckdb
@@ -61,7 +62,22 @@ SELECT = f"""
         WHEN {_N} IS NULL OR NOT isfinite({_N}) OR {_N} < 0
             THEN 'n ' || coalesce('''' || src.n || '''', 'empty')
                  || ' is not a count of detections'
+        /*ranges*/
     END AS _reject"""
+
+# Frontex's monthly IBC detections begin in January 2009.
+EARLIEST = date(2009, 1, 1)
+
+
+def ranges() -> list[Range]:
+    """Plausible ranges of a row (the run date bounds it: the file carries no date)."""
+    return [
+        # a month Frontex counted: from its first to the run date
+        Range("month", _MONTH, EARLIEST, latest_date(), text="src.month"),
+        # people detected on one route in one month: never more than everyone alive
+        Range("n", _N, 0, MAX_COUNT, text="src.n"),
+    ]
+
 
 SPEC = CsvSpec(
     kind="observations",
@@ -69,6 +85,7 @@ SPEC = CsvSpec(
     patterns=("frontex*.csv",),
     required=("month", "route", "type", "nat", "n"),
     select=SELECT,
+    ranges=ranges,
 )
 
 

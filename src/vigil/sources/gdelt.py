@@ -13,14 +13,21 @@ from __future__ import annotations
 import re
 import tempfile
 import zipfile
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from vigil import countries, taxonomy
 from vigil.errors import InputError
 from vigil.sources.base import Adapter, Reader, Stage, first_line, locate_lines
 from vigil.sources.http import Fetched, Fetcher
-from vigil.sources.tabular import read_csv_sql, stage_select
+from vigil.sources.tabular import (
+    Range,
+    latest_date,
+    range_checks,
+    read_csv_sql,
+    settle_keys,
+    stage_select,
+)
 
 COLUMNS = [
     "GLOBALEVENTID",
@@ -118,7 +125,60 @@ _REJECT = """CASE
         THEN 'GoldsteinScale ''' || src.GoldsteinScale || ''' is not a number'
     WHEN src.AvgTone IS NOT NULL AND TRY_CAST(src.AvgTone AS DOUBLE) IS NULL
         THEN 'AvgTone ''' || src.AvgTone || ''' is not a number'
+    /*ranges*/
 END"""
+
+# The first 15-minute export of the GDELT 2.0 event feed (20150218230000).
+FEED_START = date(2015, 2, 18)
+# GDELT dates an event by the day the article says it happened, which it resolves up to a
+# year back ("last year's attack"); a year and a day allows for a leap year.
+LOOKBACK = timedelta(days=366)
+# SQLDATE is a local calendar day, the file's stamp UTC: an event in a zone ahead of UTC
+# can carry the next day's date.
+AHEAD = timedelta(days=1)
+
+
+def file_stamp(path: Path) -> date | None:
+    """The date in an export's name (``20180101000000.export.CSV``), None if not a date."""
+    try:
+        return datetime.strptime(path.name[:8], "%Y%m%d").date()
+    except ValueError:
+        return None
+
+
+def ranges(path: Path) -> list[Range]:
+    """The plausible range of each typed column, for the export file ``path``."""
+    stamp = file_stamp(path)
+    last = stamp + AHEAD if stamp else latest_date()
+    first = max(FEED_START - LOOKBACK, stamp - LOOKBACK) if stamp else FEED_START - LOOKBACK
+    sqldate = "try_strptime(src.SQLDATE, '%Y%m%d')::DATE"
+    added = "try_strptime(src.DATEADDED, '%Y%m%d%H%M%S')::DATE"
+    return [
+        # an event this file reports, dated up to a year before it; GDELT 2.0 begins 2015-02-18
+        Range("SQLDATE", sqldate, first, last, text="src.SQLDATE"),
+        # the batch that first saw the event: from the feed's start to this file's own batch
+        Range("DATEADDED", added, FEED_START, last, text="src.DATEADDED"),
+        # the Goldstein scale is defined on -10…+10 (CAMEO codebook)
+        Range(
+            "GoldsteinScale",
+            "TRY_CAST(src.GoldsteinScale AS DOUBLE)",
+            -10,
+            10,
+            text="src.GoldsteinScale",
+        ),
+        # tone = % positive words - % negative words of the articles: within -100…+100
+        Range("AvgTone", "TRY_CAST(src.AvgTone AS DOUBLE)", -100, 100, text="src.AvgTone"),
+        # a count of mentions
+        Range(
+            "NumMentions", "TRY_CAST(src.NumMentions AS INTEGER)", 0, None, text="src.NumMentions"
+        ),
+    ]
+
+
+def select_for(path: Path) -> str:
+    """The select for ``path``: its date ranges follow the file's own stamp."""
+    return SELECT.replace("/*ranges*/", range_checks(ranges(path)))
+
 
 # Geo types 1 (country) and 5 (ADM1) are centroids, not places (SOURCES.md §1.1).
 _PRECISION = """CASE src.ActionGeo_Type
@@ -183,7 +243,9 @@ class ExportReader(Reader):
             _check_shape(path, text_path)
             columns = dict.fromkeys(COLUMNS, "VARCHAR")
             source = read_csv_sql(text_path, columns, delim="\t", header=False, quote="", escape="")
-            stage = stage_select(con, text_path, table, SELECT, source, raw_sql=RAW, joins=JOINS)
+            stage = stage_select(
+                con, text_path, table, select_for(path), source, raw_sql=RAW, joins=JOINS
+            )
         unmapped = con.execute(
             f"SELECT _fips, count(*) FROM {table} WHERE country IS NULL AND _fips IS NOT NULL "
             "GROUP BY 1 ORDER BY 2 DESC"
@@ -193,7 +255,8 @@ class ExportReader(Reader):
         if unmapped:
             listed = ", ".join(f"{code} ×{n}" for code, n in unmapped[:10])
             notes += (f"ActionGeo FIPS codes with no ISO3 (country left empty): {listed}",)
-        return Stage(stage.rows_in, stage.rejects, notes)
+        stage = Stage(stage.rows_in, stage.rejects, notes)
+        return settle_keys(con, table, stage, self, path, key="GLOBALEVENTID")
 
     def locate(self, path: Path, raws: list[str]) -> dict[str, int]:
         with _unzipped(path) as text_path:

@@ -28,6 +28,7 @@ The shared reading machinery is in :mod:`vigil.sources.series`.
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 
 from vigil import countries
@@ -42,6 +43,7 @@ from vigil.sources.series import (
     csv_rows,
     dumps,
     q,
+    value_range,
 )
 
 INDEX_RECENT = "index (1985-2019=100)"
@@ -128,6 +130,10 @@ class DailyReader(RecordReader):
             period_name="DAY",
             period_format="YYYYMMDD",
             basis="end of day + 1d (GPR daily: counted from the day's papers, posted after)",
+            # the daily index begins on 1985-01-01
+            earliest=date(1985, 1, 1),
+            # indices and article counts are never negative
+            ranges=[value_range(0, None)],
             checks=[
                 (
                     disagrees,
@@ -205,6 +211,14 @@ class MonthlyReader(RecordReader):
             period_name="month",
             period_format="YYYY-MM-DD",
             basis="end of month + 10d (GPR monthly: released around the 10th of the next month)",
+            # the historical indices (GPRH*, GPRHC_*) begin in January 1900
+            earliest=date(1900, 1, 1),
+            ranges=[
+                # indices, article counts and shares are never negative…
+                value_range(0, None),
+                # …and a share of articles is at most all of them
+                value_range(None, 100, where=f"src.unit = '{PERCENT}'"),
+            ],
         )
 
 

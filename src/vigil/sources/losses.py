@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,13 +38,17 @@ from vigil.sources.series import (
     cell_select,
     dumps,
     json_array,
+    value_range,
 )
 from vigil.sources.tabular import (
     CsvReader,
     CsvSpec,
+    Range,
     check_required,
     header_names,
+    latest_date,
     read_csv_sql,
+    settle_keys,
     stage_select,
 )
 
@@ -69,8 +74,15 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
+# Day 1 of the full-scale invasion: the General Staff's tally and Oryx's lists start there.
+EARLIEST = date(2022, 2, 24)
+
+
 def _dated(basis: str = _BASIS, key: str = "src.series || '|' || src.geo") -> str:
     return cell_select(
+        earliest=EARLIEST,
+        # cumulative losses are never negative (corrections and changes are signed)
+        ranges=[value_range(0, None, where="src.unit = 'cumulative count'")],
         period=_DATE,
         period_end=_DATE,
         freq="D",
@@ -234,6 +246,7 @@ LOG_SELECT = f"""
     CASE WHEN {_TS} IS NULL
             THEN 'timestamp ' || coalesce('''' || src.timestamp || '''', 'empty')
                  || ' is not YYYY-MM-DD HH:MM:SS'{_REJECTS}
+        /*ranges*/
     END AS _reject"""
 
 SUMMARY_SELECT = f"""
@@ -247,6 +260,7 @@ SUMMARY_SELECT = f"""
     'as-of: last timestamp of oryx_log.csv beside it (the totals are its sums)' AS available_basis,
     NULL::VARCHAR AS url,
     CASE WHEN FALSE THEN NULL{_REJECTS}
+        /*ranges*/
     END AS _reject"""
 
 
@@ -257,7 +271,7 @@ class OryxReader(CsvReader):
         countries.register_reference_tables(con)
         names = header_names(path, ",")
         check_required(path, names, self.spec.required, self.label)
-        select, notes = self.spec.select, ()
+        select, notes = self.spec.compiled(), ()
         if "$asof" in select:
             as_of = _last_log_time(con, path)
             select = select.replace("$asof", f"'{as_of}'")
@@ -272,7 +286,20 @@ class OryxReader(CsvReader):
         ).fetchone()[0]
         if inferred:
             notes += (f"{inferred} rows under the mislabelled heading loaded as RUS",)
-        return Stage(stage.rows_in, stage.rejects, notes)
+        stage = Stage(stage.rows_in, stage.rejects, notes)
+        return settle_keys(con, table, stage, self, path, key=self.spec.key)
+
+
+def _log_ranges() -> list[Range]:
+    return [
+        # a change the scraper saw: from the invasion (Oryx's lists start there) to the run date
+        Range("timestamp", f"{_TS}::DATE", EARLIEST, latest_date(), text="src.timestamp"),
+    ]
+
+
+def _summary_ranges() -> list[Range]:
+    # a total of losses is never negative
+    return [Range("value", "TRY_CAST(src.value AS DOUBLE)", 0, None, text="src.value")]
 
 
 def _last_log_time(con: duckdb.DuckDBPyConnection, path: Path) -> str:
@@ -303,6 +330,7 @@ LOG = CsvSpec(
     patterns=("oryx_log*.csv",),
     required=("timestamp", "country", "category", "state", "value"),
     select=LOG_SELECT,
+    ranges=_log_ranges,
 )
 SUMMARY = CsvSpec(
     kind="observations",
@@ -310,6 +338,7 @@ SUMMARY = CsvSpec(
     patterns=("oryx_summary*.csv",),
     required=("country", "category", "state", "value"),
     select=SUMMARY_SELECT,
+    ranges=_summary_ranges,
 )
 
 

@@ -33,7 +33,9 @@ from vigil.sources.series import (
     dumps,
     json_array,
     q,
+    value_range,
 )
+from vigil.sources.tabular import MAX_COUNT
 
 # Date of the v4.0 countries file in the mirror (README): the values were public then.
 PUBLISHED = "2017-11-09"
@@ -119,6 +121,11 @@ class CountriesReader(RecordReader):
             period_name="year",
             period_format="YYYY",
             available=f"TIMESTAMP '{PUBLISHED}'",
+            # people and GDP are never negative; people never more than everyone alive
+            ranges=[
+                value_range(0, None),
+                value_range(None, MAX_COUNT, where="src.unit = 'persons'"),
+            ],
             checks=[
                 (
                     f"year({_YEAR}) NOT BETWEEN 1800 AND 2100",

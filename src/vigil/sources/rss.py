@@ -13,7 +13,7 @@ publisher's wrong future date can never make a headline visible later than it wa
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -22,9 +22,20 @@ from vigil.errors import FetchError, InputError
 from vigil.sources.base import Adapter, Reader, Reject, Stage, locate_lines
 from vigil.sources.http import Fetched, Fetcher
 from vigil.sources.rss_feed import fetch_feed, load_state, outlet_key, save_state
-from vigil.sources.tabular import CsvReader, CsvSpec, check_required
+from vigil.sources.tabular import (
+    MAX_COUNT,
+    CsvReader,
+    CsvSpec,
+    Range,
+    check_required,
+    latest_date,
+    range_checks,
+    settle_keys,
+)
 
 SERIES = "rss.feed_items_total"
+# RSS was created in March 1999 (RSS 0.9, Netscape): no feed item or count predates it.
+EARLIEST = date(1999, 3, 1)
 DEFAULT_FEEDS = (
     "https://feeds.bbci.co.uk/news/world/rss.xml",
     "https://www.theguardian.com/world/rss",
@@ -107,7 +118,19 @@ PARQUET_SELECT = f"""
                  || ' is not a time with a UTC offset'
         WHEN nullif(src.title, '') IS NULL AND nullif(src.link, '') IS NULL
             THEN 'title and link are both empty'
+    /*ranges*/
     END AS _reject"""
+
+
+def parquet_ranges() -> list[Range]:
+    """Plausible ranges of a snapshot row (the run date bounds it)."""
+    return [
+        # a day the capture ran: from RSS's creation to the run date
+        Range("day", "src._day", EARLIEST, latest_date(), text="src.day"),
+        # a feed item's date: not before RSS existed (a later one is capped, not refused:
+        # available_at is bounded by the capture day, see PARQUET_SELECT)
+        Range("date_published", "src._pub::DATE", EARLIEST, None, text="src.date_published"),
+    ]
 
 
 class HeadlinesParquetReader(Reader):
@@ -145,7 +168,8 @@ class HeadlinesParquetReader(Reader):
             ", ".join(f"{_ident(c)}::VARCHAR AS {_ident(c)}" for c in PARQUET_REQUIRED)
         })
                             FROM read_parquet({_lit(str(path))})))"""
-        rows = _stage(con, table, PARQUET_SELECT, source, self._raw(names))
+        select = PARQUET_SELECT.replace("/*ranges*/", range_checks(parquet_ranges()))
+        rows = _stage(con, table, select, source, self._raw(names))
         no_feed, no_date, clamped = con.execute(
             f"""SELECT count(*) FILTER (WHERE outlet IS NULL),
                        count(*) FILTER (WHERE available_basis LIKE '%no date%'),
@@ -159,7 +183,8 @@ class HeadlinesParquetReader(Reader):
             notes.append(f"{no_date} rows have no date_published (capture day used)")
         if clamped:
             notes.append(f"{clamped} rows dated after their capture day (available_at capped)")
-        return Stage(rows, (), tuple(notes))
+        stage = Stage(rows, (), tuple(notes))
+        return settle_keys(con, table, stage, self, path, key="link+title")
 
     def locate(self, path: Path, raws: list[str]) -> dict[str, int]:
         """1-based row numbers in the Parquet file of the given raw rows."""
@@ -183,6 +208,18 @@ class HeadlinesParquetReader(Reader):
 # Rows with an empty feed are kept (feed null in attrs): they count the items whose feed
 # URL the capture lost, the denominator of the headlines stored with no outlet.
 _DAY = "try_strptime(src.day, '%Y-%m-%d')::DATE"
+
+
+def totals_ranges() -> list[Range]:
+    """Plausible ranges of a totals row (the run date bounds it: the file carries no date)."""
+    return [
+        # a day the capture counted: from RSS's creation to the run date
+        Range("day", _DAY, EARLIEST, latest_date(), text="src.day"),
+        # items one feed published in one day: never more than MAX_COUNT
+        Range("n_items", "TRY_CAST(src.n_items AS UBIGINT)", 0, MAX_COUNT, text="src.n_items"),
+    ]
+
+
 TOTALS = CsvSpec(
     kind="observations",
     label="RSS per-feed daily totals (rss_feed_daily_totals*.csv[.gz]: day, feed, n_items)",
@@ -207,7 +244,9 @@ TOTALS = CsvSpec(
             WHEN {_DAY} IS NULL THEN {_quoted("src.day", "day")} || ' is not a YYYY-MM-DD date'
             WHEN TRY_CAST(src.n_items AS UBIGINT) IS NULL
                 THEN {_quoted("src.n_items", "n_items")} || ' is not a non-negative integer'
+            /*ranges*/
         END AS _reject""",
+    ranges=totals_ranges,
 )
 
 
@@ -295,7 +334,8 @@ class FetchFileReader(Reader):
         )
         rows = _stage(con, table, JSONL_SELECT, "_vigil_rss_lines", "src.raw")
         con.execute("DROP TABLE _vigil_rss_lines")
-        return Stage(rows + len(rejects), tuple(rejects))
+        stage = Stage(rows + len(rejects), tuple(rejects))
+        return settle_keys(con, table, stage, self, path, key="guid")
 
     def locate(self, path: Path, raws: list[str]) -> dict[str, int]:
         return locate_lines(path, set(raws))

@@ -22,12 +22,20 @@ import re
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vigil.errors import InputError
 from vigil.sources.base import Reader, Reject, Stage, open_text
-from vigil.sources.tabular import check_required
+from vigil.sources.tabular import (
+    Range,
+    check_required,
+    latest_date,
+    range_checks,
+    settle_keys,
+    wide_fields,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -70,7 +78,8 @@ class RecordReader(Reader):
 
     def stage(self, con: duckdb.DuckDBPyConnection, path: Path, table: str) -> Stage:
         parsed = self.parse(path)
-        return stage_records(con, table, parsed, self.select(parsed))
+        stage = stage_records(con, table, parsed, self.select(parsed))
+        return settle_keys(con, table, stage, self, path, key="key")
 
     def locate(self, path: Path, raws: list[str]) -> dict[str, int]:
         wanted = set(raws)
@@ -103,6 +112,13 @@ def stage_records(con: duckdb.DuckDBPyConnection, table: str, parsed: Parsed, se
     )
 
 
+def value_range(low: float | None, high: float | None, where: str | None = None) -> Range:
+    """A :class:`Range` on a record's value (``where``: SQL choosing the records, e.g. by unit)."""
+    return Range(
+        "", "TRY_CAST(src.cell AS DOUBLE)", low, high, "src.cell", where, column_sql="src.col"
+    )
+
+
 def q(sql: str) -> str:
     """SQL for a reason fragment: the value quoted, or the word empty."""
     return f"coalesce('''' || {sql} || '''', 'empty')"
@@ -121,6 +137,8 @@ def cell_select(
     available: str | None = None,
     checks: Sequence[tuple[str, str]] = (),
     key: str = "src.series || '|' || src.geo",
+    earliest: date | None = None,
+    ranges: Sequence[Range] = (),
 ) -> str:
     """Select-list turning a text record into an observation.
 
@@ -128,7 +146,9 @@ def cell_select(
     ``available_at`` is the end of the period plus ``lag_days`` unless ``available``
     (SQL, ``{end}`` = period end) says otherwise; ``checks`` are extra (condition,
     reason) pairs tried after the period, the Python-found problem and the number;
-    ``source_id`` is ``key`` (SQL) and the period formatted by ``id_period``.
+    ``source_id`` is ``key`` (SQL) and the period formatted by ``id_period``. The period
+    must lie from ``earliest`` (the source's first period) to the run date; ``ranges``
+    bound the value (``value_range`` builds them), checked after the rest.
     """
     end = period_end
     avail = (
@@ -139,6 +159,9 @@ def cell_select(
     value = "TRY_CAST(src.cell AS DOUBLE)"
     basis = basis.replace("'", "''")
     extra = "".join(f"\n        WHEN {cond} THEN {reason}" for cond, reason in checks)
+    # a period the source published: from its first to the run date (files carry no date)
+    when = [Range(period_name, period, earliest, latest_date(), text="src.period")]
+    extra += "\n        " + range_checks([*when, *ranges])
     return f"""
     {key} || '|' || strftime({period}, '{id_period}') AS source_id,
     src.series AS series, src.geo AS geo, {period} AS period_start, {end} AS period_end,
@@ -163,7 +186,7 @@ def csv_rows(
     rows: Rows = []
     rejects: list[Reject] = []
     try:
-        with open_text(path) as fh:  # type: ignore[attr-defined]
+        with open_text(path) as fh, wide_fields():  # type: ignore[attr-defined]
             text = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="")
             reader = csv.reader(text)
             header = next(reader, [])

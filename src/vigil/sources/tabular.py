@@ -9,11 +9,13 @@ where a failed cast becomes a ``_reject`` reason rather than a lost row.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,10 +29,42 @@ REJECTS_TABLE = "_vigil_csv_rejects"
 REJECTS_SCAN = "_vigil_csv_scans"
 
 
+#: DuckDB's ``read_csv`` default ``max_line_size`` (2 MiB): a longer line is a parse reject
+#: there, so no field that reached a staged row is longer than this
+MAX_FIELD_CHARS = 2_097_152
+
+
+@contextlib.contextmanager
+def wide_fields() -> Iterator[None]:
+    """Let Python's csv module read fields up to :data:`MAX_FIELD_CHARS` (default: 128 KiB).
+
+    A long quoted description (a pasted article) is legitimate in free-text sources, and
+    the rows DuckDB staged must be found again by Python's csv on the error path; without
+    this a field over 131,072 characters raises "field larger than field limit". The limit
+    stays bounded (DuckDB's own line limit), so a stray quote cannot make csv buffer a whole
+    file; the process-wide setting is restored on exit.
+    """
+    before = csv.field_size_limit()
+    csv.field_size_limit(max(before, MAX_FIELD_CHARS))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(before)
+
+
 def header_names(path: Path, delim: str) -> list[str]:
     """Column names from a file's header line (BOM stripped)."""
     line = first_line(path).decode("utf-8-sig", errors="replace")
-    return next(csv.reader([line], delimiter=delim)) if line else []
+    if not line:
+        return []
+    try:
+        with wide_fields():
+            return next(csv.reader([line], delimiter=delim))
+    except csv.Error as exc:
+        raise InputError(
+            f"{path}: the header line cannot be read as CSV ({exc})",
+            "check that the file was given to the right SOURCE (`vigil sources`)",
+        ) from exc
 
 
 def read_csv_sql(
@@ -95,6 +129,11 @@ class CsvSpec:
     file given to the wrong adapter fails at once with the names it lacks.
     """
 
+    def compiled(self) -> str:
+        """``select`` with its ranges compiled in."""
+        checks = range_checks(self.ranges()) if self.ranges else ""
+        return self.select.replace("/*ranges*/", checks)
+
     kind: str
     label: str
     patterns: tuple[str, ...]
@@ -103,6 +142,11 @@ class CsvSpec:
     delim: str = ","
     #: the format never has line breaks inside a field (see ``_refuse_merged_lines``)
     single_line: bool = True
+    #: the plausible ranges (:class:`Range`), built at stage time (dates may end today);
+    #: compiled where ``select`` holds the marker ``/*ranges*/``
+    ranges: Callable[[], Sequence[Range]] | None = None
+    #: the file's name for the key, in conflict reasons (:func:`settle_keys`)
+    key: str = "key"
 
 
 class CsvReader(Reader):
@@ -120,14 +164,15 @@ class CsvReader(Reader):
         names = header_names(path, self.spec.delim)
         check_required(path, names, self.spec.required, self.label)
         columns = {n: "VARCHAR" for n in names}
-        return stage_select(
+        stage = stage_select(
             con,
             path,
             table,
-            self.spec.select,
+            self.spec.compiled(),
             read_csv_sql(path, columns, delim=self.spec.delim, header=True, quote='"', escape='"'),
             single_line=self.spec.single_line,
         )
+        return settle_keys(con, table, stage, self, path, key=self.spec.key)
 
     def locate(self, path: Path, raws: list[str]) -> dict[str, int]:
         return locate_csv_records(path, raws, self.spec.delim)
@@ -213,14 +258,19 @@ def locate_csv_records(path: Path, raws: Sequence[str], delim: str = ",") -> dic
         obj = json.loads(raw)
         wanted[tuple((k, v or "") for k, v in obj.items())] = raw
     found: dict[str, int] = {}
-    with open_text(path) as fh:  # type: ignore[attr-defined]
+    with open_text(path) as fh, wide_fields():  # type: ignore[attr-defined]
         text = io.TextIOWrapper(fh, encoding="utf-8-sig", errors="replace", newline="")
         reader = csv.reader(text, delimiter=delim)
-        names = next(reader, [])
-        for number, row in enumerate(reader, start=2):
-            key = tuple(zip(names, row, strict=False))
-            if key in wanted:
-                found[wanted[key]] = number
+        try:
+            names = next(reader, [])
+            for number, row in enumerate(reader, start=2):
+                key = tuple(zip(names, row, strict=False))
+                if key in wanted:
+                    found[wanted[key]] = number
+        except csv.Error:
+            # A field even DuckDB could not have staged (over MAX_FIELD_CHARS): the rows
+            # located so far keep their lines, the others are reported without one.
+            pass
     return found
 
 
@@ -308,3 +358,172 @@ def reject_beyond_body(
             WHERE _reject IS NULL AND {beyond}"""
     ).fetchone()
     return int(rejected[0]) if rejected else 0
+
+
+# ---------------------------------------------------------------- plausible ranges
+
+#: a count of people or events of one place and period can never exceed everyone alive
+#: (8.2 billion in 2025); 10^10 leaves room for growth and rejects 1e308 and infinity
+MAX_COUNT = 10_000_000_000
+
+
+def latest_date() -> date:
+    """The last date a row may carry when its file gives no later bound: the run's UTC
+    date plus one day, as a source in a zone ahead of UTC may already be on tomorrow."""
+    return datetime.now(UTC).date() + timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Range:
+    """One column's allowed values, ``low`` … ``high`` inclusive (numbers, or dates).
+
+    A reader lists its ranges in a table (``RANGES``) and compiles them with
+    :func:`range_checks` into the ``_reject`` CASE of its select, after the checks that the
+    value parses at all: a value outside its range is rejected with a reason naming the
+    column, the value as written and the range ("GoldsteinScale 'nan' is outside
+    -10…10"). NaN and ±infinity are outside every range. ``None`` leaves a side open.
+
+    ``value`` is SQL for the typed value; ``text`` SQL for the value as written (default:
+    the typed value as text); ``where`` SQL limiting the rows the range applies to (a
+    wide file's unit); ``column_sql`` SQL naming the column per row, instead of
+    ``column``. Each entry of a table carries a one-line comment: why these bounds.
+    """
+
+    column: str
+    value: str
+    low: float | date | None
+    high: float | date | None
+    text: str | None = None
+    where: str | None = None
+    column_sql: str | None = None
+
+    def shown(self) -> str:
+        """The range as a reason writes it: ``-10…10``, ``at least 0``, ``at most 2026-12-08``."""
+        low, high = _show(self.low), _show(self.high)
+        if low is not None and high is not None:
+            return f"{low}…{high}"
+        return f"at least {low}" if low is not None else f"at most {high}"
+
+
+def _show(bound: float | date | None) -> str | None:
+    if bound is None or isinstance(bound, date):
+        return None if bound is None else bound.isoformat()
+    return f"{bound:,.0f}" if float(bound).is_integer() else f"{bound:g}"
+
+
+def _sql(bound: float | date) -> str:
+    return f"DATE '{bound.isoformat()}'" if isinstance(bound, date) else repr(float(bound))
+
+
+def range_checks(ranges: Sequence[Range]) -> str:
+    """``WHEN … THEN reason`` branches rejecting values outside their :class:`Range`."""
+    branches = []
+    for r in ranges:
+        v = f"({r.value})"
+        dated = isinstance(r.low, date) or isinstance(r.high, date)
+        finite = f"isfinite({v})" if dated else f"isfinite({v}::DOUBLE)"
+        outside = [f"NOT {finite}"]
+        outside += [f"{v} < {_sql(r.low)}"] if r.low is not None else []
+        outside += [f"{v} > {_sql(r.high)}"] if r.high is not None else []
+        where = f"({r.where}) AND " if r.where else ""
+        name = r.column_sql or _lit(r.column)
+        text = r.text or f"{v}::VARCHAR"
+        branches.append(
+            f"WHEN {where}{v} IS NOT NULL AND ({' OR '.join(outside)}) THEN {name} || ' ' || "
+            f"coalesce('''' || {text} || '''', 'empty') || ' is outside {r.shown()}'"
+        )
+    return "\n    ".join(branches)
+
+
+# ---------------------------------------------------------------- one key, one row
+
+
+def settle_keys(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    stage: Stage,
+    reader: Reader,
+    path: Path,
+    *,
+    key: str,
+    resolve: tuple[str, str] | None = None,
+) -> Stage:
+    """Apply the in-file key rule to staged ``table``; return ``stage`` with its note.
+
+    The rule, the same for every source (see :mod:`vigil.store.merge`): within one file,
+    rows that share a ``source_id`` and are identical (same ``record_hash``) are copies,
+    and the merge counts all but one as duplicates. Rows that share a ``source_id`` with
+    *different* content cannot both be the record: every row of that key is rejected,
+    with a reason naming ``key`` (the file's name for the key column), the value and the
+    lines ("GLOBALEVENTID 123 appears on lines 4 and 9 with different content").
+
+    A reader whose source documents which copy is right passes ``resolve`` = (SQL ORDER
+    BY over the staged columns, best first; a description of the rule): the first row of
+    each such key is kept and the others are marked ``_dup`` (the merge counts them as
+    duplicates), and the batch notes name the keys and the rule. Only rows not already
+    rejected and not tombstones (``_delete``) are judged.
+    """
+    cols = {r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+    tombstones = "_delete" in cols
+
+    def judged(alias: str = "") -> str:
+        tomb = f" AND NOT coalesce({alias}_delete, FALSE)" if tombstones else ""
+        return f"{alias}_reject IS NULL{tomb}"
+
+    live = judged()
+    conflicts = con.execute(
+        f"""SELECT source_id FROM {table} WHERE {live}
+            GROUP BY source_id HAVING count(DISTINCT record_hash) > 1 ORDER BY source_id"""
+    ).fetchall()
+    if not conflicts:
+        return stage
+    ids = [r[0] for r in conflicts]
+    con.execute("CREATE OR REPLACE TEMP TABLE _vigil_conflict_ids (source_id VARCHAR)")
+    con.executemany("INSERT INTO _vigil_conflict_ids VALUES (?)", [[i] for i in ids])
+    listed = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+    if resolve is not None:
+        order, rule = resolve
+        if "_dup" not in cols:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN _dup BOOLEAN DEFAULT FALSE")
+        con.execute(
+            f"""UPDATE {table} SET _dup = TRUE WHERE rowid IN (
+                    SELECT rid FROM (
+                        SELECT rowid AS rid, row_number() OVER (
+                            PARTITION BY source_id ORDER BY {order}) AS n
+                        FROM {table} WHERE {live}
+                          AND source_id IN (SELECT source_id FROM _vigil_conflict_ids))
+                    WHERE n > 1)"""
+        )
+        con.execute("DROP TABLE _vigil_conflict_ids")
+        note = (
+            f"{len(ids)} {key} value(s) appear on rows with different content; {rule}, "
+            f"the others counted as duplicates: {listed}"
+        )
+        return replace(stage, notes=(*stage.notes, note))
+    rows = con.execute(
+        f"""SELECT source_id, raw FROM {table} WHERE {live}
+            AND source_id IN (SELECT source_id FROM _vigil_conflict_ids)"""
+    ).fetchall()
+    lines = reader.locate(path, sorted({raw for _, raw in rows}))
+    by_id: dict[str, set[int]] = {}
+    for source_id, raw in rows:
+        found = by_id.setdefault(source_id, set())
+        if raw in lines:
+            found.add(lines[raw])
+    reasons = [[_conflict_reason(key, i, sorted(by_id[i])), i] for i in ids]
+    con.execute("CREATE OR REPLACE TEMP TABLE _vigil_conflicts (reason VARCHAR, source_id VARCHAR)")
+    con.executemany("INSERT INTO _vigil_conflicts VALUES (?, ?)", reasons)
+    con.execute(
+        f"""UPDATE {table} AS t SET _reject = c.reason FROM _vigil_conflicts c
+            WHERE t.source_id = c.source_id AND {judged("t.")}"""
+    )
+    con.execute("DROP TABLE _vigil_conflicts")
+    con.execute("DROP TABLE _vigil_conflict_ids")
+    return stage
+
+
+def _conflict_reason(key: str, source_id: str, lines: list[int]) -> str:
+    if len(lines) >= 2:
+        where = ", ".join(map(str, lines[:-1])) + f" and {lines[-1]}"
+        return f"{key} {source_id} appears on lines {where} with different content"
+    return f"{key} {source_id} appears more than once in this file with different content"

@@ -35,6 +35,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -44,12 +45,18 @@ from vigil.errors import FetchError, InputError
 from vigil.sources.base import Adapter, Reader, Stage, open_text
 from vigil.sources.http import RETRY_STATUSES, Fetched, Fetcher
 from vigil.sources.tabular import (
+    MAX_COUNT,
+    Range,
     check_required,
     in_file_order,
+    latest_date,
+    range_checks,
     read_csv_sql,
     reject_beyond_body,
     restore_file_order,
+    settle_keys,
     stage_select,
+    wide_fields,
 )
 
 # The header line of a GED CSV download, in file order.
@@ -141,7 +148,23 @@ _REJECT = f"""CASE
         THEN {_bad("where_prec", "a UCDP precision code (1-7)")}
     WHEN {_not_int("best")} THEN {_bad("best", "an integer")}
     WHEN {_not_int("number_of_sources")} THEN {_bad("number_of_sources", "an integer")}
+    /*ranges*/
 END"""
+
+# UCDP GED covers organised violence from 1989 on (its codebook's first year).
+EARLIEST = date(1989, 1, 1)
+
+
+def ranges() -> list[Range]:
+    """Plausible ranges of a row (the run date bounds it: GED files carry no date)."""
+    return [
+        # an event GED coded: from its first year to the run date
+        Range("date_start", _date("date_start"), EARLIEST, latest_date(), text="src.date_start"),
+        Range("date_end", _date("date_end"), EARLIEST, latest_date(), text="src.date_end"),
+        # deaths of one event (best estimate): a count, never more than everyone alive
+        Range("best", "TRY_CAST(src.best AS DOUBLE)", 0, MAX_COUNT, text="src.best"),
+    ]
+
 
 # where_prec (UCDP codebook): 1 exact place, 2 within ~25 km of a known place, 3 only ADM2,
 # 4 only ADM1, 5 estimated or linear feature (border, road, front), 6 only country,
@@ -197,7 +220,8 @@ SELECT_TEMPLATE = f"""
 
 def select_for(path: Path) -> str:
     """The select for ``path``: a Candidate file's rows all get the candidate lag."""
-    return SELECT_TEMPLATE.replace("{stable}", "FALSE" if is_candidate(path) else _STABLE)
+    select = SELECT_TEMPLATE.replace("{stable}", "FALSE" if is_candidate(path) else _STABLE)
+    return select.replace("/*ranges*/", range_checks(ranges()))
 
 
 def is_candidate(path: Path) -> bool:
@@ -263,7 +287,14 @@ class _utf8_copy:  # noqa: N801 - used as a context manager like open()
 
 def first_record(path: Path) -> list[str]:
     """The first CSV record of ``path`` (a header or, in headerless files, an event)."""
-    return next(csv.reader(decoded_lines(path)), [])
+    try:
+        with wide_fields():
+            return next(csv.reader(decoded_lines(path)), [])
+    except csv.Error as exc:
+        raise InputError(
+            f"{path}: the first record cannot be read as CSV ({exc})",
+            "check that the file was given to the right SOURCE (`vigil sources`)",
+        ) from exc
 
 
 def _has_header(path: Path, record: list[str], label: str) -> bool:
@@ -337,18 +368,23 @@ class GedReader(Reader):
         if unmapped:
             listed = ", ".join(f"{name!r} ×{n}" for name, n in unmapped[:10])
             notes.append(f"country names with no ISO3 (country left empty): {listed}")
-        return Stage(stage.rows_in, stage.rejects, tuple(notes))
+        stage = Stage(stage.rows_in, stage.rejects, tuple(notes))
+        return settle_keys(con, table, stage, self, path, key="id")
 
     def locate(self, path: Path, raws: list[str]) -> dict[str, int]:
         wanted = {tuple((k, v or "") for k, v in json.loads(r).items()): r for r in raws}
-        reader = csv.reader(decoded_lines(path))
         header = _has_header(path, first_record(path), self.label)
-        names = next(reader, []) if header else COLUMNS
         found: dict[str, int] = {}
-        for number, row in enumerate(reader, start=2 if header else 1):
-            key = tuple(zip(names, row, strict=False))
-            if key in wanted:
-                found[wanted[key]] = number
+        with wide_fields():
+            reader = csv.reader(decoded_lines(path))
+            try:
+                names = next(reader, []) if header else COLUMNS
+                for number, row in enumerate(reader, start=2 if header else 1):
+                    key = tuple(zip(names, row, strict=False))
+                    if key in wanted:
+                        found[wanted[key]] = number
+            except csv.Error:
+                pass  # a field over MAX_FIELD_CHARS: rows not found are reported without a line
         return found
 
 

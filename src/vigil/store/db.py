@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 
 from vigil import settings
-from vigil.errors import StoreError
+from vigil.errors import StoreBusyError, StoreError, StoreOutdatedError
 from vigil.store.migrations import MIGRATIONS
 
 
@@ -23,6 +23,10 @@ def connect(path: str | Path = ":memory:", *, read_only: bool = False) -> duckdb
     target = str(path)
     if target != ":memory:":
         p = Path(target)
+        if p.is_dir():
+            raise StoreError(
+                f"store {target} is a directory: pass a .duckdb file", "--db PATH or VIGIL_DB"
+            )
         if read_only and not p.exists():
             raise StoreError(
                 f"store {target} does not exist",
@@ -33,20 +37,46 @@ def connect(path: str | Path = ":memory:", *, read_only: bool = False) -> duckdb
     try:
         con = duckdb.connect(target, read_only=read_only)
     except duckdb.IOException as exc:
-        raise StoreError(
-            f"cannot open store {target}: {str(exc).splitlines()[0]}",
-            "another vigil process may hold it; wait for it to finish or use --db PATH",
-        ) from exc
+        raise _open_error(target, exc) from exc
     con.execute(f"SET memory_limit = '{_memory_limit()}'")
     pending = pending_migrations(con)
     if pending and read_only:
-        raise StoreError(
-            f"store {target} needs migrations {', '.join(pending)}",
-            "open it once without read-only (e.g. `vigil status`) to migrate",
+        con.close()
+        raise StoreOutdatedError(
+            f"store {target} needs migrations {', '.join(pending)} (it was made by an older "
+            "vigil) and was opened read-only",
+            "run `vigil status --db PATH` once while no other vigil process (such as "
+            "`vigil serve`) holds the store: it migrates it",
         )
     for name in pending:
         _apply(con, name)
     return con
+
+
+def _open_error(target: str, exc: duckdb.IOException) -> StoreError:
+    """What DuckDB's IOException on open means, told apart by its text (DuckDB has one
+    exception type for all of them): a lock held by another process, a file of another
+    kind, a permission, or anything else (said as it is, with no guessed cause)."""
+    first = str(exc).splitlines()[0]
+    text = first.lower()
+    if "lock" in text:
+        return StoreBusyError(
+            f"cannot open store {target}: {first}",
+            "another vigil process may hold it; wait for it to finish or use --db PATH",
+        )
+    if "not a valid duckdb database file" in text or "invalid magic" in text:
+        return StoreError(
+            f"{target} is not a DuckDB store: {first}",
+            "check --db (or VIGIL_DB): it names a file of another kind",
+        )
+    if "is a directory" in text:
+        return StoreError(f"store {target} is a directory: pass a .duckdb file", "--db PATH")
+    if "permission denied" in text:
+        return StoreError(
+            f"cannot open store {target}: permission denied",
+            "check the permissions of the file and its folder, or use --db PATH",
+        )
+    return StoreError(f"cannot open store {target}: {first}", "check --db PATH")
 
 
 def pending_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -2,8 +2,11 @@
 
 Semantics (``specs.TextRule``): a document matches when, for **every** group in ``all``, at
 least one of the group's patterns (in any language) occurs, and no ``exclude`` pattern
-occurs. Patterns are case-insensitive Python regular expressions searched in
-``normalise(title + ' ' + body)``.
+occurs. Patterns are case-insensitive regular expressions in Python's syntax and with
+its Unicode meaning of ``\\w``, ``\\b``, ``\\s``, ``\\d``, searched in
+``normalise(title + ' ' + body)`` by RE2 (:func:`vigil.patterns.compile_pattern`): matching
+takes time linear in the text whatever the pattern, and what RE2 cannot run
+(look-arounds, back-references, …) is refused when the spec is loaded.
 
 Normalisation (:func:`normalise`) is NFKC, then Unicode case folding, then NFKC again (the
 ``NFKC_Casefold`` idea), then a one-to-one character map that unifies typographic
@@ -21,7 +24,7 @@ Speed: a rule is evaluated on a batch of documents (:meth:`CompiledRule.match_ma
    C speed; a literal is only looked for in texts of a script that can hold it). The first
    group's look-ups go through a :class:`LiteralIndex` shared by all rules of a batch,
    since most indicators share the theatre's place names;
-3. *verification*: the survivors are searched with each group's regexes, a pattern only
+3. *verification*: the survivors are searched with each group's RE2 patterns, a pattern only
    where one of its own literals occurs; then the ``exclude`` patterns remove documents.
 
 Every literal set is a necessary condition, so the result is exactly that of the naive
@@ -38,6 +41,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+from vigil.patterns import CompiledPattern, compile_pattern
 from vigil.specs import TextRule
 
 try:  # private, but stable since 3.11; without it there is no prefilter, never a wrong match
@@ -137,12 +141,17 @@ class LiteralIndex:
 @dataclass(frozen=True)
 class _Pattern:
     literals: tuple[str, ...] | None  # one of them is in every text the regex matches
-    regex: re.Pattern[str]
+    regex: CompiledPattern  # RE2, linear in the text (vigil.patterns.compile_pattern)
 
-    def search(self, text: str) -> re.Match[str] | None:
+    def hit(self, text: str) -> bool:
+        if self.literals is not None and not any(lit in text for lit in self.literals):
+            return False
+        return self.regex.search(text)
+
+    def span(self, text: str) -> tuple[int, int] | None:
         if self.literals is not None and not any(lit in text for lit in self.literals):
             return None
-        return self.regex.search(text)
+        return self.regex.span(text)
 
 
 @dataclass(frozen=True)
@@ -173,15 +182,15 @@ class _Group:
         return [i for i in idx if i in hits]
 
     def hit(self, text: str) -> bool:
-        return any(p.search(text) for p in self.patterns)
+        return any(p.hit(text) for p in self.patterns)
 
-    def search(self, text: str) -> re.Match[str] | None:
-        """The leftmost match of any pattern (ties: the first pattern), as one alternation."""
+    def search(self, text: str) -> tuple[int, int] | None:
+        """The span of the leftmost match of any pattern (ties: the first pattern)."""
         best = None
         for p in self.patterns:
-            m = p.search(text)
-            if m and (best is None or m.start() < best.start()):
-                best = m
+            span = p.span(text)
+            if span and (best is None or span[0] < best[0]):
+                best = span
         return best
 
     def cost(self, texts: Sequence[str], sample: list[int], classes: Sequence[int]) -> float:
@@ -215,8 +224,7 @@ class CompiledRule:
 
     def span_normalised(self, norm: str) -> tuple[int, int] | None:
         """Like :meth:`span` for an already normalised text that is known to match."""
-        m = self.groups[-1].search(norm)
-        return m.span() if m else None
+        return self.groups[-1].search(norm)
 
     def match_many(
         self,
@@ -257,7 +265,7 @@ def _group(group: dict[str, tuple[str, ...]]) -> _Group:
     union: set[str] | None = set()
     for p in (p for lang in sorted(group) for p in group[lang]):
         lits = required_literals(p)
-        patterns.append(_Pattern(_minimal(lits) if lits else None, re.compile(p, FLAGS)))
+        patterns.append(_Pattern(_minimal(lits) if lits else None, compile_pattern(p)))
         union = None if lits is None or union is None else union | lits
     return _Group(tuple(patterns), _minimal(union) if union else None)
 

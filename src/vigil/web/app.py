@@ -1,18 +1,26 @@
 """The FastAPI app: HTML pages and the JSON API, both over :class:`~vigil.web.data.Dashboard`.
 
-Read-only by construction: every route is a GET, the store is opened read-only. Pages are
+Read-only by construction: every route is a GET (HEAD and OPTIONS answered alongside: see
+:class:`_HeadAndOptions`), the store is opened read-only. Pages are
 rendered on the server from the same dicts the API returns, with Jinja2's autoescaping
 on (every string from a source is untrusted) and charts as inline SVG built by
 :mod:`vigil.web.svg`, so the dashboard works offline and needs no JavaScript. The
-Content-Security-Policy forbids scripts altogether.
+Content-Security-Policy forbids scripts altogether. Source text is shown with its control
+and bidirectional characters made visible (:func:`vigil.display.neutralise`, applied to every
+value a template prints and to every SVG label); the JSON API returns it as stored.
+
+Expensive work (uncached timelines, the simulation) runs on one worker within bounds
+(:mod:`vigil.web.work`); past them a request gets 503 with ``Retry-After`` at once, so cheap
+pages never wait behind it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -20,14 +28,17 @@ from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, WithJsonSchema
+from starlette.routing import Match
 
 from vigil import __version__
 from vigil.briefing.document import number, pct
 from vigil.briefing.render import safe_url
+from vigil.display import neutralise
 from vigil.errors import UsageError, VigilError
-from vigil.web import LOOPBACK_HOSTS, svg
+from vigil.web import LOOPBACK_HOSTS, models, svg
 from vigil.web.data import BRIEFING_FILES, MAP_MAX, Dashboard, EvidenceQuery, NotFoundError
+from vigil.web.work import BusyError
 
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -38,15 +49,46 @@ BRIEFING_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; ba
 MAP_DEFAULT = 2000  #: events on the map when no window is chosen (the most recent)
 STATIC = Path(__file__).parent / "static"
 
-# an empty form field (a date input left blank) means "not set"; a bad date is still a 422
+#: the methods every route answers (GET; HEAD and OPTIONS by :class:`_HeadAndOptions`)
+ALLOW = "GET, HEAD, OPTIONS"
+_BLANK = {"type": "string", "maxLength": 0}
+
+
+def _blank_is_none(value: object) -> object:
+    return value or None
+
+
+# An empty form field (a date input left blank, "any" kind) means "not set", on the pages and
+# the API alike (the same filters serve both), and the schema says so; a bad date is a 422.
 DateParam = Annotated[
-    dt.date | None, BeforeValidator(lambda v: v or None), Query(description="YYYY-MM-DD")
+    dt.date | None,
+    BeforeValidator(_blank_is_none),
+    WithJsonSchema({"anyOf": [{"type": "string", "format": "date"}, _BLANK]}),
+    Query(description="YYYY-MM-DD, or empty for none"),
 ]
+KindParam = Annotated[
+    Literal["document", "event"] | None,
+    BeforeValidator(_blank_is_none),
+    WithJsonSchema({"anyOf": [{"type": "string", "enum": ["document", "event"]}, _BLANK]}),
+    Query(description="document or event, or empty for both"),
+]
+
+# Error responses, documented per route so the schema lists every status a route can answer.
+_NOT_FOUND = {404: {"model": models.ErrorBody, "description": "No such set, date or indicator"}}
+_INVALID = {422: {"model": models.Invalid, "description": "A parameter is invalid"}}
+_NO_ASSESSMENT = {409: {"model": models.ErrorBody, "description": "No stored assessment"}}
+_BUSY = {
+    503: {
+        "model": models.BusyBody,
+        "description": "Busy computing: retry after the seconds in Retry-After",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}},
+    }
+}
 
 
 def _evidence_query(
     q: str | None = None,
-    kind: str | None = None,
+    kind: KindParam = None,
     source: str | None = None,
     indicator: str | None = None,
     country: str | None = None,
@@ -65,10 +107,23 @@ def _evidence_query(
 EvidenceFilters = Annotated[EvidenceQuery, Depends(_evidence_query)]
 
 
-def create_app(dash: Dashboard, allowed_hosts: list[str] | None = None) -> FastAPI:
+def create_app(
+    dash: Dashboard, allowed_hosts: list[str] | None = None, *, warm: bool = True
+) -> FastAPI:
     """The app over one theatre's dashboard data, answering only requests addressed to
     ``allowed_hosts`` (default: loopback names): a page elsewhere that rebinds its own
-    domain to 127.0.0.1 (DNS rebinding) is refused, so it cannot read the API."""
+    domain to 127.0.0.1 (DNS rebinding) is refused, so it cannot read the API.
+
+    With ``warm``, the server's startup (ASGI lifespan) begins computing the caches in the
+    background, requests first: the simulation and each indicator's default timeline, so
+    the first visitors find them ready."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        if warm:
+            dash.work.warm(dash.warm_jobs)
+        yield
+
     app = FastAPI(
         title="Vigil",
         version=__version__,
@@ -76,14 +131,18 @@ def create_app(dash: Dashboard, allowed_hosts: list[str] | None = None) -> FastA
         openapi_url="/api/openapi.json",
         docs_url=None,  # Swagger UI loads scripts from a CDN: not offline, not under our CSP
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.dash = dash
+    # inside the host check: a rebinding page gets no OPTIONS answer either
+    app.add_middleware(_HeadAndOptions, routes=app.router.routes)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts or list(LOOPBACK_HOSTS))
     env = Environment(
         loader=PackageLoader("vigil.web", "templates"),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_shown,
     )
     env.filters["pct"] = pct
     env.filters["number"] = number
@@ -111,6 +170,18 @@ def create_app(dash: Dashboard, allowed_hosts: list[str] | None = None) -> FastA
             return JSONResponse(body, status_code=status)
         return page("error.html", status_code=status, **body)
 
+    @app.exception_handler(BusyError)
+    async def _busy(request: Request, exc: BusyError):
+        # 503 at once rather than a request held for seconds: the computation goes on, and
+        # the retry (the page refreshes itself, without script) finds it cached
+        headers = {"Retry-After": str(exc.retry_after), "Cache-Control": "no-store"}
+        body = {"error": exc.message, "hint": exc.hint, "retry_after": exc.retry_after}
+        if request.url.path.startswith("/api/"):
+            return JSONResponse(body, status_code=503, headers=headers)
+        response = page("busy.html", status_code=503, **body)
+        response.headers.update(headers)
+        return response
+
     def page(template: str, status_code: int = 200, **context) -> HTMLResponse:
         html = env.get_template(template).render(
             theatre=dash.spec.theatre, version=__version__, **context
@@ -124,7 +195,7 @@ def create_app(dash: Dashboard, allowed_hosts: list[str] | None = None) -> FastA
 
 # ---------------------------------------------------------------------------- API
 def _api_routes(app: FastAPI, dash: Dashboard) -> None:  # noqa: C901 (one per route)
-    @app.get("/api/health", tags=["meta"])
+    @app.get("/api/health", tags=["meta"], response_model=models.Health)
     def health() -> dict:
         """The theatre, the model and how many assessments are stored."""
         return {
@@ -135,26 +206,44 @@ def _api_routes(app: FastAPI, dash: Dashboard) -> None:  # noqa: C901 (one per r
             "stored_assessments": len(dash.stored),
         }
 
-    @app.get("/api/overview", tags=["assessments"])
+    @app.get(
+        "/api/overview",
+        tags=["assessments"],
+        response_class=Response,  # serialised once: documented by the model, checked once
+        responses={200: {"model": models.Overview, "content": {"application/json": {}},
+                         "description": "Successful Response"}, **_NO_ASSESSMENT},
+    )  # fmt: skip
     def overview() -> Response:
         """The latest stored assessment: probabilities, yardstick words, change, trend."""
         if "overview" not in encoded:  # read-only store: serialised once
-            encoded["overview"] = json.dumps(dash.overview()).encode()
+            data = dash.overview()
+            models.Overview.model_validate(data)  # the schema's promise, kept
+            encoded["overview"] = json.dumps(data).encode()
         return Response(encoded["overview"], media_type="application/json")
 
     encoded: dict[str, bytes] = {}
 
-    @app.get("/api/assessments", tags=["assessments"])
+    @app.get("/api/assessments", tags=["assessments"], response_model=models.Assessments)
     def assessments() -> dict:
         """Dates of the stored assessments (current model and horizon), oldest first."""
         return {"horizon_days": dash.horizon_days, "dates": dash.dates()}
 
-    @app.get("/api/assessments/{as_of}", tags=["assessments"])
+    @app.get(
+        "/api/assessments/{as_of}",
+        tags=["assessments"],
+        response_model=models.Assessment,
+        responses={**_NOT_FOUND, **_NO_ASSESSMENT, **_INVALID},
+    )
     def assessment(as_of: dt.date) -> dict:
         """One stored assessment, whole: contributions with their evidence, ACH, sensitivity."""
         return dash.assessment(as_of.isoformat())
 
-    @app.get("/api/changes", tags=["assessments"])
+    @app.get(
+        "/api/changes",
+        tags=["assessments"],
+        response_model=models.Changes,
+        responses={**_NOT_FOUND, **_NO_ASSESSMENT, **_INVALID},
+    )
     def changes(as_of: DateParam = None, since: DateParam = None) -> dict:
         """What changed between two stored assessments and which evidence moved it."""
         found = dash.changes(_iso(as_of), _iso(since))
@@ -163,38 +252,56 @@ def _api_routes(app: FastAPI, dash: Dashboard) -> None:  # noqa: C901 (one per r
             return {"from": None, "to": to, "same_model": True, "sets": [], "outcomes": []}
         return found
 
-    @app.get("/api/sets/{set_id}/history", tags=["assessments"])
+    @app.get(
+        "/api/sets/{set_id}/history",
+        tags=["assessments"],
+        response_model=models.History,
+        responses={**_NOT_FOUND, **_INVALID},
+    )
     def history(set_id: str) -> dict:
         """Each scenario's stored probabilities and intervals over time."""
         return dash.history(set_id)
 
-    @app.get("/api/sets/{set_id}/ach", tags=["assessments"])
+    @app.get(
+        "/api/sets/{set_id}/ach",
+        tags=["assessments"],
+        response_model=models.Ach,
+        responses={**_NOT_FOUND, **_NO_ASSESSMENT, **_INVALID},
+    )
     def ach(set_id: str, as_of: DateParam = None) -> dict:
         """Analysis of competing hypotheses: marks per indicator and scenario."""
         return dash.ach(set_id, _iso(as_of))
 
-    @app.get("/api/indicators", tags=["indicators"])
+    @app.get("/api/indicators", tags=["indicators"], response_model=list[models.Indicator])
     def indicators() -> list[dict]:
         """The theatre's indicators with their latest assessed reading."""
         return dash.indicators()
 
-    @app.get("/api/indicators/{indicator}/timeline", tags=["indicators"])
+    @app.get(
+        "/api/indicators/{indicator}/timeline",
+        tags=["indicators"],
+        response_model=models.Timeline,
+        responses={**_NOT_FOUND, **_INVALID, **_BUSY},
+    )
     def timeline(
         indicator: str,
         start: DateParam = None,
         end: DateParam = None,
         step: Annotated[int, Query(ge=1, le=92)] = 7,
     ) -> dict:
-        """Score and state as known on each date (no look-ahead)."""
+        """Score and state as known on each date (no look-ahead). Uncached, it is computed
+        on the server's one worker: 503 with Retry-After when that would take too long."""
         lo, hi = dash.default_window()
         return dash.timeline(indicator, start or lo, end or hi, step)
 
-    @app.get("/api/evidence", tags=["evidence"])
+    @app.get("/api/evidence", tags=["evidence"], response_model=models.Evidence, responses=_INVALID)
     def evidence(f: EvidenceFilters) -> dict:
         """Documents and events, newest first; ``total`` counts all that match."""
         return dash.evidence(f)
 
-    @app.get("/api/map/events", tags=["evidence"])
+    @app.get(
+        "/api/map/events", tags=["evidence"], response_model=models.MapEvents, responses=_INVALID
+    )
     def map_events(
         start: DateParam = None,
         end: DateParam = None,
@@ -204,18 +311,24 @@ def _api_routes(app: FastAPI, dash: Dashboard) -> None:  # noqa: C901 (one per r
         """Geolocated events in the theatre's countries, newest first."""
         return dash.events_map(start, end, source, limit)
 
-    @app.get("/api/capability", tags=["assessments"])
+    @app.get("/api/capability", tags=["assessments"], response_model=models.Capability)
     def capability() -> dict:
         """Where the war stands on the latest assessment's date: territory, activity, claimed
         losses over two windows, each with whose figure it is."""
         return dash.capability()
 
-    @app.get("/api/simulation", tags=["simulation"])
+    @app.get(
+        "/api/simulation",
+        tags=["simulation"],
+        response_model=models.Simulation,
+        responses={**_NO_ASSESSMENT, **_BUSY},
+    )
     def simulation() -> dict:
-        """Monte Carlo escalation chains and consequences from the latest assessment."""
+        """Monte Carlo escalation chains and consequences from the latest assessment
+        (computed once, on the worker: 503 with Retry-After until it is ready)."""
         return dash.simulation()
 
-    @app.get("/api/briefings", tags=["briefings"])
+    @app.get("/api/briefings", tags=["briefings"], response_model=list[models.Briefing])
     def briefings() -> list[dict]:
         """Stored briefings, newest first."""
         return dash.briefings()
@@ -379,6 +492,50 @@ def _page_routes(app: FastAPI, dash: Dashboard, page) -> None:  # noqa: C901 (on
     @app.get("/static/style.css", include_in_schema=False)
     def style():
         return Response((STATIC / "style.css").read_bytes(), media_type="text/css")
+
+
+def _shown(value: Any) -> Any:
+    """Every value a template prints (Jinja2's ``finalize``), before autoescaping: text with
+    its control and bidi characters made visible. Markup passes as is: it is the charts and
+    macros, built here from text already neutralised, not data."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return neutralise(value)
+    return value
+
+
+class _HeadAndOptions:
+    """HEAD answered as GET without the body (same status and headers, Content-Length
+    included), and OPTIONS with the methods allowed (204 and ``Allow``; 404 for a path no
+    route has). The routes are declared GET only, so that the OpenAPI schema lists what
+    the API does; Starlette would otherwise answer 405 to both. A 405 (POST and the like)
+    gets the same ``Allow``."""
+
+    def __init__(self, app, routes: list) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        if method == "OPTIONS":
+            get = {**scope, "method": "GET"}
+            known = any(route.matches(get)[0] == Match.FULL for route in self.routes)
+            headers = {"Allow": ALLOW} if known else {}
+            await Response(status_code=204 if known else 404, headers=headers)(scope, receive, send)
+            return
+
+        async def answer(message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+                message = {**message, "headers": [*kept, (b"allow", ALLOW.encode())]}
+            elif message["type"] == "http.response.body" and method == "HEAD":
+                message = {**message, "body": b""}
+            await send(message)
+
+        inner = {**scope, "method": "GET"} if method == "HEAD" else scope
+        await self.app(inner, receive, answer)
 
 
 def _query(params: dict, **override) -> str:

@@ -31,6 +31,7 @@ from vigil.scenarios import audit
 from vigil.scenarios.spec import load_scenarios
 from vigil.specs import load_theatre
 from vigil.store import connect
+from vigil.web.work import Computations
 
 TREND_POINTS = 12  #: stored assessments shown as each scenario's trend on the overview
 PAGE_MAX = 200  #: evidence rows per page, at most
@@ -72,6 +73,7 @@ class Dashboard:
         data_dir: Path,
         briefings: Path,
         horizon_days: int = 90,
+        work: Computations | None = None,
     ) -> None:
         self.spec = load_theatre(theatre)
         self.library = load_scenarios(self.spec)
@@ -87,8 +89,12 @@ class Dashboard:
         self._borders = False
         self._cache: dict[str, object] = {}
         self._timelines: OrderedDict[tuple, dict] = OrderedDict()
+        self._timelines_lock = threading.Lock()  # request threads read, the worker writes
+        #: the expensive computations (uncached timelines, the simulation), bounded
+        self.work = work or Computations()
 
     def close(self) -> None:
+        self.work.close()  # first: a computation under way uses the connection
         self.con.close()
 
     # ------------------------------------------------------------------ assessments
@@ -229,9 +235,9 @@ class Dashboard:
         """What changed between two stored assessments (default: the latest two)."""
         after = self.assessment(as_of)
         if since is not None:
+            before = self.assessment(since)  # a date not stored is a 404 before an order 422
             if since >= after["as_of"]:
                 raise UsageError(f"since {since} is not before {after['as_of']}", "swap them")
-            before = self.assessment(since)
         else:
             older = [a for a in self.stored if a["as_of"] < after["as_of"]]
             if not older:
@@ -267,7 +273,23 @@ class Dashboard:
         ]
 
     def timeline(self, indicator: str, start: dt.date, end: dt.date, step_days: int = 7) -> dict:
-        """An indicator's score and state as known on every ``step_days``-th date."""
+        """An indicator's score and state as known on every ``step_days``-th date (computed
+        on the worker when not cached: :class:`~vigil.web.work.BusyError` if that would take
+        too long)."""
+        key = self._timeline_key(indicator, start, end, step_days)
+        with self._timelines_lock:
+            if key in self._timelines:
+                self._timelines.move_to_end(key)
+                return self._timelines[key]
+        return self.work.run(
+            ("timeline", key),
+            f"the {indicator} timeline from {key[1]} to {key[2]}",
+            lambda: self._compute_timeline(key),
+        )
+
+    def _timeline_key(
+        self, indicator: str, start: dt.date, end: dt.date, step_days: int
+    ) -> tuple[str, dt.date, dt.date, int]:
         ids = [i.id for i in self.spec.indicators]
         if indicator not in ids:
             raise NotFoundError(f"no indicator {indicator!r}", "see /api/indicators for the ids")
@@ -282,31 +304,55 @@ class Dashboard:
                 f"{(end - start).days // step_days + 1} points asked for",
                 f"at most {TIMELINE_POINTS}: shorten the range or raise the step",
             )
-        key = (indicator, start, end, step_days)
-        if key in self._timelines:
-            self._timelines.move_to_end(key)
-        else:
-            with self._lock:
-                self._ensure_borders()
-                df = indicator_history(self.con, self.spec, indicator, start, end, step_days)
-            ind = self.spec.indicator(indicator)
-            self._timelines[key] = {
-                "id": indicator,
-                "name": ind.name,
-                "elevated": ind.thresholds.elevated,
-                "high": ind.thresholds.high,
-                "points": [
-                    {
-                        "as_of": r.as_of.isoformat(),
-                        "score": watch.json_number(r.score),
-                        "state": r.state,
-                    }
-                    for r in df.itertuples()
-                ],
-            }
+        return (indicator, start, end, step_days)
+
+    def _compute_timeline(self, key: tuple) -> dict:
+        with self._timelines_lock:
+            if key in self._timelines:  # warmed while this request waited
+                return self._timelines[key]
+        indicator, start, end, step_days = key
+        with self._lock:
+            self._ensure_borders()
+            df = indicator_history(self.con, self.spec, indicator, start, end, step_days)
+        ind = self.spec.indicator(indicator)
+        found = {
+            "id": indicator,
+            "name": ind.name,
+            "elevated": ind.thresholds.elevated,
+            "high": ind.thresholds.high,
+            "points": [
+                {"as_of": r.as_of.isoformat(), "score": watch.json_number(r.score),
+                 "state": r.state}
+                for r in df.itertuples()
+            ],
+        }  # fmt: skip
+        with self._timelines_lock:
+            self._timelines[key] = found
             while len(self._timelines) > CACHE_TIMELINES:
                 self._timelines.popitem(last=False)
-        return self._timelines[key]
+        return found
+
+    def warm_jobs(self) -> list[tuple]:
+        """What to compute before anyone asks (:meth:`Computations.warm`): the cheap caches,
+        then the simulation and every indicator's default timeline (the pages' defaults)."""
+
+        def cheap() -> None:
+            for view in (self.overview, self.capability, self.facets, self.outlines):
+                view()
+
+        lo, hi = self.default_window()
+        jobs: list[tuple] = [(("warm", "cheap"), "the overview", cheap)]
+        if self.stored:
+            jobs.append((("simulation",), "the simulation", self._compute_simulation))
+        for ind in self.spec.indicators:
+            try:
+                key = self._timeline_key(ind.id, lo, hi, 7)
+            except UsageError:  # no data in the default window: nothing to warm
+                continue
+            # the key a request uses, so a request arriving meanwhile joins this computation
+            jobs.append((("timeline", key), f"the {ind.id} timeline",
+                         lambda k=key: self._compute_timeline(k)))  # fmt: skip
+        return jobs
 
     def default_window(self) -> tuple[dt.date, dt.date]:
         """The stored assessments' span, or the three years up to the day the theatre's
@@ -474,19 +520,24 @@ class Dashboard:
     def simulation(self) -> dict:
         """Escalation chains from the latest stored assessment (computed once)."""
         if "simulation" not in self._cache:
-            latest = self.assessment()
-            # stored probabilities are rounded to 4 decimals: renormalised over each ladder
-            end = {
-                s["id"]: _normalised([sc["probability"] for sc in s["scenarios"]])
-                for s in latest["scenario_sets"]
-            }
-            day = dt.date.fromisoformat(latest["as_of"])
-            with self._lock:
-                self._ensure_borders()
-                sim = A.simulate_from(
-                    self.con, self.spec, self.library, day, end, self.horizon_days
-                )
-            self._cache["simulation"] = {"as_of": latest["as_of"], **sim.to_json()}
+            self.assessment()  # no stored assessment: say so (409), do not queue it
+            return self.work.run(("simulation",), "the simulation", self._compute_simulation)
+        return self._cache["simulation"]  # type: ignore[return-value]
+
+    def _compute_simulation(self) -> dict:
+        if "simulation" in self._cache:  # warmed while this request waited
+            return self._cache["simulation"]  # type: ignore[return-value]
+        latest = self.assessment()
+        # stored probabilities are rounded to 4 decimals: renormalised over each ladder
+        end = {
+            s["id"]: _normalised([sc["probability"] for sc in s["scenarios"]])
+            for s in latest["scenario_sets"]
+        }
+        day = dt.date.fromisoformat(latest["as_of"])
+        with self._lock:
+            self._ensure_borders()
+            sim = A.simulate_from(self.con, self.spec, self.library, day, end, self.horizon_days)
+        self._cache["simulation"] = {"as_of": latest["as_of"], **sim.to_json()}
         return self._cache["simulation"]  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ briefings

@@ -22,6 +22,8 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from vigil.display import neutralise
+
 __all__ = ["line_chart", "map_svg", "project"]
 
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -69,8 +71,10 @@ _SERIES_CLASS = re.compile(r"^s(\d+)$")
 
 
 def _esc(value: object) -> str:
-    """Escape untrusted text for both element content and quoted attributes."""
-    return escape(str(value), quote=True)
+    """Escape untrusted text for both element content and quoted attributes, its control
+    and bidi characters made visible first (a right-to-left override in a headline would
+    reorder the tooltip: :func:`vigil.display.neutralise`)."""
+    return escape(neutralise(value), quote=True)
 
 
 def _f1(value: float) -> str:
