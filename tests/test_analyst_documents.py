@@ -134,3 +134,14 @@ def test_the_august_2025_case_end_to_end_on_the_seed_files(con, seeds):
     blocks = build(Inputs("belarus", "Belarus", "2025-09-01", result, []))
     first = " ".join(str(b[-1]) for b in blocks[:3])
     assert "from analyst notes" in first and "indicators observed" in first
+
+
+def test_a_folder_with_no_documents_fails_instead_of_loading_nothing(con, tmp_path):
+    """Hostile: `vigil ingest documents x.md`, x.md a folder, reported "0 document(s)".
+    Folders are loaded by design (every document below them); one holding none fails,
+    saying so, and the other paths still load."""
+    (tmp_path / "x.md").mkdir()
+    (tmp_path / "report.md").write_text(REPORT, encoding="utf-8")
+    empty, loaded = load_documents(con, [tmp_path / "x.md", tmp_path / "report.md"])
+    assert (empty.action, loaded.action) == ("failed", "new")
+    assert "x.md: a folder with no documents below it (none of .txt, .md" in empty.error

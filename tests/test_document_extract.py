@@ -390,13 +390,32 @@ def test_passages_cover_the_text_and_respect_max_chars(tmp_path):
     assert [p.text for p in doc.passages(max_chars=10_000)] == [doc.text]
 
 
-def test_a_sentence_longer_than_max_chars_stays_whole(tmp_path):
+def test_a_sentence_longer_than_max_chars_is_cut_at_spaces(tmp_path):
     long = "word " * 80 + "end."
     path = _write(tmp_path / "a.txt", f"Intro.\n\n{long}")
     doc = read_document(path, {"published": 2025})
     passages = doc.passages(max_chars=100)
     _check_cover(doc, passages)
-    assert [p.text for p in passages] == ["Intro.", long]
+    assert passages[0].text == "Intro."
+    assert all(len(p.text) <= 100 for p in passages)
+    assert all(re.fullmatch(r"(word ?)+|(word )*end\.", p.text) for p in passages[1:])
+
+
+def test_a_text_with_no_spaces_is_hard_split_at_max_chars(tmp_path):
+    """Hostile: a 10 MB document with no spaces was one passage, though passages are at
+    most 1,200 characters (docs/NOTES.md)."""
+    doc = read_document(_write(tmp_path / "a.txt", "x" * 5000), {"published": 2025})
+    passages = doc.passages()
+    _check_cover(doc, passages)
+    assert [len(p.text) for p in passages] == [1200, 1200, 1200, 1200, 200]
+
+
+def test_a_hard_split_prefers_punctuation(tmp_path):
+    text = "abcdefghi," * 50  # 500 characters, no spaces: cut after a comma
+    doc = read_document(_write(tmp_path / "a.txt", text), {"published": 2025})
+    passages = doc.passages(max_chars=95)
+    _check_cover(doc, passages)
+    assert all(len(p.text) <= 95 and p.text.endswith(",") for p in passages)
 
 
 def test_one_line_per_paragraph_files(tmp_path):

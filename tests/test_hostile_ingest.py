@@ -492,3 +492,151 @@ def test_status_run_as_a_process_names_a_missing_store(tmp_path) -> None:
     assert proc.returncode == 1
     assert f"error: no store at {db}" in proc.stderr
     assert not db.exists()
+
+
+# ------------------------------------------------------- gzip CRC (DuckDB checks none)
+REAL_GDELT = "gdelt_raw_samples/20191024143000.export.CSV.gz"
+
+
+def _flipped(shared_data: Path, tmp_path: Path, offset: int = 60000) -> Path:
+    """The real GDELT export with one bit flipped inside its deflate data, renamed to
+    another interval: it still inflates, but its CRC-32 no longer matches."""
+    data = bytearray((shared_data / REAL_GDELT).read_bytes())
+    data[offset] ^= 1
+    path = tmp_path / "20191024120000.export.CSV.gz"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_gzip_with_a_flipped_bit_changes_no_stored_row(tmp_path, shared_data) -> None:
+    db = tmp_path / "v.duckdb"
+    assert invoke("ingest", "gdelt", str(shared_data / REAL_GDELT), "--db", str(db)).exit_code == 0
+    before = connect(db).execute("SELECT * FROM events ORDER BY ALL").fetchall()
+    bad = _flipped(shared_data, tmp_path)
+    result = invoke("ingest", "gdelt", str(bad), "--db", str(db))
+    assert result.exit_code == 1
+    assert f"error: {bad}: cannot be read" in result.output
+    assert f"hint: {DAMAGED}" in result.output
+    con = connect(db)
+    assert con.execute("SELECT * FROM events ORDER BY ALL").fetchall() == before
+    assert con.execute("SELECT count(*) FROM batches").fetchone()[0] == 1
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["flipped-bit", "flipped-length", "trailing-garbage", "garbage-after-padding"],
+)
+def test_gzip_that_fails_its_checks_is_damage(case, con, tmp_path, shared_data) -> None:
+    data = (shared_data / REAL_GDELT).read_bytes()
+    path = tmp_path / "20191024120000.export.CSV.gz"
+    path.write_bytes(
+        {
+            "flipped-bit": lambda: _flipped(shared_data, tmp_path).read_bytes(),
+            "flipped-length": lambda: data[:-1] + bytes([data[-1] ^ 1]),
+            "trailing-garbage": lambda: data + b"junk",
+            "garbage-after-padding": lambda: data + b"\0" * 8 + b"junk",
+        }[case]()
+    )
+    with pytest.raises(InputError) as exc:
+        ingest_file(con, sources.get("gdelt"), path)
+    assert exc.value.hint == DAMAGED
+    assert con.execute("SELECT count(*) FROM batches").fetchone()[0] == 0
+
+
+def test_multi_member_gzip_still_loads(con, tmp_path) -> None:
+    """Concatenated gzip members are valid gzip: the CRC check walks every member."""
+    lines = [f"{line}\n" for line in rows(4)]
+    path = tmp_path / f"{GDELT}.gz"
+    members = ("".join(lines[:2]), "".join(lines[2:]))
+    path.write_bytes(b"".join(gzip.compress(m.encode()) for m in members))
+    report = ingest_file(con, sources.get("gdelt"), path)
+    assert report.rows_in == report.loaded == 4
+
+
+# --------------------------------------------------- entries that are not regular files
+def _odd_folder(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    gdelt = data / "gdelt_raw_samples"
+    gdelt.mkdir(parents=True)
+    write(gdelt / GDELT, rows(3))
+    (gdelt / "20200303000000.export.CSV.gz").mkdir()
+    os.mkfifo(gdelt / "20200303001500.export.CSV")
+    (gdelt / "loop.export.CSV").symlink_to(gdelt / "loop.export.CSV")
+    (gdelt / "20200303003000.export.CSV").symlink_to(tmp_path / "gone")
+    return data
+
+
+ODD = {
+    "20200303000000.export.CSV.gz": "a directory named like a data file",
+    "20200303001500.export.CSV": "not a regular file (FIFO)",
+    "loop.export.CSV": "a symlink loop",
+    "20200303003000.export.CSV": "a broken symlink",
+}
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_entries_that_are_not_regular_files_are_listed_not_loaded(tmp_path) -> None:
+    data = _odd_folder(tmp_path)
+    result = invoke("ingest", "--data", str(data), "--db", str(tmp_path / "v.duckdb"))
+    out = result.output
+    assert "1 batch(es) loaded: 3 records written" in out
+    for name, reason in ODD.items():
+        assert f"not loaded: {data / 'gdelt_raw_samples' / name}: {reason}" in out, name
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("name", list(ODD), ids=list(ODD))
+def test_an_irregular_file_given_directly_says_what_it_is(name, tmp_path) -> None:
+    path = _odd_folder(tmp_path) / "gdelt_raw_samples" / name
+    result = invoke("ingest", "gdelt", str(path), "--db", str(tmp_path / "v.duckdb"))
+    assert result.exit_code == 1
+    expected = "not a file (a directory)" if name.endswith(".gz") else ODD[name]
+    assert f"error: {path}: {expected}" in result.output
+    assert "no such file" not in result.output
+
+
+# ---------------------------------------------------------- unbounded first lines, NULs
+def test_gzip_whose_first_line_is_huge_fails_without_reading_it_whole(con, tmp_path) -> None:
+    path = tmp_path / f"{GDELT}.gz"
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    with path.open("wb") as out:
+        for _ in range(64):  # 1 GiB of tabs in ~1 MB
+            out.write(packer.compress(b"\t" * (1 << 24)))
+        out.write(packer.compress(b"\n") + packer.flush())
+    with pytest.raises(InputError) as exc:
+        ingest_file(con, sources.get("gdelt"), path)
+    assert "line 1 is longer than 1 MiB" in exc.value.message
+    assert "re-download" in exc.value.hint
+
+
+@pytest.mark.parametrize("source,name", [("gdelt", GDELT), ("ucdp", "UCDP-Ukraine.csv")])
+def test_sparse_file_of_nul_bytes_fails_fast(source, name, con, tmp_path) -> None:
+    path = tmp_path / name
+    with path.open("wb") as fh:
+        fh.truncate(2 << 30)  # 2 GiB, sparse: no disk, all NUL
+    with pytest.raises(InputError) as exc:
+        ingest_file(con, sources.get(source), path)
+    assert "NUL bytes" in exc.value.message
+    assert exc.value.hint == DAMAGED
+
+
+@pytest.mark.parametrize("source,name", [("ucdp", "UCDP-Ukraine.csv"), ("cir", "events.csv")])
+def test_csv_whose_first_line_is_huge_is_a_named_failure(source, name, con, tmp_path) -> None:
+    path = tmp_path / name
+    path.write_bytes(b"a" * (3 << 20) + b"\n")
+    with pytest.raises(InputError) as exc:
+        ingest_file(con, sources.get(source), path)
+    assert "line 1 is longer than 1 MiB" in exc.value.message
+
+
+# ------------------------------------------------------------------ deep JSON nesting
+def test_json_nested_too_deeply_is_damage_not_a_bug(con, tmp_path) -> None:
+    path = tmp_path / "petroivaniuk_russia_losses_personnel.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(InputError) as exc:
+        ingest_file(con, sources.get("losses"), path)
+    assert "nested too deeply" in exc.value.message
+    assert exc.value.hint == DAMAGED
+    result = invoke("ingest", "losses", str(path), "--db", str(tmp_path / "v.duckdb"))
+    assert result.exit_code == 1
+    assert "nested too deeply" in result.output and "bug in vigil" not in result.output

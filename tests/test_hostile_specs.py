@@ -9,21 +9,26 @@ what it attacks.
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import random
 import re
 import shutil
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from vigil.analyst.notes import parse_notes
+from vigil.analyst.notes import parse_notes, read_notes, withdraw_note
+from vigil.documents.extract import read_document, read_manifest
 from vigil.documents.meta import DocumentError, load_yaml_mapping, validate
 from vigil.errors import InputError
-from vigil.patterns import PatternError, compile_pattern
+from vigil.patterns import PatternError, compile_pattern, matches_empty
 from vigil.scenarios.spec import load_scenarios
 from vigil.specs import TextRule, load_theatre, theatres_root
 from vigil.text.rules import compile_rule, normalise
+from vigil.yamlload import MAX_BYTES, read_text
 
 INDICATOR = """\
 id: hostile
@@ -258,3 +263,144 @@ def test_misspelt_key_in_a_note_is_named_with_a_suggestion(tmp_path: Path) -> No
 def test_misspelt_key_in_document_metadata_is_named_with_a_suggestion() -> None:
     with pytest.raises(DocumentError, match=r"'publshed'; did you mean 'published'\?"):
         validate({"publshed": "2025-08-01"}, "doc.yaml")
+
+
+# ---------------------------------------------------------------- F: not a regular file
+def test_a_spec_linked_to_a_device_is_refused(tmp_path: Path) -> None:
+    """``ln -sf /dev/zero indicators/zz.yaml`` exhausted memory. /dev/null is the same kind
+    of file (a character device) and harmless to read should the check ever go."""
+    folder = _theatre(tmp_path, _pattern_spec("belarus"))
+    (folder / "indicators" / "zz.yaml").symlink_to("/dev/null")
+    with pytest.raises(InputError, match=r"indicators/zz\.yaml: not a regular file \(a char"):
+        load_theatre(folder)
+
+
+def test_a_spec_larger_than_the_cap_is_refused_unread(tmp_path: Path) -> None:
+    folder = _theatre(tmp_path, _pattern_spec("belarus"))
+    huge = folder / "indicators" / "zz.yaml"
+    huge.touch()
+    os.truncate(huge, MAX_BYTES + 1)  # sparse: no disk used
+    with pytest.raises(InputError, match=r"indicators/zz\.yaml: larger than 8 MiB"):
+        load_theatre(folder)
+
+
+def test_reading_stops_at_the_cap(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "notes.yaml"
+    path.write_text("theatre: belarus\nnotes: []\n" + "#" * 100 + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match="larger than 64 bytes"):
+        read_text(path, limit=64)
+    assert read_text(path, limit=200).startswith("theatre: belarus")
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "notes.yaml"
+    os.mkfifo(fifo)
+    outcome: list[BaseException] = []
+
+    def attempt() -> None:
+        try:
+            read_notes(fifo)
+        except BaseException as exc:  # handed to the test thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=attempt, daemon=True)  # a hang must not hang pytest
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive(), "opening a FIFO waited for a writer"
+    [exc] = outcome
+    assert isinstance(exc, InputError) and "not a regular file (a FIFO" in str(exc)
+
+
+# ---------------------------------------------------------------- G: not UTF-8
+BAD_UTF8 = b"id: hostile\nname: A hostile\xff indicator\n"  # line 2, offset 27
+
+
+def _not_utf8(message: str, file: str) -> None:
+    assert f"{file}:2: not UTF-8 (byte 0xff at offset 27)" in message
+    assert "save it as UTF-8" in message
+
+
+@pytest.mark.parametrize("file", ["indicators/one.yaml", "theatre.yaml"])
+def test_a_spec_that_is_not_utf8_is_named_with_line_and_offset(tmp_path: Path, file) -> None:
+    folder = _theatre(tmp_path, _pattern_spec("belarus"))
+    (folder / file).write_bytes(BAD_UTF8)
+    with pytest.raises(InputError) as exc:
+        load_theatre(folder)
+    _not_utf8(str(exc.value), file)
+
+
+def test_a_scenario_set_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    folder = tmp_path / "belarus"
+    shutil.copytree(theatres_root() / "belarus", folder)
+    (folder / "scenarios" / "martial_law.yaml").write_bytes(BAD_UTF8)
+    with pytest.raises(InputError) as exc:
+        load_scenarios(load_theatre(folder))
+    _not_utf8(str(exc.value), "scenarios/martial_law.yaml")
+
+
+def test_notes_that_are_not_utf8_are_named_and_never_rewritten(tmp_path: Path) -> None:
+    path = tmp_path / "notes.yaml"
+    path.write_bytes(BAD_UTF8)
+    for attempt in (
+        lambda: read_notes(path),
+        lambda: withdraw_note(path, "hostile", dt.date(2030, 1, 1), "why"),
+    ):
+        with pytest.raises(InputError) as exc:
+            attempt()
+        _not_utf8(str(exc.value), str(path))
+    assert path.read_bytes() == BAD_UTF8
+
+
+def test_document_metadata_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    doc = tmp_path / "a.txt"
+    doc.write_text("Text.\n", encoding="utf-8")
+    (tmp_path / "a.txt.yaml").write_bytes(b"published: 2025-08-01\ntitle: x\xff\n")
+    with pytest.raises(DocumentError, match=r"a\.txt\.yaml:2: not UTF-8 \(byte 0xff at offset"):
+        read_document(doc)
+    manifest = tmp_path / "manifest.yaml"
+    manifest.write_bytes(b"documents:\n  - path: a.txt\xff\n")
+    with pytest.raises(DocumentError, match=r"manifest\.yaml:2: not UTF-8 \(byte 0xff at"):
+        read_manifest(manifest)
+
+
+# ---------------------------------------------------------------- H: a folder, not a file
+def test_a_notes_path_that_is_a_folder_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "notes.yaml"
+    folder.mkdir()
+    with pytest.raises(InputError, match=r"notes\.yaml: is a folder, not a file"):
+        read_notes(folder)
+
+
+def test_a_spec_path_that_is_a_folder_is_refused(tmp_path: Path) -> None:
+    folder = _theatre(tmp_path, _pattern_spec("belarus"))
+    (folder / "indicators" / "zz.yaml").mkdir()
+    with pytest.raises(InputError, match=r"indicators/zz\.yaml: is a folder, not a file"):
+        load_theatre(folder)
+
+
+# ---------------------------------------------------------------- L1: empty matches
+EMPTY = {"empty": "", "star": "a*", "optional_group": "(x)?", "boundary": r"\b", "alt": "x|"}
+
+
+@pytest.mark.parametrize("pattern", EMPTY.values(), ids=EMPTY.keys())
+def test_a_pattern_matching_the_empty_string_is_refused(tmp_path: Path, pattern) -> None:
+    """An empty pattern matched every document and changed an indicator's level. The error
+    names the pattern's own line, not the `all:` line above it."""
+    spec = INDICATOR.replace("[{pattern}]", "\n          - belarus\n          - {pattern}")
+    spec = spec.format(pattern="'" + pattern + "'")
+    with pytest.raises(InputError) as exc:
+        load_theatre(_theatre(tmp_path, spec))
+    line = spec.splitlines().index(f"          - '{pattern}'") + 1
+    message = str(exc.value)
+    assert message.startswith(f"indicators/one.yaml:{line}: evidence.text.all: [0].en[1]: ")
+    assert f"pattern {pattern!r} matches the empty string, so every text" in message
+
+
+def test_no_library_pattern_matches_the_empty_string() -> None:
+    assert not [p for p in _library_patterns() if matches_empty(p)]
+
+
+def test_a_refused_pattern_names_its_own_line(tmp_path: Path) -> None:
+    spec = INDICATOR.replace("[{pattern}]", "\n          - belarus\n          - 'a(?=b)'")
+    with pytest.raises(InputError, match=r"^indicators/one\.yaml:10: .*\[0\]\.en\[1\]"):
+        load_theatre(_theatre(tmp_path, spec))

@@ -24,8 +24,10 @@ Guarantees, per batch (one input file):
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import json
+import stat
 import time
 import zipfile
 import zlib
@@ -76,14 +78,75 @@ def sha256_file(path: Path) -> str:
     return _fingerprint(path)[0]
 
 
-def _fingerprint(path: Path) -> tuple[str, int]:
-    """SHA-256 and size of the same pass over the bytes, so the two always agree."""
+def _fingerprint(path: Path, *, check_gzip: bool = False) -> tuple[str, int]:
+    """SHA-256 and size of the same pass over the bytes, so the two always agree.
+
+    With ``check_gzip``, a file that starts with 1 MiB of NUL bytes fails at once, and a
+    gzip file (by its magic bytes) is also inflated in the same pass
+    and each member's CRC-32 and length checked: DuckDB's gzip reader checks neither, so a
+    flipped bit in the deflate data would otherwise load as silently corrupted rows. A
+    failed check raises ``zlib.error`` (or ``EOFError`` when the stream ends early), which
+    :func:`_reading` names as damage.
+    """
     digest, size = hashlib.sha256(), 0
+    check: _GzipCheck | None = None
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
+            if check_gzip and size == 0:
+                if chunk[:2] == GZIP_MAGIC:
+                    check = _GzipCheck()
+                elif len(chunk) == 1 << 20 and not chunk.strip(b"\0"):
+                    raise InputError(  # fail fast: no data file starts with 1 MiB of NUL
+                        f"{path}: the file begins with 1 MiB of NUL bytes and no text "
+                        "(a zero-filled or sparse file, not a data file)",
+                        DAMAGED,
+                    )
             digest.update(chunk)
             size += len(chunk)
+            if check is not None:
+                check.feed(chunk)
+    if check is not None:
+        check.close()
     return digest.hexdigest(), size
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class _GzipCheck:
+    """Inflate a gzip stream only to verify it: every member's CRC-32 and length (ISIZE),
+    members one after another (concatenated gzip is valid), zero padding after the last
+    member tolerated as Python's gzip does. Output is discarded in bounded pieces, so a
+    highly compressed stream never needs more than a few MiB."""
+
+    STEP = 1 << 22  # most inflated bytes held at once
+
+    def __init__(self) -> None:
+        self.inflater: zlib._Decompress | None = zlib.decompressobj(wbits=31)
+        self.padding = False  # past the last member, only NUL bytes seen since
+
+    def feed(self, data: bytes) -> None:
+        while data:
+            if self.inflater is None:
+                rest = data.lstrip(b"\0")
+                self.padding = self.padding or len(rest) < len(data)
+                if not rest:
+                    return
+                if self.padding:
+                    raise zlib.error("data after the zero padding that ends the gzip stream")
+                self.inflater = zlib.decompressobj(wbits=31)
+                data = rest
+            self.inflater.decompress(data, self.STEP)
+            while self.inflater.unconsumed_tail and not self.inflater.eof:
+                self.inflater.decompress(self.inflater.unconsumed_tail, self.STEP)
+            if not self.inflater.eof:
+                return
+            data = self.inflater.unused_data
+            self.inflater = None
+
+    def close(self) -> None:
+        if self.inflater is not None:
+            raise EOFError("Compressed file ended before the end-of-stream marker was reached")
 
 
 def ingest_file(
@@ -104,7 +167,7 @@ def ingest_file(
     reader = adapter.reader_for(path)
     before = _stat(path)
     with _reading(path):
-        checksum, size = _fingerprint(path)
+        checksum, size = _fingerprint(path, check_gzip=True)
     name = label or str(path)
     if not force:
         prior = con.execute(
@@ -154,7 +217,8 @@ def _reading(path: Path) -> Iterator[None]:
     * Python's decoders, raised only by bad bytes: ``EOFError`` (a gzip stream that ends
       early), ``zlib.error`` (a corrupt deflate stream), ``zipfile.BadZipFile``,
       ``csv.Error`` (e.g. a field over the csv module's 128 KB limit), ``UnicodeDecodeError``
-      and ``json.JSONDecodeError``;
+      and ``json.JSONDecodeError``; ``RecursionError``, raised by the JSON decoder on
+      input nested thousands deep (no real file is: it is hostile or garbage);
     * ``OSError`` — the readers touch no file but the input, so it is the input that
       cannot be read (``gzip.BadGzipFile`` is one: no gzip magic);
     * DuckDB's ``InvalidInputException`` and ``IOException`` when their text names the
@@ -169,6 +233,8 @@ def _reading(path: Path) -> Iterator[None]:
         if not _is_damage(exc, path):
             raise
         cause = " ".join(str(exc).split()) or "no detail"
+        if isinstance(exc, RecursionError):
+            cause = "nested too deeply"  # e.g. JSON of 100,000 '[': no real file is
         cause = cause if len(cause) <= 300 else cause[:299] + "…"  # DuckDB's run to pages
         raise InputError(
             f"{path}: cannot be read ({type(exc).__name__}: {cause})", DAMAGED
@@ -176,7 +242,7 @@ def _reading(path: Path) -> Iterator[None]:
 
 
 _PYTHON_DAMAGE = (EOFError, zlib.error, zipfile.BadZipFile, csv.Error, UnicodeDecodeError,
-                  json.JSONDecodeError, OSError)  # fmt: skip
+                  json.JSONDecodeError, OSError, RecursionError)  # fmt: skip
 _DUCKDB_DAMAGE = ("gzip", "truncated", "csv", "unexpected end", "end of file", "parquet",
                   "magic bytes", "unicode", "utf-8", "sniff")  # fmt: skip
 
@@ -211,15 +277,43 @@ def _check_unchanged(path: Path, before: tuple[int, int], checksum: str) -> None
 
 
 def _check_readable(path: Path) -> None:
-    if not path.exists():
+    odd = irregular(path)
+    if odd == "no such file":
         raise InputError(f"{path}: no such file", "check the path")
-    if not path.is_file():
-        raise InputError(f"{path}: not a file", "give a file, or a data folder with --data")
+    if odd is not None:
+        raise InputError(f"{path}: {odd}", "give a file, or a data folder with --data")
     if path.stat().st_size == 0:
         raise InputError(
             f"{path}: the file is empty (0 bytes)",
             "re-download it: an empty file is usually an interrupted download",
         )
+
+
+def irregular(path: Path) -> str | None:
+    """Why ``path`` is not a regular file that can be read, or None if it is one.
+
+    Only ``stat`` is used: a FIFO is never opened (opening it would block).
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return (
+            "a broken symlink (its target does not exist)"
+            if path.is_symlink()
+            else ("no such file")
+        )
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symlink loop"
+        return f"cannot be examined ({exc.strerror or exc})"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "not a file (a directory)"
+    kinds = {stat.S_ISFIFO: "FIFO", stat.S_ISSOCK: "socket", stat.S_ISCHR: "character device",
+             stat.S_ISBLK: "block device"}  # fmt: skip
+    kind = next((name for test, name in kinds.items() if test(mode)), "special file")
+    return f"not a regular file ({kind})"
 
 
 def _merge(con, source, reader, path, name, stage: Stage, share, started, fingerprint, md5):
@@ -411,8 +505,13 @@ def plan_folder(
             continue
         taken = adapter.files_in(folder)
         work += [(adapter, p) for p in taken]
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            if path not in taken and not _is_documentation(path):
+        for path in sorted(folder.rglob("*")):
+            if path in taken:
+                continue
+            odd = _odd_entry(path, adapter)
+            if odd is not None:
+                skipped.append(NotLoaded(str(path), odd))
+            elif path.is_file() and not _is_documentation(path):
                 skipped.append(
                     NotLoaded(
                         str(path),
@@ -420,6 +519,20 @@ def plan_folder(
                     )
                 )
     return work, skipped
+
+
+def _odd_entry(path: Path, adapter: Adapter) -> str | None:
+    """Why an entry of a data folder that is not a regular file is listed as not loaded;
+    None for a regular file and for a plain subdirectory (its files are listed)."""
+    named_like_data = any(r.matches(path) for r in adapter.readers)
+    if path.is_dir():
+        if named_like_data:
+            return "a directory named like a data file"
+        if path.is_symlink():
+            return "a symlink to a directory (not followed: link the files themselves)"
+        return None
+    odd = irregular(path)
+    return None if odd is None else odd.replace("no such file", "vanished while listed")
 
 
 def _is_documentation(path: Path) -> bool:

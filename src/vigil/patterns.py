@@ -516,6 +516,15 @@ _NEVER = "[^\\x00-\\x{10ffff}]"
 
 
 @functools.lru_cache(maxsize=4096)
+def matches_empty(pattern: str) -> bool:
+    """Whether ``pattern`` (a valid one) can match zero characters, as ``''``, ``a*``,
+    ``(x)?`` or ``\\b`` do: it then matches every text (or every text with a word),
+    whatever the words of the rule."""
+    if _sre_p is None:  # pragma: no cover
+        return re.search(pattern, "", re.IGNORECASE) is not None
+    return _sre_p.parse(pattern, re.IGNORECASE).getwidth()[0] == 0
+
+
 def compile_pattern(pattern: str) -> CompiledPattern:
     """``pattern`` (Python syntax and Unicode semantics, case-insensitive) compiled for RE2.
 

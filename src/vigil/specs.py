@@ -22,8 +22,8 @@ from pydantic import (
 
 from vigil import taxonomy
 from vigil.errors import InputError
-from vigil.patterns import REFUSED_HINT, PatternError, compile_pattern
-from vigil.yamlload import describe, load_yaml
+from vigil.patterns import REFUSED_HINT, PatternError, compile_pattern, matches_empty
+from vigil.yamlload import describe, load_yaml, read_text
 
 LANGUAGES = ("en", "pl", "ru", "uk", "be")
 #: prefix of a theatre topic's rows in ``text_matches`` (not an indicator id)
@@ -206,6 +206,12 @@ def _check_patterns(group: dict[str, tuple[str, ...]], where: str) -> None:
                 raise ValueError(
                     f"{at}: pattern {pattern!r} uses {exc.construct} ({exc.why}); {REFUSED_HINT}"
                 ) from None
+            if matches_empty(pattern):
+                raise ValueError(
+                    f"{where}.{lang}[{pi}]: pattern {pattern!r} matches the empty string, so "
+                    "every text: give the words it must find (e.g. `troops?` rather than "
+                    "`(troops)?`)"
+                )
 
 
 class Evidence(Spec):
@@ -339,7 +345,7 @@ def load_model(
     ``context``); errors name the file (relative to ``folder``) and the key path, and point
     to ``doc``."""
     rel = path.relative_to(folder)
-    data, lines = load_yaml(path.read_text(encoding="utf-8"), str(rel))
+    data, lines = load_yaml(read_text(path, str(rel)), str(rel))
     if not isinstance(data, dict):
         raise InputError(f"{rel}: expected a mapping of keys", f"see {doc}")
     try:

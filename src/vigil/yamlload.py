@@ -10,14 +10,22 @@ Safe YAML (no Python objects), plus two checks PyYAML does not make:
 
 Optionally, dates stay text (``dates_as_text``) so a model can name a bad one instead of
 YAML crashing on ``2030-02-30``.
+
+:func:`read_text` reads such a file: a regular file only (a symlink to ``/dev/zero`` or a
+FIFO would never end), at most :data:`MAX_BYTES`, and UTF-8 (a bad byte is named with its
+line and offset instead of a traceback).
 """
 
 from __future__ import annotations
 
 import difflib
+import os
+import re
+import stat
 import types
 import typing
 from collections.abc import Mapping, Sequence
+from pathlib import Path as FsPath
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -40,6 +48,80 @@ TextDatesLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+
+#: The most a spec, scenario, notes file, sidecar or manifest may hold: the largest real
+#: one is a few tens of KiB, so 8 MiB is generous, yet small enough that a stray link to
+#: a huge file (or to /dev/zero) is refused instead of exhausting memory.
+MAX_BYTES = 8 * 1024 * 1024
+
+
+def read_text(
+    path: FsPath | str,
+    where: str | None = None,
+    *,
+    error: type[VigilError] = InputError,
+    encoding: str = "utf-8",
+    limit: int = MAX_BYTES,
+) -> str:
+    """The text of the file ``path`` (named ``where`` in errors, default the path).
+
+    Errors (``error``): no such file, a folder or anything but a regular file once links
+    are followed (a device such as /dev/zero, a FIFO, a socket), more than ``limit``
+    bytes, and bytes that are not UTF-8 (``where:LINE: not UTF-8 (byte 0xff at offset
+    N)``). At most ``limit + 1`` bytes are ever read.
+    """
+    where = str(path) if where is None else where
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise error(f"{where}: no such file", "check the path") from None
+    except IsADirectoryError:
+        raise error(f"{where}: is a folder, not a file", "give the path of a file") from None
+    except OSError as exc:
+        raise error(f"{where}: cannot read it ({exc.strerror})", "check the path") from None
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise error(f"{where}: is a folder, not a file", "give the path of a file")
+        raise error(
+            f"{where}: not a regular file ({_kind(mode)}, e.g. a link to /dev/zero)",
+            "give the path of a text file",
+        )
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise error(
+            f"{where}: larger than {limit // 1024 // 1024 or limit} "
+            f"{'MiB' if limit >= 1024 * 1024 else 'bytes'}, far more than any real one",
+            "check it is the file you meant",
+        )
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise error(
+            f"{where}:{line}: not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            "save it as UTF-8 (in most editors: Save As, encoding UTF-8)",
+        ) from None
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "not a plain file"
 
 
 def dotted(path: Sequence[str | int]) -> str:
@@ -203,9 +285,24 @@ def describe(
         rest = errors[1:]
     if rest:
         msg += f" (and {len(rest)} more)"
+    # a validator names the item it refuses below its key (``[0].en[2]: pattern ...``):
+    # the line of that item, not of the key
+    full = loc if extra else (*loc, *_subpath(msg))
     line = None
-    for n in range(len(loc), -1, -1):
-        line = (lines or {}).get(loc[:n])
+    for n in range(len(full), -1, -1):
+        line = (lines or {}).get(full[:n])
         if line is not None:
             break
     return dotted(loc), msg, line
+
+
+_SUBPATH = re.compile(r"((?:\[\d+\]|\.?[A-Za-z_]\w*)+): ")
+
+
+def _subpath(msg: str) -> Path:
+    m = _SUBPATH.match(msg)
+    if m is None:
+        return ()
+    return tuple(
+        int(i) if i else k for i, k in re.findall(r"\[(\d+)\]|\.?([A-Za-z_]\w*)", m.group(1))
+    )

@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from vigil.analyst.grades import Grade
 from vigil.errors import InputError
-from vigil.yamlload import TextDatesLoader, keys_at, load_yaml, suggest
+from vigil.yamlload import TextDatesLoader, keys_at, load_yaml, read_text, suggest
 
 #: how long a note stands as a current reading unless it says otherwise: longer than any
 #: scenario set's memory (56 days), so a note is read on the whole memory grid, and its
@@ -143,7 +143,7 @@ class NotesFile(BaseModel):
 
 def read_notes(path: Path) -> NotesFile:
     """The notes of ``path``, validated; an error names the file, the note and the key."""
-    return parse_notes(path, path.read_text(encoding="utf-8") if path.exists() else None)
+    return parse_notes(path, read_text(path) if path.exists() else None)
 
 
 def parse_notes(path: Path, text: str | None) -> NotesFile:
@@ -209,7 +209,7 @@ def _where(e: ValidationError, data: dict) -> str:
 def append_note(path: Path, note: Note, theatre: str) -> str:
     """Append ``note`` to the file (created if absent), keeping what is there; returns the
     file's previous text ('' if new) so a caller can restore it."""
-    before = path.read_text(encoding="utf-8") if path.exists() else ""
+    before = read_text(path) if path.exists() else ""
     old = read_notes(path).notes if before else []
     if note.note_id in {n.note_id for n in old}:
         raise InputError(
@@ -238,7 +238,7 @@ def append_note(path: Path, note: Note, theatre: str) -> str:
 
 def withdraw_note(path: Path, note_id: str, on: dt.date, why: str) -> str:
     """Mark note ``note_id`` withdrawn in the file; returns the previous text."""
-    before = path.read_text(encoding="utf-8")
+    before = read_text(path)
     old = {n.note_id: n for n in read_notes(path).notes}
     if note_id not in old:
         raise InputError(f"{path}: no note with id {note_id!r}", "`vigil notes` lists them")

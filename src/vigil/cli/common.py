@@ -97,6 +97,24 @@ MAX_LIMIT = 10_000_000
 MAX_STEP = 3650
 
 
+def date_range(start: str, end: str, step: int, *, most: int, each: str) -> tuple:
+    """``--from``/``--to``/``--step`` checked: ordered, and at most ``most`` dates, so that a
+    mistyped year is a usage error rather than hours of silent work."""
+    from vigil.watch import parse_date
+
+    first, last = parse_date(start, "--from"), parse_date(end, "--to")
+    if last < first:
+        raise UsageError("--to is before --from", "swap the dates")
+    count = (last - first).days // step + 1
+    if count > most:
+        raise UsageError(
+            f"--from {first} --to {last} --step {step} asks for {count:,} {each}s; "
+            f"at most {most:,} in one run",
+            f"narrow the range or raise --step (e.g. --step {-(-count * step // most)})",
+        )
+    return first, last
+
+
 def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     """Turn library errors into one line on stderr and the error's exit code."""
 
@@ -176,6 +194,7 @@ def _parse_options(pairs: list[str]) -> dict[str, str]:
 
 
 def safe(text: object) -> str:
-    """Text from sources with control and bidi characters made visible (no terminal
-    escapes, no right-to-left overrides reordering what the reader sees)."""
-    return neutralise(text)
+    """Text from sources (or a file name) as one terminal line: control and bidi
+    characters made visible, and a newline shown as ``\\n``, so that a crafted name
+    cannot forge a line of output."""
+    return neutralise(text).replace("\n", "\\n")

@@ -24,12 +24,13 @@ from vigil.cli.common import (
     _check_format,
     _handle_errors,
     app,
+    date_range,
     err,
     open_store,
     out,
     safe,
 )
-from vigil.errors import StoreBusyError, UsageError
+from vigil.errors import StoreBusyError
 from vigil.indicators.evidence import evidence_for
 from vigil.indicators.plot import histories, render_html, render_png
 from vigil.specs import TheatreSpec, load_theatre
@@ -43,6 +44,8 @@ DataOption = Annotated[
     typer.Option("--data", envvar="VIGIL_DATA", help="Data folder (Natural Earth borders)."),
 ]
 DEFAULT_DATA = Path(settings.SETTINGS["data"].default)
+#: points per timeline in one plot, at most: ten years daily; more is a mistyped date
+MAX_PLOT_POINTS = 3660
 AS_OF_HELP = "YYYY-MM-DD (default: the last day most of the theatre's evidence covers)."
 
 
@@ -224,9 +227,7 @@ def plot(
     db: DbOption = DEFAULT_DB,
 ) -> None:
     """Indicator timelines as a PNG and an interactive, offline HTML page."""
-    first, last = watch.parse_date(start, "--from"), watch.parse_date(end, "--to")
-    if last < first:
-        raise UsageError("--to is before --from", "swap the dates")
+    first, last = date_range(start, end, step, most=MAX_PLOT_POINTS, each="point")
     con, spec, _ = _prepared(db, theatre, data, None, quiet=False, stores=False)
     for ind in indicator or []:
         spec.indicator(ind)

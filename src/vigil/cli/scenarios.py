@@ -21,6 +21,7 @@ from vigil.cli.common import (
     _check_format,
     _handle_errors,
     app,
+    date_range,
     out,
     safe,
 )
@@ -240,6 +241,11 @@ def _example(evidence: list[dict], width: int, *, source: bool = False) -> str:
     return f" — e.g. {ev['date']}{who} {ev['title'][:width]}"
 
 
+#: assessments in one replay, at most: about a second each, so 2,000 is half an hour of
+#: work; more is a mistyped date (a daily replay of five years is 1,826)
+MAX_REPLAY = 2000
+
+
 @app.command()
 @_handle_errors
 def replay(
@@ -258,9 +264,7 @@ def replay(
 ) -> None:
     """Probability history over a range of dates: a table, a PNG and an HTML chart; stored."""
     _check_format(fmt)
-    first, last = watch.parse_date(start, "--from"), watch.parse_date(end, "--to")
-    if last < first:
-        raise UsageError("--to is before --from", "swap the dates")
+    first, last = date_range(start, end, step, most=MAX_REPLAY, each="assessment")
     con, spec, library, _ = _setup(db, theatre, data, start, quiet=fmt == "json")
     extra = _forecast_evidence(con, data) if forecast else []
     results, png, html = replay_and_store(

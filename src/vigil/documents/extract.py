@@ -35,6 +35,7 @@ from vigil.documents.meta import (
 )
 from vigil.text.claims import guess_language
 from vigil.text.rules import normalise
+from vigil.yamlload import read_text
 
 __all__ = [
     "SUPPORTED",
@@ -76,8 +77,9 @@ class Extracted:
 
     def passages(self, max_chars: int = 1200) -> list[Passage]:
         """Paragraphs, consecutive short ones merged and long ones cut at sentence ends, so
-        that no passage exceeds ``max_chars`` unless one sentence does; together they cover
-        the text in order (only whitespace between them)."""
+        that no passage exceeds ``max_chars``: a sentence longer than that is cut too, at
+        punctuation or a space where it has one, else at ``max_chars`` (a text with no
+        spaces). Together they cover the text in order (only whitespace between them)."""
         if max_chars < 1:
             raise ValueError("max_chars must be positive")
         units: list[tuple[int, int]] = []
@@ -85,7 +87,8 @@ class Extracted:
             if m.end() - m.start() <= max_chars:
                 units.append(m.span())
             else:
-                units.extend(_sentences(self.text, m.start(), m.end()))
+                for lo, hi in _sentences(self.text, m.start(), m.end()):
+                    units.extend(_hard_split(self.text, lo, hi, max_chars))
         spans: list[tuple[int, int]] = []
         for start, end in units:
             if spans and end - spans[-1][0] <= max_chars:
@@ -105,6 +108,41 @@ def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
             hi -= 1
         if hi > lo:
             out.append((lo, hi))
+    return out
+
+
+_PUNCT_BREAK = re.compile(r"[,;:.!?)\]}\u2026\u2014]+\s*")
+_SPACE_BREAK = re.compile(r"\s+")
+
+
+def _hard_split(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int]]:
+    """``text[start:end]`` cut into pieces of at most ``max_chars``: after the last
+    punctuation, else at the last space, in the second half of each piece, else at
+    ``max_chars`` itself."""
+    out = []
+    while end - start > max_chars:
+        stop = start + max_chars
+        cut = None
+        for rx in (_PUNCT_BREAK, _SPACE_BREAK):
+            ends = [
+                m.end() if rx is _PUNCT_BREAK else m.start()
+                for m in rx.finditer(text, start + max_chars // 2, stop)
+            ]
+            # a punctuation break's trailing whitespace may run past stop: trimmed below
+            ends = [e for e in ends if start < e]
+            if ends:
+                cut = ends[-1]
+                break
+        cut = stop if cut is None else min(cut, stop)
+        hi = cut
+        while hi > start and text[hi - 1].isspace():
+            hi -= 1
+        out.append((start, hi))
+        start = cut
+        while start < end and text[start].isspace():
+            start += 1
+    if end > start:
+        out.append((start, end))
     return out
 
 
@@ -190,10 +228,7 @@ def read_manifest(path: Path, folder: Path | None = None) -> list[tuple[Path, di
     the manifest, else the manifest's own folder), so documents kept elsewhere — read in
     place, never copied — and their metadata stay apart."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DocumentError(f"{path}: cannot read the manifest ({exc})", "check the path") from None
+    text = read_text(path, error=DocumentError, encoding="utf-8-sig")
     data = load_yaml_mapping(text, str(path))
     entries = data.get("documents")
     if not set(data) <= {"documents", "folder"} or not isinstance(entries, list) or not entries:

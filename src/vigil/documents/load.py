@@ -68,10 +68,23 @@ def load_documents(
 ) -> list[DocumentLoad]:
     """Load every file of ``paths`` (folders included) and of ``manifest`` (its files under
     ``folder`` when given: :func:`~vigil.documents.extract.read_manifest`)."""
-    work: list[tuple[Path, dict | None]] = [(p, None) for p in expand(paths)]
+    work: list[tuple[Path, dict | None] | DocumentLoad] = []
+    for p in map(Path, paths):
+        found = expand([p])
+        if not found:  # a folder with no documents below it: say so, never "0 documents"
+            work.append(DocumentLoad(str(p), "failed", error=_empty_folder(p)))
+        work += [(f, None) for f in found]
     if manifest is not None:
         work += read_manifest(Path(manifest), folder)
-    return [load_one(con, path, overrides) for path, overrides in work]
+    return [w if isinstance(w, DocumentLoad) else load_one(con, *w) for w in work]
+
+
+def _empty_folder(path: Path) -> str:
+    kinds = ", ".join(SUPPORTED)
+    return (
+        f"{path}: a folder with no documents below it (none of {kinds}); "
+        "give document files, or a folder holding some"
+    )
 
 
 def load_one(con, path: Path, overrides: dict | None = None) -> DocumentLoad:

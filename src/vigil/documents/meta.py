@@ -26,7 +26,7 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from vigil.errors import InputError
-from vigil.yamlload import load_yaml, suggest
+from vigil.yamlload import load_yaml, read_text, suggest
 
 KEYS = (
     "id",
@@ -230,8 +230,5 @@ def find_sidecar(path: Path) -> Path | None:
 
 
 def read_sidecar(sidecar: Path) -> dict[str, object]:
-    try:
-        text = sidecar.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DocumentError(f"{sidecar}: cannot read it ({exc})", "save it as UTF-8") from None
+    text = read_text(sidecar, error=DocumentError, encoding="utf-8-sig")
     return load_yaml_mapping(text, str(sidecar))

@@ -117,10 +117,32 @@ def open_text(path: Path) -> Iterable[bytes]:
     return path.open("rb")
 
 
+#: the longest first line (a header or a first record) read into memory to check a file
+FIRST_LINE_MAX = 1 << 20
+
+
 def first_line(path: Path) -> bytes:
-    """The first line of a (possibly gzipped) file, without its newline; b'' if empty."""
+    """The first line of a (possibly gzipped) file, without its newline; b'' if empty.
+
+    Bounded: a first line over :data:`FIRST_LINE_MAX` bytes (3 GB of tabs in a small
+    gzip, a sparse file of NUL bytes) fails as an InputError instead of being read whole.
+    """
     with open_text(path) as fh:  # type: ignore[attr-defined]
-        return fh.readline().rstrip(b"\r\n")
+        line = fh.readline(FIRST_LINE_MAX + 1)
+    if len(line) > FIRST_LINE_MAX and not line.endswith(b"\n"):
+        if not line.strip(b"\0"):
+            raise InputError(
+                f"{path}: the file begins with {FIRST_LINE_MAX:,}+ NUL bytes and no text "
+                "(a zero-filled or sparse file, not a data file)",
+                "the file looks truncated or corrupt: re-download it",
+            )
+        raise InputError(
+            f"{path}: line 1 is longer than 1 MiB with no line break: not a text data "
+            "file of this kind",
+            "the file looks truncated or corrupt: re-download it, or check that it was "
+            "given to the right SOURCE (`vigil sources`)",
+        )
+    return line.rstrip(b"\r\n")
 
 
 def locate_lines(path: Path, raws: set[str], *, skip: int = 0) -> dict[str, int]:

@@ -42,7 +42,7 @@ import httpx
 
 from vigil import countries, taxonomy
 from vigil.errors import FetchError, InputError
-from vigil.sources.base import Adapter, Reader, Stage, open_text
+from vigil.sources.base import Adapter, Reader, Stage, first_line, open_text
 from vigil.sources.http import RETRY_STATUSES, Fetched, Fetcher
 from vigil.sources.tabular import (
     MAX_COUNT,
@@ -287,6 +287,7 @@ class _utf8_copy:  # noqa: N801 - used as a context manager like open()
 
 def first_record(path: Path) -> list[str]:
     """The first CSV record of ``path`` (a header or, in headerless files, an event)."""
+    first_line(path)  # bounded: a first line of gigabytes fails here, before it is read whole
     try:
         with wide_fields():
             return next(csv.reader(decoded_lines(path)), [])

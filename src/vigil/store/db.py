@@ -27,6 +27,7 @@ def connect(path: str | Path = ":memory:", *, read_only: bool = False) -> duckdb
             raise StoreError(
                 f"store {target} is a directory: pass a .duckdb file", "--db PATH or VIGIL_DB"
             )
+        _check_kind(p)
         if read_only and not p.exists():
             raise StoreError(
                 f"store {target} does not exist",
@@ -51,6 +52,29 @@ def connect(path: str | Path = ":memory:", *, read_only: bool = False) -> duckdb
     for name in pending:
         _apply(con, name)
     return con
+
+
+#: DuckDB's file header: its magic sits at bytes 8–11
+_DUCKDB_MAGIC = (8, b"DUCK")
+
+
+def _check_kind(p: Path) -> None:
+    """Refuse a file that is not a DuckDB store before DuckDB opens it: given a SQLite
+    file, DuckDB would try to download its SQLite extension rather than say so."""
+    if not p.is_file() or p.stat().st_size == 0:
+        return  # missing (created if allowed) or empty: DuckDB's own error names it
+    with p.open("rb") as fh:
+        head = fh.read(16)
+    at, magic = _DUCKDB_MAGIC
+    if head[at : at + len(magic)] == magic:
+        return
+    kind = (
+        "a SQLite database" if head.startswith(b"SQLite format 3\x00") else "a file of another kind"
+    )
+    raise StoreError(
+        f"{p} is not a DuckDB store ({kind})",
+        "check --db (or VIGIL_DB): it names a file that is not a Vigil store",
+    )
 
 
 def _open_error(target: str, exc: duckdb.IOException) -> StoreError:
