@@ -131,3 +131,15 @@ def test_duplicate_key_names_both_lines(tmp_path: Path) -> None:
 
 def test_theatres_root_is_the_repo_folder() -> None:
     assert (theatres_root() / "belarus" / "theatre.yaml").is_file()
+
+
+def test_a_theatre_loaded_again_reuses_its_compiled_patterns() -> None:
+    """Translating and compiling ~1,200 patterns costs over a second; a process that loads
+    the theatre again (the dashboard, the test suite, `vigil demo`) must not pay it twice."""
+    from vigil.patterns import compile_pattern
+
+    load_theatre("belarus")
+    before = compile_pattern.cache_info()
+    load_theatre("belarus")
+    after = compile_pattern.cache_info()
+    assert after.misses == before.misses and after.hits > before.hits

@@ -525,6 +525,7 @@ def matches_empty(pattern: str) -> bool:
     return _sre_p.parse(pattern, re.IGNORECASE).getwidth()[0] == 0
 
 
+@functools.lru_cache(maxsize=4096)
 def compile_pattern(pattern: str) -> CompiledPattern:
     """``pattern`` (Python syntax and Unicode semantics, case-insensitive) compiled for RE2.
 
