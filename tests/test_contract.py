@@ -62,21 +62,23 @@ ALLOWED = {
     "yamlload": {"errors"},
     # neutralising control and bidi characters in every rendering of source text
     "display": set(),
+    # files written whole or not at all (notes, caches)
+    "files": set(),
     # rule patterns: Python syntax, matched by RE2 in linear time
     "patterns": set(),
     "settings": {"errors"},
     "countries": {"errors", "settings"},
     "taxonomy": {"errors", "settings"},
     "store": {"errors", "settings", "store"},
-    "sources": {"errors", "settings", "countries", "taxonomy", "sources", "__init__"},
+    "sources": {"errors", "settings", "countries", "taxonomy", "sources", "__init__", "files"},
     "ingest": {"errors", "settings", "sources", "store", "__init__"},
     # an analyst's own evidence: documents (extracted, stored, matched) and graded notes
     "documents": {"errors", "settings", "store", "text", "documents", "__init__", "yamlload"},
-    "analyst": {"errors", "settings", "specs", "store", "analyst", "__init__", "yamlload"},
+    "analyst": {"errors", "files", "settings", "specs", "store", "analyst", "__init__", "yamlload"},
     # how far each source reaches: the default as-of date and every output's evidence base
     "coverage": {"errors", "settings", "specs", "store"},
     "specs": {"errors", "settings", "taxonomy", "patterns", "yamlload"},
-    "geo": {"errors", "settings", "specs", "store", "geo"},
+    "geo": {"errors", "settings", "specs", "store", "geo", "files"},
     "text": {"errors", "settings", "specs", "store", "text", "patterns"},
     "indicators": {
         "errors",
@@ -116,7 +118,7 @@ ALLOWED = {
         "indicators",
         "forecast",
     },
-    "forecast": {"errors", "settings", "specs", "store", "geo", "forecast"},
+    "forecast": {"errors", "settings", "specs", "store", "geo", "forecast", "files"},
     # the dashboard reads what the pipeline stored; it never ingests or matches text
     "web": {
         "errors",
@@ -159,6 +161,7 @@ ALLOWED = {
         "documents",
         "coverage",
         "display",
+        "files",
     },
 }
 

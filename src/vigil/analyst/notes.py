@@ -27,9 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -38,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from vigil.analyst.grades import Grade
 from vigil.errors import InputError
+from vigil.files import write_atomic
 from vigil.yamlload import TextDatesLoader, keys_at, load_yaml, read_text, suggest
 
 #: how long a note stands as a current reading unless it says otherwise: longer than any
@@ -281,16 +280,3 @@ def _indent_of(line: str) -> int:
 
 def _check_edit(path: Path, text: str) -> NotesFile:
     return parse_notes(path, text)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` all at once (a crash leaves the old file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from vigil.analyst.grades import Grade
-from vigil.analyst.notes import Note, append_note, withdraw_note, write_atomic
+from vigil.analyst.notes import Note, append_note, withdraw_note
 from vigil.analyst.store import load_notes, notes_frame
 from vigil.cli.common import (
     DEFAULT_DB,
@@ -30,6 +30,7 @@ from vigil.cli.common import (
 )
 from vigil.documents.load import DocumentLoad, load_documents
 from vigil.errors import UsageError, VigilError
+from vigil.files import write_atomic
 from vigil.specs import load_theatre
 from vigil.text.match import match_documents
 from vigil.watch import parse_date

@@ -29,8 +29,6 @@ never served from an old cache, and a damaged cache file is rebuilt.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from itertools import product
 from pathlib import Path
 from string import ascii_uppercase
@@ -39,6 +37,7 @@ import numpy as np
 import shapely
 
 from vigil.errors import InputError
+from vigil.files import write_atomic
 from vigil.geo import length_km, read_countries
 from vigil.geo.borders import _sha256
 from vigil.specs import Theatre
@@ -128,13 +127,5 @@ def _read(target: Path, sha: str) -> dict[str, tuple[str, ...]] | None:
 
 
 def _write(target: Path, sha: str, result: dict[str, tuple[str, ...]], source: str) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps({**_meta(sha), "source": source, "neighbours": result}, sort_keys=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".adjacency-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)  # atomic: a concurrent reader never sees half a file
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(target, text)  # a concurrent reader never sees half a file

@@ -19,8 +19,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from shapely.geometry import LineString, MultiLineString, MultiPolygon, Polygon,
 from shapely.geometry.base import BaseGeometry
 
 from vigil.errors import InputError
+from vigil.files import write_atomic
 from vigil.specs import Theatre
 
 #: Distance (degrees, ≈ 0.35–0.55 km here) within which A's boundary counts as shared with B.
@@ -204,7 +203,6 @@ def _read_cache(cache: Path, sha: str, key: str) -> BaseGeometry | None:
 
 def _write_cache(cache: Path, sha: str, key: str, geom: BaseGeometry, source: str) -> None:
     target = _cache_path(cache, sha, key)
-    target.parent.mkdir(parents=True, exist_ok=True)
     # json.dumps writes floats with repr(): coordinates round-trip bit for bit
     text = json.dumps(
         {
@@ -213,11 +211,4 @@ def _write_cache(cache: Path, sha: str, key: str, geom: BaseGeometry, source: st
             "geometry": mapping(geom),
         }
     )
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{key}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(target, text)

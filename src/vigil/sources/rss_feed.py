@@ -12,7 +12,6 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ import defusedxml
 import defusedxml.ElementTree as SafeET
 
 from vigil.errors import FetchError
+from vigil.files import write_atomic
 from vigil.sources.http import Fetched, Fetcher
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -309,7 +309,7 @@ def fetch_feed(fetcher: Fetcher, url: str, folder: Path, state: dict) -> Fetched
     }
     lines = [json.dumps(header, ensure_ascii=False)]
     lines += [json.dumps(item, ensure_ascii=False) for item in feed.items]
-    _write_atomic(folder / name, "\n".join(lines) + "\n")
+    write_atomic(folder / name, "\n".join(lines) + "\n")
     state[url] = {
         "etag": response.headers.get("etag"),
         "last_modified": response.headers.get("last-modified"),
@@ -329,11 +329,4 @@ def load_state(folder: Path) -> dict:
 
 def save_state(folder: Path, state: dict) -> None:
     """Write the state atomically, so an interrupted run never leaves half a file."""
-    _write_atomic(folder / STATE_FILE, json.dumps(state, indent=1, sort_keys=True))
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
-    part.write_text(text, encoding="utf-8")
-    os.replace(part, path)
+    write_atomic(folder / STATE_FILE, json.dumps(state, indent=1, sort_keys=True))
