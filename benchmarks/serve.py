@@ -99,39 +99,48 @@ def wait_healthy(server: subprocess.Popen, base: str, timeout: float = 60.0) -> 
     raise RuntimeError(f"{BASELINE} did not answer within {timeout:.0f} s")
 
 
-def load(base: str, path: str, clients: int, requests: int) -> dict:
-    """``clients`` threads, ``requests`` GETs each; latencies in ms and the wall time."""
-    latencies: list[float] = []
-    errors = 0
+def _clients(base: str, clients: int, work, timeout: float = CLIENT_TIMEOUT_S):
+    """Run ``work(k, client)`` in ``clients`` threads, each with its keep-alive connection
+    opened before the clock starts; return every row the threads returned and the wall time."""
+    rows: list = []
     lock = threading.Lock()
     barrier = threading.Barrier(clients + 1)
 
-    def client() -> None:
-        nonlocal errors
-        mine, bad = [], 0
-        with httpx.Client(base_url=base, timeout=30) as c:
-            c.get(BASELINE)  # open the keep-alive connection before the clock starts
+    def client(k: int) -> None:
+        with httpx.Client(base_url=base, timeout=timeout) as c:
+            c.get(BASELINE)
             barrier.wait()
-            for _ in range(requests):
-                t0 = time.perf_counter()
-                try:
-                    ok = c.get(path).status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                mine.append((time.perf_counter() - t0) * 1000)
-                bad += not ok
+            mine = work(k, c)
         with lock:
-            latencies.extend(mine)
-            errors += bad
+            rows.extend(mine)
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
     for t in threads:
         t.start()
     barrier.wait()
     t0 = time.perf_counter()
     for t in threads:
         t.join()
-    wall = time.perf_counter() - t0
+    return rows, time.perf_counter() - t0
+
+
+def load(base: str, path: str, clients: int, requests: int) -> dict:
+    """``clients`` threads, ``requests`` GETs each; latencies in ms and the wall time."""
+
+    def work(_k: int, c: httpx.Client) -> list[tuple[float, bool]]:
+        mine = []
+        for _ in range(requests):
+            t0 = time.perf_counter()
+            try:
+                ok = c.get(path).status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            mine.append(((time.perf_counter() - t0) * 1000, ok))
+        return mine
+
+    rows, wall = _clients(base, clients, work, timeout=30)
+    latencies = [ms for ms, _ in rows]
+    errors = sum(not ok for _, ok in rows)
     q = statistics.quantiles(latencies, n=100, method="inclusive")
     return {
         "requests": len(latencies),
@@ -189,32 +198,18 @@ def _get(c: httpx.Client, path: str) -> tuple[float, str]:
 
 def mix(base: str, clients: int, requests: int, seed0: int) -> dict:
     """Cached pages with a cold timeline one request in ``MIX_COLD_EVERY`` (see the module)."""
-    rows: list[tuple[str, float, str]] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(clients + 1)
 
-    def client(k: int) -> None:
+    def work(k: int, c: httpx.Client) -> list[tuple[str, float, str]]:
         mine = []
-        with httpx.Client(base_url=base, timeout=CLIENT_TIMEOUT_S) as c:
-            c.get(BASELINE)
-            barrier.wait()
-            for i in range(requests):
-                if (i + k) % MIX_COLD_EVERY == 0:
-                    kind, path = "cold", cold_timeline(seed0 + k * requests + i)
-                else:
-                    kind, path = "cheap", MIX_CHEAP[(i + k) % len(MIX_CHEAP)]
-                mine.append((kind, *_get(c, path)))
-        with lock:
-            rows.extend(mine)
+        for i in range(requests):
+            if (i + k) % MIX_COLD_EVERY == 0:
+                kind, path = "cold", cold_timeline(seed0 + k * requests + i)
+            else:
+                kind, path = "cheap", MIX_CHEAP[(i + k) % len(MIX_CHEAP)]
+            mine.append((kind, *_get(c, path)))
+        return mine
 
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    t0 = time.perf_counter()
-    for t in threads:
-        t.join()
-    return _summary(rows, time.perf_counter() - t0)
+    return _summary(*_clients(base, clients, work))
 
 
 def burst(base: str, paths: list[str]) -> dict:
