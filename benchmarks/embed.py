@@ -28,9 +28,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
 from vigil.errors import InputError  # noqa: E402
-from vigil.specs import load_theatre  # noqa: E402
 from vigil.store import connect  # noqa: E402
 from vigil.text import embed  # noqa: E402
+from vigil.theatre import load_theatre  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,9 +24,9 @@ sys.path.insert(0, str(HERE.parent / "src"))
 
 from common import pin_two_cores, store_arguments, store_copy, timed  # noqa: E402
 from vigil.indicators import compute_indicators, indicator_history  # noqa: E402
-from vigil.indicators.compute import assess, load_vintages, lookback  # noqa: E402
+from vigil.indicators.compute import evaluate, load_vintages, lookback  # noqa: E402
 from vigil.indicators.evidence import evidence_batch  # noqa: E402
-from vigil.specs import load_theatre  # noqa: E402
+from vigil.theatre import load_theatre  # noqa: E402
 
 DATES = ("2021-07-15", "2022-02-15", "2022-11-15", "2023-07-10")
 
@@ -55,7 +55,7 @@ def stages(con, theatre, as_of: dt.date) -> dict[str, float]:
     vint, t_load = timed(load_vintages, con, theatre.theatre.id, theatre.indicators, start, as_of)
     t0 = time.perf_counter()
     for ind in theatre.indicators:
-        assess(ind, vint[ind.id], as_of)
+        evaluate(ind, vint[ind.id], as_of)
     t_assess = time.perf_counter() - t0
     _, t_evidence = timed(evidence_batch, con, theatre.theatre.id, theatre.indicators, as_of)
     return {"queries": t_load, "assess": t_assess, "evidence": t_evidence}

@@ -22,11 +22,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
 from common import pin_two_cores, store_arguments, store_copy, timed  # noqa: E402
-from vigil import assess as A  # noqa: E402, N812
-from vigil import watch  # noqa: E402
 from vigil.indicators import compute_indicators  # noqa: E402
 from vigil.scenarios.spec import load_scenarios  # noqa: E402
-from vigil.specs import load_theatre  # noqa: E402
+from vigil.service import assess as A  # noqa: E402, N812
+from vigil.service import look  # noqa: E402
+from vigil.theatre import load_theatre  # noqa: E402
 
 DATES = ("2021-07-15", "2022-02-20", "2022-11-15", "2023-08-20")
 REPLAY = (dt.date(2021, 1, 1), dt.date(2023, 12, 31), 14)
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     library = load_scenarios(theatre)
     with store_copy(args.db) as (con, tmp):
         _, prep = timed(
-            watch.prepare_evidence, con, theatre, args.data, tmp / "cache",
+            look.prepare_evidence, con, theatre, args.data, tmp / "cache",
             library.text_rules(),
         )  # fmt: skip
         print(f"{args.theatre}: {len(library.sets)} sets; {pinned}; matching and border "

@@ -40,7 +40,7 @@ from vigil.scenarios.spec import (  # noqa: E402
     When,
     load_scenarios,
 )
-from vigil.specs import load_theatre  # noqa: E402
+from vigil.theatre import load_theatre  # noqa: E402
 
 WHY = "synthetic: a benchmark stand-in, not an assessment"
 

@@ -28,10 +28,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from vigil.specs import TextRule, load_theatre  # noqa: E402
 from vigil.store import connect  # noqa: E402
 from vigil.text.match import match_documents  # noqa: E402
 from vigil.text.rules import LiteralIndex, compile_rule, normalise  # noqa: E402
+from vigil.theatre import TextRule, load_theatre  # noqa: E402
 
 
 def naive_matcher(rule: TextRule):

@@ -42,9 +42,9 @@ from pathlib import Path
 
 import duckdb
 
-from vigil.specs import load_theatre
 from vigil.text.claims import classify
 from vigil.text.rules import compile_rule
+from vigil.theatre import load_theatre
 
 HERE = Path(__file__).resolve().parent
 LABELS = HERE / "headlines_belarus.csv"

@@ -11,14 +11,14 @@ import pytest
 
 from vigil.analyst import ANALYST_SOURCE
 from vigil.analyst.store import load_notes
-from vigil.assess import assess, assessment_json
 from vigil.briefing.document import Inputs, build
 from vigil.documents.load import load_documents
 from vigil.indicators.evidence import evidence_for
 from vigil.indicators.readings import BLIND, read_indicators
 from vigil.scenarios.spec import load_scenarios
-from vigil.specs import load_theatre
+from vigil.service.assess import assess, assessment_json
 from vigil.text.match import match_documents
+from vigil.theatre import load_theatre
 
 THEATRE = load_theatre("belarus")
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,14 +13,14 @@ from typer.testing import CliRunner
 from vigil.analyst.grades import Grade
 from vigil.analyst.notes import read_notes, withdraw_note
 from vigil.analyst.store import load_notes, notes_in_force
-from vigil.assess import assess, assessment_json
 from vigil.cli import app
 from vigil.documents.load import load_documents
 from vigil.errors import InputError
 from vigil.indicators.readings import BLIND, NOTE, read_indicators
 from vigil.scenarios.spec import load_scenarios
-from vigil.specs import load_theatre
+from vigil.service.assess import assess, assessment_json
 from vigil.store import connect
+from vigil.theatre import load_theatre
 
 THEATRE = load_theatre("belarus")
 DAY = dt.date(2030, 6, 1)  # an empty store: no feed covers any indicator on any date

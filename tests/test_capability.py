@@ -9,8 +9,8 @@ import pytest
 
 from vigil.briefing.document import Inputs, build
 from vigil.briefing.render import to_markdown
-from vigil.capability import capability_notes
-from vigil.specs import CapabilitySeries, Theatre, TheatreSpec
+from vigil.indicators.capability import capability_notes
+from vigil.theatre import CapabilitySeries, Theatre, TheatreSpec
 
 D0 = dt.date(2023, 1, 1)
 
@@ -124,7 +124,7 @@ def test_real_claimed_losses_as_published(web_store) -> None:
     quarter's increase is read off the tally itself."""
     import duckdb
 
-    from vigil.specs import load_theatre
+    from vigil.theatre import load_theatre
 
     con = duckdb.connect(str(web_store["db"]), read_only=True)
     try:

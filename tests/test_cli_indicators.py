@@ -72,8 +72,11 @@ def test_plot_writes_png_and_offline_html(real_store: Path, shared_data: Path, t
     html = png.with_suffix(".html")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = html.read_text()
-    assert "plotly" in page.lower()
-    assert not re.search(r"<script[^>]+src=[\"']?https?:", page)  # library embedded: offline
+    # one self-contained page of inline SVG, no script: every indicator by name, its dates
+    assert "<svg" in page and "<script" not in page.lower()
+    assert not re.search(r"(?:src|href)=[\"']?https?:", page)  # nothing fetched: offline
+    assert "Russian force build-up" in page and "Migration pressure" in page
+    assert 'data-date="2022-02-18"' in page and "<td>2021-10-01</td>" in page
 
 
 def test_bad_dates_are_usage_errors(tmp_path: Path) -> None:

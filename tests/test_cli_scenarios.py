@@ -233,7 +233,13 @@ def test_replay_writes_history_and_charts(real_store, shared_data, tmp_path) -> 
     ]
     assert all(set(r) >= OUTCOMES for r in got["rows"])
     png, html = (Path(p) for p in got["charts"])
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and html.stat().st_size > 100_000
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = html.read_text()  # inline SVG, no script: every outcome by name, its dates, a value
+    assert "<svg" in page and "<script" not in page.lower()
+    assert all(f'data-series="{o}"' in page for o in OUTCOMES)
+    assert 'data-date="2022-02-26"' in page and "<td>2022-01-01</td>" in page
+    first = got["rows"][0]["belarus_martial_law"]
+    assert f"<td>{100 * first:.1f} %" in page  # its value in the table of the numbers
     text = run(*args, tmp_path=tmp_path).output
     assert "Outcome probabilities within 90 days" in text and "wrote" in text
 

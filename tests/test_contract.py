@@ -62,108 +62,62 @@ ALLOWED = {
     "yamlload": {"errors"},
     # neutralising control and bidi characters in every rendering of source text
     "display": set(),
+    # the SVG charts of every HTML page (dashboard, indicator and scenario pages)
+    "charts": {"display", "charts"},
     # files written whole or not at all (notes, caches)
     "files": set(),
     # rule patterns: Python syntax, matched by RE2 in linear time
     "patterns": set(),
+    # the one parser of the dates a user types
+    "dates": {"errors"},
     "settings": {"errors"},
-    "countries": {"errors", "settings"},
-    "taxonomy": {"errors", "settings"},
+    # country codes and the event taxonomy, read by every layer
+    "reference": {"errors", "settings", "reference"},
     "store": {"errors", "settings", "store"},
-    "sources": {"errors", "settings", "countries", "taxonomy", "sources", "__init__", "files"},
+    "sources": {"errors", "settings", "reference", "sources", "__init__", "files"},
     "ingest": {"errors", "settings", "sources", "store", "__init__"},
     # an analyst's own evidence: documents (extracted, stored, matched) and graded notes
     "documents": {"errors", "settings", "store", "text", "documents", "__init__", "yamlload"},
-    "analyst": {"errors", "files", "settings", "specs", "store", "analyst", "__init__", "yamlload"},
+    "analyst": {
+        "errors", "files", "settings", "theatre", "store", "analyst", "__init__", "yamlload",
+    },
     # how far each source reaches: the default as-of date and every output's evidence base
-    "coverage": {"errors", "settings", "specs", "store"},
-    "specs": {"errors", "settings", "taxonomy", "patterns", "yamlload"},
-    "geo": {"errors", "settings", "specs", "store", "geo", "files"},
-    "text": {"errors", "settings", "specs", "store", "text", "patterns"},
+    "coverage": {"errors", "settings", "theatre", "store"},
+    # the theatre spec: indicators, rules, sources (one YAML file per theatre)
+    "theatre": {"errors", "settings", "reference", "patterns", "yamlload"},
+    "geo": {"errors", "settings", "theatre", "store", "geo", "files"},
+    "text": {"errors", "settings", "theatre", "store", "text", "patterns"},
     "indicators": {
-        "errors",
-        "settings",
-        "specs",
-        "store",
-        "text",
-        "geo",
-        "indicators",
-        "taxonomy",
-        "countries",
+        "errors", "settings", "theatre", "store", "text", "geo", "indicators", "reference",
+        "charts",
     },
-    "watch": {"errors", "settings", "specs", "store", "text", "geo", "indicators"},
     # resolvers count events with the indicators' own rule matching (layer 4 below)
-    "scenarios": {"errors", "settings", "specs", "store", "indicators", "scenarios"},
-    "assess": {
-        "errors",
-        "settings",
-        "specs",
-        "store",
-        "indicators",
-        "scenarios",
-        "watch",
-        "analyst",
-        "coverage",
-    },
+    "scenarios": {"errors", "settings", "theatre", "store", "indicators", "scenarios", "charts"},
     "briefing": {"errors", "display", "briefing"},
-    "capability": {"errors", "settings", "specs", "store"},
-    "forecast_evidence": {"errors", "settings", "specs", "forecast", "scenarios"},
-    "scenario_backtest": {
-        "errors",
-        "settings",
-        "specs",
-        "store",
-        "scenarios",
-        "assess",
-        "indicators",
-        "forecast",
+    "forecast": {"errors", "settings", "theatre", "store", "geo", "forecast", "files"},
+    # the workflows: compose every layer below; never print, parse options or serve HTTP
+    "service": {
+        "errors", "settings", "dates", "theatre", "store", "text", "geo", "indicators",
+        "scenarios", "analyst", "coverage", "briefing", "forecast", "documents", "service",
+        "display", "files", "reference", "sources", "ingest",
     },
-    "forecast": {"errors", "settings", "specs", "store", "geo", "forecast", "files"},
-    # the dashboard reads what the pipeline stored; it never ingests or matches text
+    # the public Python API: one Workspace over the service layer
+    "api": {
+        "errors", "settings", "dates", "theatre", "store", "ingest", "sources", "indicators",
+        "scenarios", "analyst", "coverage", "documents", "text", "geo", "forecast", "service",
+        "files", "briefing",
+    },
+    # the shells: parse, call the API, render; never compose a workflow themselves
     "web": {
-        "errors",
-        "settings",
-        "specs",
-        "store",
-        "geo",
-        "indicators",
-        "scenarios",
-        "assess",
-        "briefing",
-        "capability",
-        "watch",
-        "web",
-        "coverage",
-        "display",
+        "errors", "settings", "dates", "theatre", "store", "geo", "indicators", "scenarios",
+        "service", "briefing", "web", "coverage", "display", "api", "charts",
     },
     "cli": {
-        "errors",
-        "settings",
-        "sources",
-        "store",
-        "ingest",
-        "specs",
-        "geo",
-        "text",
-        "indicators",
-        "watch",
-        "scenarios",
-        "assess",
-        "forecast",
-        "forecast_evidence",
-        "scenario_backtest",
-        "briefing",
-        "capability",
-        "web",
-        "cli",
-        "__init__",
-        "analyst",
-        "documents",
-        "coverage",
-        "display",
-        "files",
+        "errors", "settings", "dates", "sources", "store", "ingest", "theatre", "api",
+        "service", "indicators", "scenarios", "forecast", "briefing", "web", "cli",
+        "__init__", "analyst", "documents", "text", "coverage", "display", "files",
     },
-}
+}  # fmt: skip
 
 
 def _vigil_imports(path: Path) -> set[str]:
@@ -191,6 +145,34 @@ def test_no_module_reaches_upward(path: Path) -> None:
     assert imports <= ALLOWED[part] | {"__init__"}, f"{rel} imports {imports - ALLOWED[part]}"
 
 
+@pytest.mark.parametrize("shell", ["cli", "web"])
+def test_shells_share_no_private_helpers(shell: str) -> None:
+    """A command or route never reaches into another module's private helpers: what two
+    shells share is public (``cli.common``, the API), so a workflow cannot hide in one."""
+    for path in (SRC / shell).glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("vigil"):
+                private = [
+                    a.name for a in node.names
+                    if a.name.startswith("_") and not a.name.startswith("__")
+                ]  # fmt: skip
+                assert not private, f"{path.name} imports {private} from {node.module}"
+
+
+def test_the_shells_compose_no_workflow() -> None:
+    """The shells call the API (or the service layer for a dashboard view), never the
+    scenario model's or the briefing's composition functions directly."""
+    composing = {"vigil.service.assess", "vigil.briefing.document", "vigil.scenarios.bayes"}
+    for shell in ("cli", "web"):
+        for path in (SRC / shell).glob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.module in composing:
+                    names = {a.name for a in node.names}
+                    # constants and number formatting are shared; composition is not
+                    allowed = {"NOW_DAYS", "note_item", "pct", "number"}
+                    assert names <= allowed, f"{path.name}: {node.module} {names}"
+
+
 def test_adapters_do_not_import_each_other() -> None:
     shared = {"base", "http", "tabular", "series"}
     names = {a.name for a in ADAPTERS}
@@ -212,11 +194,10 @@ def test_adapters_do_not_import_each_other() -> None:
                 )
 
 
-def test_every_guarantee_in_the_readme_names_a_test_that_exists() -> None:
-    """The README's "What Vigil guarantees" backs each promise with a named test; a renamed
-    or deleted test must not leave a promise backed by nothing."""
-    readme = (SRC.parents[1] / "README.md").read_text()
-    section = readme.split("## What Vigil guarantees", 1)[1].split("\n## ", 1)[0]
+def test_every_guarantee_names_a_test_that_exists() -> None:
+    """docs/GUARANTEES.md backs each promise with a named test; a renamed or deleted test
+    must not leave a promise backed by nothing."""
+    section = (SRC.parents[1] / "docs" / "GUARANTEES.md").read_text()
     tests = SRC.parents[1] / "tests"
     named, current = [], None
     for file, name in re.findall(r"`(?:(test_\w+\.py))?(?:::(test_\w+))?`", section):
@@ -226,6 +207,6 @@ def test_every_guarantee_in_the_readme_names_a_test_that_exists() -> None:
     assert len(named) >= 20
     for file, name in named:
         path = tests / file
-        assert path.is_file(), f"README names {file}, which does not exist"
+        assert path.is_file(), f"docs/GUARANTEES.md names {file}, which does not exist"
         if name:
             assert re.search(rf"^def {name}\(", path.read_text(), re.M), f"{file}::{name}"

@@ -11,7 +11,7 @@ import duckdb
 import pycountry
 import pytest
 
-from vigil import countries as vc
+from vigil.reference import countries as vc
 
 DATA = Path(os.environ.get("VIGIL_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 

@@ -10,7 +10,7 @@ import pytest
 
 from vigil.coverage import SourceReach, covered_until, source_reach
 from vigil.errors import InputError
-from vigil.specs import Evidence, Indicator, SeriesRule, Theatre, TheatreSpec
+from vigil.theatre import Evidence, Indicator, SeriesRule, Theatre, TheatreSpec
 
 D0 = dt.date(2021, 3, 1)
 

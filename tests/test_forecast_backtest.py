@@ -159,9 +159,9 @@ def test_forecast_cli_uses_only_the_past(forecast_store, shared_data, tmp_path) 
 
 
 def test_forecaster_enters_the_scenarios_through_the_seam(built) -> None:
-    from vigil.forecast_evidence import ForecastEvidence
     from vigil.scenarios.spec import load_scenarios
-    from vigil.specs import load_theatre
+    from vigil.service.forecast_evidence import ForecastEvidence
+    from vigil.theatre import load_theatre
 
     con, build, _ = built
     library = load_scenarios(load_theatre("belarus"))

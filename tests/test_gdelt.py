@@ -12,9 +12,9 @@ import pytest
 
 from conftest import Reply
 from gdelt_rows import row, rows, write
-from vigil import taxonomy
 from vigil.errors import ChecksumError, FetchError, InputError, RejectThresholdError
 from vigil.ingest import ingest_file
+from vigil.reference import taxonomy
 from vigil.sources.gdelt import ADAPTER, parse_index
 from vigil.sources.http import Fetcher
 

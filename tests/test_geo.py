@@ -22,7 +22,7 @@ from vigil.geo import (
     length_km,
     register_border_distances,
 )
-from vigil.specs import Border, Theatre, load_theatre
+from vigil.theatre import Border, Theatre, load_theatre
 
 NE = "natural_earth_admin0"
 COUNTRIES = f"{NE}/ne_50m_admin_0_countries.geojson.gz"

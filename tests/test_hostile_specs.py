@@ -26,8 +26,8 @@ from vigil.documents.meta import DocumentError, load_yaml_mapping, validate
 from vigil.errors import InputError
 from vigil.patterns import PatternError, compile_pattern, matches_empty
 from vigil.scenarios.spec import load_scenarios
-from vigil.specs import TextRule, load_theatre, theatres_root
 from vigil.text.rules import compile_rule, normalise
+from vigil.theatre import TextRule, load_theatre, theatres_root
 from vigil.yamlload import MAX_BYTES, read_text
 
 INDICATOR = """\

@@ -16,7 +16,7 @@ from vigil.indicators import series as sr
 from vigil.indicators.compute import load_vintages
 from vigil.indicators.evidence import _documents_expr, _events_expr, _observations_expr
 from vigil.indicators.plot import plot_timeline, render_html, render_png
-from vigil.specs import EventRule, Evidence, Indicator, SeriesRule, TextRule, Theatre, TheatreSpec
+from vigil.theatre import EventRule, Evidence, Indicator, SeriesRule, TextRule, Theatre, TheatreSpec
 
 D = dt.date
 THEATRE = Theatre(id="t", name="Test", countries=("BLR", "POL"), borders=({"id": "BLR-POL"},))
@@ -287,8 +287,12 @@ def test_plots_are_written(con, tmp_path):
     png = render_png(frames, tmp_path / "t.png", theatre=spec(ind))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     html = render_html(frames, tmp_path / "t.html", theatre=spec(ind)).read_text()
-    assert "X" in html and "plotly" in html.lower()
-    assert not re.search(r"<script[^>]+src=", html)  # self-contained: no external script
+    assert "X" in html and "<svg" in html  # the indicator by name, drawn inline
+    assert "<script" not in html.lower()  # self-contained: nothing fetched, no script
+    assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    row = frames["x"].dropna(subset=["score"]).iloc[-1]  # the last date's score, with its date
+    assert f'data-date="{row.as_of.isoformat()}"' in html
+    assert f"<td>{row.as_of.isoformat()}</td><td>{row.score:.2f}</td><td>{row.state}</td>" in html
     with pytest.raises(ValueError, match=r"\.png or \.html"):
         plot_timeline(con, spec(ind), D(2021, 12, 1), D(2021, 12, 2), tmp_path / "t.svg")
 
@@ -343,8 +347,8 @@ def fallback_matches(con, theatre: TheatreSpec) -> None:
 def real(shared_data, tmp_path_factory):
     from vigil import sources
     from vigil.ingest import ingest_file
-    from vigil.specs import load_theatre
     from vigil.store import connect
+    from vigil.theatre import load_theatre
 
     con = connect(":memory:")
     for name, path in FILES:

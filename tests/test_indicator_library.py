@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from vigil import sources
-from vigil.specs import LANGUAGES, Indicator, TextRule, load_theatre
+from vigil.theatre import LANGUAGES, Indicator, TextRule, load_theatre
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ROOT / "labels" / "headlines_belarus.csv"

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vigil import watch
 from vigil.indicators import compute as C  # noqa: N812
 from vigil.indicators import series as S  # noqa: N812
 from vigil.indicators.arrays import EvidenceArrays
@@ -27,7 +26,8 @@ from vigil.indicators.readings import (
     read_indicators,
 )
 from vigil.scenarios.spec import load_scenarios
-from vigil.specs import load_theatre
+from vigil.service import look
+from vigil.theatre import load_theatre
 
 THEATRE = load_theatre("belarus")
 LIBRARY = load_scenarios(THEATRE)
@@ -42,7 +42,7 @@ def con(real_store, shared_data, tmp_path_factory):
     shutil.copyfile(real_store, db)
     connection = duckdb.connect(str(db))
     cache = tmp_path_factory.mktemp("cache")
-    watch.prepare_evidence(connection, THEATRE, shared_data, cache, LIBRARY.text_rules())
+    look.prepare_evidence(connection, THEATRE, shared_data, cache, LIBRARY.text_rules())
     yield connection
     connection.close()
 
@@ -206,5 +206,5 @@ def test_a_reading_is_labelled_with_its_observed_level_only():
     assert r("high", change, level).label == "high (level 31)"
     assert r("normal", change, blind_level).label == "normal"  # a blind level says nothing
     assert r(BLIND, blind_level).label == BLIND
-    got = watch.reading_json(r("high", blind_level, level))
+    got = look.reading_json(r("high", blind_level, level))
     assert got["label"] == "high (level 31)" and got["state"] == "high"

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from test_scenarios import LADDER
-from vigil.scenario_backtest import settle
 from vigil.scenarios.resolve import Items, OutcomeResolver, months_between
 from vigil.scenarios.spec import Outcome, ScenarioSet
-from vigil.specs import EventRule
+from vigil.service.scenario_backtest import settle
+from vigil.theatre import EventRule
 
 D = dt.date(2022, 6, 1)
 DAY = D.toordinal()

@@ -29,7 +29,7 @@ from vigil.scenarios.bayes import (
 )
 from vigil.scenarios.history import false_alarms, history_dates
 from vigil.scenarios.spec import MIN_NORMAL, LikelihoodTiers, ScenarioSet, load_scenarios
-from vigil.specs import load_theatre
+from vigil.theatre import load_theatre
 
 D = dt.date(2022, 3, 1)
 

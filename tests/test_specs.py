@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from vigil.errors import InputError
-from vigil.specs import load_theatre, theatres_root
+from vigil.theatre import load_theatre, theatres_root
 
 INDICATOR = """\
 id: test_indicator

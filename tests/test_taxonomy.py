@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from vigil import taxonomy as tx
+from vigil.reference import taxonomy as tx
 
 DATA = Path(os.environ.get("VIGIL_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 DESIGN = DATA.parent / "design" / "SOURCES.md"

@@ -15,11 +15,19 @@ import pytest
 from vigil.errors import InputError
 from vigil.ingest import ingest_file
 from vigil.sources.rss import ADAPTER as RSS
-from vigil.specs import EventRule, Evidence, Indicator, TextRule, Theatre, TheatreSpec, load_theatre
 from vigil.store import connect
 from vigil.text import embed, match
 from vigil.text.match import daily_rates, match_documents
 from vigil.text.rules import compile_rule, rule_hash
+from vigil.theatre import (
+    EventRule,
+    Evidence,
+    Indicator,
+    TextRule,
+    Theatre,
+    TheatreSpec,
+    load_theatre,
+)
 
 BUILDUP = TextRule(
     all=(

@@ -8,7 +8,6 @@ import re
 import pyarrow.parquet as pq
 import pytest
 
-from vigil.specs import TextRule, load_theatre
 from vigil.text import claims
 from vigil.text.rules import (
     LiteralIndex,
@@ -18,6 +17,7 @@ from vigil.text.rules import (
     rule_hash,
     text_classes,
 )
+from vigil.theatre import TextRule, load_theatre
 
 RULE = TextRule(
     all=(

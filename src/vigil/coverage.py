@@ -19,7 +19,7 @@ from vigil.store import ANALYST_SOURCE
 if TYPE_CHECKING:
     import duckdb
 
-    from vigil.specs import TheatreSpec
+    from vigil.theatre import TheatreSpec
 
 #: the record kinds that decide :func:`covered_until`; observations only inform
 DECIDING = ("events", "documents")

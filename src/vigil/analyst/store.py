@@ -23,8 +23,8 @@ from vigil import __version__
 from vigil.analyst.grades import Grade
 from vigil.analyst.notes import Note, read_notes
 from vigil.errors import InputError
-from vigil.specs import TheatreSpec
 from vigil.store import ANALYST_SOURCE, transaction
+from vigil.theatre import TheatreSpec
 
 NOTES_SOURCE = "notes"
 

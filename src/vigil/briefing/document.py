@@ -1,7 +1,8 @@
-"""The briefing as a document: sections in the spirit of the seeds, every claim cited.
+"""The briefing as a document: the sections of an analyst's written briefing, every claim cited.
 
 :func:`build` is pure: it takes the JSON forms Vigil already produces — the assessment
-(:func:`vigil.assess.assessment_json`), the indicators (:func:`vigil.watch.indicator_json`),
+(:func:`vigil.service.assess.assessment_json`), the indicators
+(:func:`vigil.service.look.indicator_json`),
 the change since the previous assessment (:func:`vigil.scenarios.audit.diff`), the
 simulation (:meth:`vigil.scenarios.simulate.Simulation.to_json`) — and returns blocks for
 :mod:`vigil.briefing.render`. Evidence items are numbered once ([E1], [E2], …) and listed
@@ -28,7 +29,7 @@ class Inputs:
     thresholds: dict[str, tuple[float, float]] = field(default_factory=dict)
     charts: dict[str, str] = field(default_factory=dict)  #: name → PNG path
     sources: list[dict] = field(default_factory=list)  #: store status rows
-    capability: list[dict] = field(default_factory=list)  #: vigil.capability notes
+    capability: list[dict] = field(default_factory=list)  #: vigil.indicators.capability notes
     #: the spec's ``{outcome, at_probability, text}`` (``outcomes[].recommend``)
     recommendations: list[dict] = field(default_factory=list)
 

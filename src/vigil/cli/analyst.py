@@ -20,20 +20,20 @@ from vigil.cli.common import (
     DEFAULT_DB,
     DbOption,
     FormatOption,
-    _check_format,
-    _handle_errors,
     app,
+    check_format,
     err,
+    handle_errors,
     open_store,
     out,
     safe,
 )
+from vigil.dates import parse_date
 from vigil.documents.load import DocumentLoad, load_documents
 from vigil.errors import UsageError, VigilError
 from vigil.files import write_atomic
-from vigil.specs import load_theatre
 from vigil.text.match import match_documents
-from vigil.watch import parse_date
+from vigil.theatre import load_theatre
 
 note_app = typer.Typer(help="Add or withdraw a graded analyst note (docs/NOTES.md).")
 app.add_typer(note_app, name="note")
@@ -156,7 +156,7 @@ NotesFileOption = Annotated[
 
 
 @note_app.command("add")
-@_handle_errors
+@handle_errors
 def note_add(
     indicator: Annotated[str, typer.Argument(help="The indicator the note reads.")],
     file: NotesFileOption,
@@ -207,7 +207,7 @@ def note_add(
 
 
 @note_app.command("withdraw")
-@_handle_errors
+@handle_errors
 def note_withdraw(
     note_id: Annotated[str, typer.Argument(help="The note's id.")],
     file: NotesFileOption,
@@ -251,7 +251,7 @@ def _first_error(e: ValueError) -> str:
 
 # ----------------------------------------------------------------------------- listings
 @app.command("notes")
-@_handle_errors
+@handle_errors
 def notes_cmd(
     theatre: TheatreOption = "belarus",
     indicator: Annotated[str | None, typer.Option("--indicator", help="Only this one.")] = None,
@@ -259,7 +259,7 @@ def notes_cmd(
     fmt: FormatOption = "text",
 ) -> None:
     """The graded analyst notes in the store, with their grade, weight and basis."""
-    _check_format(fmt)
+    check_format(fmt)
     spec = load_theatre(theatre)
     con = open_store(db)
     frame = notes_frame(con, spec.theatre.id)
@@ -282,10 +282,10 @@ def notes_cmd(
 
 
 @app.command("documents")
-@_handle_errors
+@handle_errors
 def documents_cmd(db: DbOption = DEFAULT_DB, fmt: FormatOption = "text") -> None:
     """The analyst documents in the store: title, date, outlet, grade, passages."""
-    _check_format(fmt)
+    check_format(fmt)
     frame = (
         open_store(db)
         .execute(

@@ -14,9 +14,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from vigil import __version__, settings
+from vigil.api import Workspace, date_range  # noqa: F401  (date_range: for the commands)
+from vigil.dates import parse_date
 from vigil.display import neutralise
-from vigil.errors import StoreBusyError, StoreError, StoreOutdatedError, UsageError, VigilError
-from vigil.store import connect
+from vigil.errors import UsageError, VigilError
+from vigil.store import open_store as store_open
 
 app = typer.Typer(
     add_completion=False,
@@ -28,6 +30,13 @@ _WIDTH = None if sys.stdout.isatty() else 132
 out = Console(soft_wrap=True, width=_WIDTH)
 err = Console(stderr=True, soft_wrap=True, width=_WIDTH)
 _state = {"debug": False}
+
+
+def debugging() -> bool:
+    """Whether --debug was given: errors then raise with their traceback."""
+    return _state["debug"]
+
+
 #: connections opened by the running command, closed when it returns (a CLI process ends
 #: anyway, but tests and `vigil demo` run several commands in one process)
 _open: list = []
@@ -49,42 +58,35 @@ def track(con):
 #   for their text matching only, `indicators`, `evidence`, `plot`, `simulate`,
 #   `backtest --model scenarios` — these last store nothing else, so when another process
 #   holds the store (`vigil serve`) they fall back to read-only, using the matches as
-#   they stand (cli.indicators._prepared);
+#   they stand (Workspace with write=None);
 # * readers, read-only, so they run beside `vigil serve` (which opens read-only too):
 #   `status`, `rejects`, `notes`, `documents`, `forecast`, `backtest` (the forecaster).
 def open_store(db: Path, *, write: bool = False, create: bool = False):
-    """The store at ``db`` for the running command (closed when it ends).
-
-    Only a command that loads data may ``create`` it: to any other, a missing file is a
-    mistyped --db, and creating an empty store there would hide the mistake.
-    """
-    if not create and str(db) != ":memory:" and not Path(db).exists():
-        raise StoreError(
-            f"no store at {db}",
-            "check --db (or VIGIL_DB); `vigil ingest --data DIR` or `vigil demo` builds one",
-        )
-    if write:
-        return track(connect(db))
-    try:
-        return track(connect(db, read_only=True))
-    except duckdb.ConnectionException as exc:
-        # This process already has the store open for writing (a command run inside
-        # another, as `vigil demo` runs its steps), and DuckDB opens a file one way per
-        # process: share that way. No other process can hold it meanwhile anyway.
-        if "different configuration" not in str(exc):
-            raise
-        return track(connect(db))
-    except StoreOutdatedError as exc:
-        # A store from an older vigil: migrating is no change to its data, so a reader
-        # does it, as every command did before readers opened read-only; unless another
-        # process holds the store, when the error says what to do.
-        try:
-            connect(db).close()
-        except StoreBusyError:
-            raise exc from None
-    return track(connect(db, read_only=True))
+    """The store at ``db`` for the running command (closed when it ends): see
+    :func:`vigil.store.open_store`."""
+    return track(store_open(db, write=write, create=create))
 
 
+TheatreOption = Annotated[
+    str, typer.Option("--theatre", help="Theatre id (a folder under theatres/) or a path.")
+]
+DataOption = Annotated[
+    Path,
+    typer.Option("--data", envvar="VIGIL_DATA", help="Data folder (Natural Earth borders)."),
+]
+DEFAULT_DATA = Path(settings.SETTINGS["data"].default)
+AS_OF_HELP = "YYYY-MM-DD (default: the last day most of the theatre's evidence covers)."
+AsOfOption = Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)]
+HorizonOption = Annotated[
+    int, typer.Option("--horizon", min=1, max=730, help="Days ahead the scenarios cover.")
+]
+ForecastOption = Annotated[
+    bool,
+    typer.Option(
+        "--forecast",
+        help="Add the statistical forecaster as evidence (needs ACLED country-month data).",
+    ),
+]
 DbOption = Annotated[
     Path, typer.Option("--db", envvar="VIGIL_DB", help="DuckDB store (env VIGIL_DB).")
 ]
@@ -97,25 +99,7 @@ MAX_LIMIT = 10_000_000
 MAX_STEP = 3650
 
 
-def date_range(start: str, end: str, step: int, *, most: int, each: str) -> tuple:
-    """``--from``/``--to``/``--step`` checked: ordered, and at most ``most`` dates, so that a
-    mistyped year is a usage error rather than hours of silent work."""
-    from vigil.watch import parse_date
-
-    first, last = parse_date(start, "--from"), parse_date(end, "--to")
-    if last < first:
-        raise UsageError("--to is before --from", "swap the dates")
-    count = (last - first).days // step + 1
-    if count > most:
-        raise UsageError(
-            f"--from {first} --to {last} --step {step} asks for {count:,} {each}s; "
-            f"at most {most:,} in one run",
-            f"narrow the range or raise --step (e.g. --step {-(-count * step // most)})",
-        )
-    return first, last
-
-
-def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     """Turn library errors into one line on stderr and the error's exit code."""
 
     @functools.wraps(func)
@@ -176,12 +160,12 @@ def main(
     _state["debug"] = debug
 
 
-def _check_format(fmt: str) -> None:
+def check_format(fmt: str) -> None:
     if fmt not in ("text", "json"):
         raise UsageError(f"unknown --format {fmt!r}", "use --format text or --format json")
 
 
-def _parse_options(pairs: list[str]) -> dict[str, str]:
+def parse_options(pairs: list[str]) -> dict[str, str]:
     options = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -198,3 +182,47 @@ def safe(text: object) -> str:
     characters made visible, and a newline shown as ``\\n``, so that a crafted name
     cannot forge a line of output."""
     return neutralise(text).replace("\n", "\\n")
+
+
+def workspace(
+    db: Path,
+    theatre: str | None,
+    data: Path,
+    *,
+    write: bool | None = None,
+    quiet: bool = False,
+    prepare: str | None = "scenarios",
+) -> Workspace:
+    """The API's workspace for the running command (closed when it ends), with the
+    evidence prepared (``prepare``: "scenarios", "indicators" or None) under a spinner.
+
+    ``write``: True for the commands that store assessments (a busy store is an error),
+    None for those that only match text (read-only beside `vigil serve`, with a warning),
+    False for readers.
+    """
+    import vigil
+
+    ws = track(vigil.open(db, theatre, data=data, write=write, scenarios=prepare == "scenarios"))
+    if ws.notice:
+        err.print(f"warning: {safe(ws.notice)}", highlight=False, markup=False)
+    if prepare:
+        spin = err.is_terminal and not quiet and not ws.read_only
+        ws.prepare(
+            scenarios=prepare == "scenarios",
+            progress=(lambda: err.status("matching documents to indicators…", spinner="dots"))
+            if spin
+            else None,
+        )
+    return ws
+
+
+def as_of_date(value: str | None, option: str = "--as-of"):
+    """A date option parsed before the store opens (a typo costs nothing), or None."""
+    return parse_date(value, option) if value else None
+
+
+def pct(p: float | None) -> str:
+    """A probability as a percentage to one decimal; "<0.1%" below 0.1 %, "–" for none."""
+    if p is None:
+        return "–"
+    return f"{100 * p:.1f}%" if p >= 0.001 else "<0.1%"

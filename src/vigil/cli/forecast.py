@@ -11,25 +11,24 @@ import typer
 from rich.markup import escape
 from rich.table import Column, Table
 
-from vigil import watch
+from vigil.api import check_years
 from vigil.cli.common import (
+    DEFAULT_DATA,
     DEFAULT_DB,
     MAX_STEP,
+    DataOption,
     DbOption,
     FormatOption,
-    _check_format,
-    _handle_errors,
     app,
-    open_store,
+    as_of_date,
+    check_format,
+    handle_errors,
     out,
+    workspace,
 )
-from vigil.cli.indicators import DEFAULT_DATA, DataOption
-from vigil.cli.scenarios import _setup
-from vigil.errors import UsageError
 from vigil.forecast import MODEL_IDS
-from vigil.forecast import panel as P  # noqa: N812
+from vigil.service.country_forecast import check_model, check_task
 
-TASKS = ("acled-escalation",)
 HorizonsOption = Annotated[
     list[int] | None,
     typer.Option("--horizon", min=1, max=12, help="Months ahead (repeatable; default 1 and 3)."),
@@ -45,7 +44,7 @@ def num(x: float | None, fmt: str = "{:.4f}") -> str:
 
 
 @app.command()
-@_handle_errors
+@handle_errors
 def backtest(
     task: Annotated[str, typer.Option("--task", help="Forecasting task.")] = "acled-escalation",
     first: Annotated[int, typer.Option("--from", help="First test year.")] = 2015,
@@ -79,41 +78,21 @@ def backtest(
     fmt: FormatOption = "text",
 ) -> None:
     """Rolling-origin backtest with proper scores against no-change and base-rate baselines."""
-    _check_format(fmt)
-    _check_years(first, last)
+    check_format(fmt)
+    check_years(first, last)
     if model and "scenarios" in model:
         _scenario_backtest(theatre, step, horizon_days, first, last, data, db, fmt)
         return
-    if task not in TASKS:
-        raise UsageError(f"unknown --task {task!r}", f"choose one of: {', '.join(TASKS)}")
-    from vigil.forecast.backtest import BacktestConfig, run_backtest  # heavy: fit-time only
-    from vigil.forecast.predict import panel_builder
-
-    horizons = tuple(horizon or P.HORIZONS)
-    models = tuple(model or MODEL_IDS)
-    config = BacktestConfig(first, last, horizons=horizons, models=models)
-    con = open_store(db)  # the forecaster reads the store and writes nothing to it
-    build = panel_builder(con, data)
-    counts = P.load_counts(con)
-    origins = P.monthly_origins(counts.months[0].date().replace(day=15), dt.date(last, 12, 15))
-    panel = build(None, origins, True)
-    panel = panel[panel["horizon"].isin(horizons)]
-    result = run_backtest(panel, config, build)
-    report = _report(result, models, out_dir, task)
+    check_task(task)
+    # the forecaster reads the store and writes nothing to it
+    ws = workspace(db, None, data, write=False, prepare=None)
+    report = ws.backtest_forecaster(
+        first, last, horizons=horizon or (), models=model or (), out=out_dir, task=task
+    ).to_dict()
     if fmt == "json":
         out.print_json(json.dumps(report))
         return
     _print_report(report)
-
-
-def _check_years(first: int, last: int) -> None:
-    """Years within the dates every command accepts (watch.EARLIEST to LATEST), in order."""
-    lo, hi = watch.EARLIEST.year, watch.LATEST.year
-    for option, year in (("--from", first), ("--to", last)):
-        if not lo <= year <= hi:
-            raise UsageError(f"{option} {year} is outside the years Vigil covers ({lo} to {hi})")
-    if last < first:
-        raise UsageError("--to is before --from", "swap the years")
 
 
 def _print_years(report: dict, horizon: int) -> None:
@@ -141,18 +120,14 @@ def _print_years(report: dict, horizon: int) -> None:
 
 def _scenario_backtest(theatre, step, horizon_days, first, last, data, db, fmt) -> None:
     """``--model scenarios``: replay the theatre's assessment and score resolvable outcomes."""
-    from vigil.scenario_backtest import backtest_scenarios
-
-    con, spec, library, _ = _setup(
-        db, theatre, data, None, quiet=fmt == "json", dated=False, stores=False
-    )
-    report = backtest_scenarios(
-        con, spec, library, horizon_days, step, dt.date(first, 1, 1), dt.date(last, 12, 31)
-    )
+    ws = workspace(db, theatre, data, quiet=fmt == "json")
+    report = ws.backtest(
+        dt.date(first, 1, 1), dt.date(last, 12, 31), step=step, horizon=horizon_days
+    ).to_dict()
     if fmt == "json":
         out.print_json(json.dumps(report))
         return
-    _print_scenario_report(report, spec.theatre.id)
+    _print_scenario_report(report, ws.theatre)
 
 
 def _interval(x: float | None, iv: list | None, fmt: str = "{:.3f}") -> str:
@@ -206,45 +181,6 @@ def _print_scenario_report(report: dict, theatre: str) -> None:
         out.print(f"  not scored: {u['id']} — {u['why']}", highlight=False, markup=False)
 
 
-def _report(result, models, out_dir: Path, task: str) -> dict:
-    from vigil.forecast.scores import reliability_png, score_table
-
-    pred = result.predictions
-    entries, charts = [], []
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for h in result.config.horizons:
-        frame = pred[pred["horizon"] == h]
-        if frame.empty:
-            continue
-        table = score_table(frame, list(models))
-        for m in models:
-            t = table[m]
-            entries.append(
-                {
-                    "id": m,
-                    "horizon": h,
-                    **t["overall"],
-                    "onset": t["onset"],
-                    "escalation": t["escalation"],
-                    "years": t["years"],
-                }
-            )
-        path = out_dir / f"{task}_reliability_h{h}.png"
-        charts.append(str(reliability_png(frame, list(models), path)))
-    return {
-        "task": task,
-        "from": result.config.first_year,
-        "to": result.config.last_year,
-        "horizons": list(result.config.horizons),
-        "gap_days": result.config.gap_days,
-        "audited_origins": [d.isoformat() for d in result.audited],
-        "folds": result.folds,
-        "seconds": {k: round(v, 2) for k, v in result.seconds.items()},
-        "models": entries,
-        "charts": charts,
-    }
-
-
 def _print_report(report: dict) -> None:
     out.print(
         f"[bold]{report['task']}[/] — rolling-origin backtest {report['from']}–{report['to']}, "
@@ -287,7 +223,7 @@ def _print_report(report: dict) -> None:
 
 
 @app.command()
-@_handle_errors
+@handle_errors
 def forecast(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="YYYY-MM-DD (default: latest data).")
@@ -302,39 +238,12 @@ def forecast(
     fmt: FormatOption = "text",
 ) -> None:
     """P(political violence reaches max(10, 2 × its 12-month mean)) in the next months."""
-    _check_format(fmt)
-    if model not in MODEL_IDS:
-        raise UsageError(f"unknown --model {model!r}", f"choose one of: {', '.join(MODEL_IDS)}")
-    day = watch.parse_date(as_of) if as_of else dt.date.today()
-    con = open_store(db)  # read-only: the forecaster writes nothing
-    from vigil.forecast.predict import forecast_table, panel_builder
-
-    table = forecast_table(panel_builder(con, data), con, day, horizon, model)
-    table = table.rename(columns={"base_rate": "base"})
-    wanted = [c.upper() for c in country or []]
-    if wanted:
-        missing = set(wanted) - set(table["country"])
-        if missing:
-            raise UsageError(
-                f"no forecast for {', '.join(sorted(missing))} as of {day}",
-                "the country needs 12 months of ACLED coverage before the date",
-            )
-        table = table[table["country"].isin(wanted)]
-    else:
-        table = table.head(15)
-    rows = [
-        {
-            "country": r.country,
-            "probability": round(float(r.p), 4),
-            "base_rate": round(float(r.base), 4),
-            "kind": r.kind,
-            "threshold": round(float(r.threshold), 1),
-            "last_month": str(r.last_month.date()),
-            "last_month_events": float(r.last_events),
-        }
-        for r in table.itertuples()
-    ]
-    result = {"as_of": day.isoformat(), "horizon_months": horizon, "model": model, "rows": rows}
+    check_format(fmt)
+    check_model(model)
+    day = as_of_date(as_of) or dt.date.today()
+    ws = workspace(db, None, data, write=False, prepare=None)  # the forecaster writes nothing
+    result = ws.forecast(day, horizon, model=model, countries=country or ()).to_dict()
+    rows = result["rows"]
     if fmt == "json":
         out.print_json(json.dumps(result))
         return

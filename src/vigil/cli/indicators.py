@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from pathlib import Path
@@ -12,93 +11,37 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from vigil import coverage, settings, watch
-from vigil.analyst.store import notes_in_force
-from vigil.assess import note_item
 from vigil.cli.common import (
+    AS_OF_HELP,
+    DEFAULT_DATA,
     DEFAULT_DB,
     MAX_LIMIT,
     MAX_STEP,
+    DataOption,
     DbOption,
     FormatOption,
-    _check_format,
-    _handle_errors,
+    TheatreOption,
     app,
+    as_of_date,
+    check_format,
     date_range,
     err,
+    handle_errors,
     open_store,
     out,
     safe,
+    workspace,
 )
-from vigil.errors import StoreBusyError
-from vigil.indicators.evidence import evidence_for
-from vigil.indicators.plot import histories, render_html, render_png
-from vigil.specs import TheatreSpec, load_theatre
+from vigil.service.assess import note_item
 from vigil.text import embed as text_embed
+from vigil.theatre import load_theatre
 
-TheatreOption = Annotated[
-    str, typer.Option("--theatre", help="Theatre id (a folder under theatres/) or a path.")
-]
-DataOption = Annotated[
-    Path,
-    typer.Option("--data", envvar="VIGIL_DATA", help="Data folder (Natural Earth borders)."),
-]
-DEFAULT_DATA = Path(settings.SETTINGS["data"].default)
 #: points per timeline in one plot, at most: ten years daily; more is a mistyped date
 MAX_PLOT_POINTS = 3660
-AS_OF_HELP = "YYYY-MM-DD (default: the last day most of the theatre's evidence covers)."
-
-
-def _prepared(
-    db: Path,
-    theatre: str | TheatreSpec,
-    data: Path,
-    as_of: str | None,
-    *,
-    quiet: bool,
-    rules: dict | None = None,
-    dated: bool = True,
-    stores: bool = True,
-):
-    """Open the store, load the theatre (unless given loaded), bring matches (with the
-    extra text ``rules``, e.g. outcome resolvers) and border distances up to date.
-
-    Returns the connection, the theatre and the as-of date (``as_of``, checked before any
-    work, or the day the theatre's evidence covers, :func:`vigil.coverage.covered_until`;
-    None when not ``dated`` and no ``as_of``: a backtest chooses its own dates).
-
-    A command that ``stores`` nothing itself (indicators, evidence, plot, simulate) writes
-    only text matches; when another process holds the store (`vigil serve`) it reads it
-    read-only instead, with the matches as they stand, and says so.
-    """
-    day = watch.parse_date(as_of) if as_of else None
-    spec = theatre if isinstance(theatre, TheatreSpec) else load_theatre(theatre)
-    cache = Path(settings.get("cache"))
-    try:
-        con = open_store(db, write=True)
-    except StoreBusyError:
-        if stores:
-            raise
-        con = open_store(db)
-        err.print(
-            f"warning: {safe(db)} is held by another process (vigil serve?): read-only, "
-            "documents loaded since the last matching are not matched",
-            highlight=False,
-            markup=False,
-        )
-        watch.register_borders(con, spec, data, cache)
-        return con, spec, day or (coverage.covered_until(con, spec) if dated else None)
-    with (
-        err.status("matching documents to indicators…", spinner="dots")
-        if (err.is_terminal and not quiet)
-        else contextlib.nullcontext()
-    ):
-        watch.prepare_evidence(con, spec, data, cache, rules)
-    return con, spec, day or (coverage.covered_until(con, spec) if dated else None)
 
 
 @app.command()
-@_handle_errors
+@handle_errors
 def indicators(
     theatre: TheatreOption = "belarus",
     as_of: Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)] = None,
@@ -108,20 +51,14 @@ def indicators(
     fmt: FormatOption = "text",
 ) -> None:
     """Every indicator's state, score, trend and top evidence as of a date."""
-    _check_format(fmt)
-    con, spec, day = _prepared(db, theatre, data, as_of, quiet=fmt == "json", stores=False)
-    values = watch.indicators_as_of(con, spec, day, evidence_limit=evidence)
+    check_format(fmt)
+    day = as_of_date(as_of)
+    ws = workspace(db, theatre, data, quiet=fmt == "json", prepare="indicators")
+    result = ws.indicators(day, evidence=evidence)
     if fmt == "json":
-        out.print_json(
-            json.dumps(
-                {
-                    "theatre": spec.theatre.id,
-                    "as_of": day.isoformat(),
-                    "indicators": [watch.indicator_json(v, r) for v, r in values],
-                }
-            )
-        )
+        out.print_json(json.dumps(result.to_dict()))
         return
+    spec, day, values = ws.spec, result.as_of, result.items
     table = Table(
         "indicator",
         "state",
@@ -159,7 +96,7 @@ def _reading_cell(r, colours: dict) -> str:
 
 
 @app.command("evidence")
-@_handle_errors
+@handle_errors
 def evidence_cmd(
     indicator: Annotated[str, typer.Argument(help="Indicator id (see `vigil indicators`).")],
     theatre: TheatreOption = "belarus",
@@ -170,24 +107,14 @@ def evidence_cmd(
     fmt: FormatOption = "text",
 ) -> None:
     """The evidence items behind one indicator's value, with their links."""
-    _check_format(fmt)
-    con, spec, day = _prepared(db, theatre, data, as_of, quiet=fmt == "json", stores=False)
-    spec.indicator(indicator)  # a clear error for an unknown id
-    items = evidence_for(con, spec, indicator, day, limit)
-    notes = notes_in_force(con, spec.theatre.id, indicator, day)
+    check_format(fmt)
+    day = as_of_date(as_of)
+    ws = workspace(db, theatre, data, quiet=fmt == "json", prepare="indicators")
+    result = ws.evidence(indicator, day, limit=limit)
     if fmt == "json":
-        out.print_json(
-            json.dumps(
-                {
-                    "indicator": indicator,
-                    "as_of": day.isoformat(),
-                    # graded analyst notes standing on the date (docs/NOTES.md)
-                    "notes": notes,
-                    "evidence": [watch.evidence_json(e) for e in items],
-                }
-            )
-        )
+        out.print_json(json.dumps(result.to_dict()))
         return
+    day, notes, items = result.as_of, result.notes, result.items
     for n in notes:
         item = note_item(n)
         out.print(
@@ -209,7 +136,7 @@ def evidence_cmd(
 
 
 @app.command()
-@_handle_errors
+@handle_errors
 def plot(
     start: Annotated[str, typer.Option("--from", help="First date, YYYY-MM-DD.")],
     end: Annotated[str, typer.Option("--to", help="Last date, YYYY-MM-DD.")],
@@ -228,19 +155,13 @@ def plot(
 ) -> None:
     """Indicator timelines as a PNG and an interactive, offline HTML page."""
     first, last = date_range(start, end, step, most=MAX_PLOT_POINTS, each="point")
-    con, spec, _ = _prepared(db, theatre, data, None, quiet=False, stores=False)
-    for ind in indicator or []:
-        spec.indicator(ind)
-    frames = histories(con, spec, first, last, indicator or None, step)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{spec.theatre.id}_indicators_{first}_{last}"
-    png = render_png(frames, out_dir / f"{stem}.png", theatre=spec)
-    html = render_html(frames, out_dir / f"{stem}.html", theatre=spec)
-    out.print(f"wrote {png}\nwrote {html}", highlight=False, markup=False)
+    ws = workspace(db, theatre, data, prepare="indicators")
+    charts = ws.plot(first, last, step=step, indicators=indicator or (), out=out_dir)
+    out.print("\n".join(f"wrote {p}" for p in charts.files), highlight=False, markup=False)
 
 
 @app.command("embed")
-@_handle_errors
+@handle_errors
 def embed_cmd(
     theatre: TheatreOption = "belarus",
     threshold: Annotated[
@@ -259,7 +180,7 @@ def embed_cmd(
     Only documents without a vector for the pinned model are embedded; matching then
     rescores every embedded document, so a new threshold or exemplar applies to all.
     """
-    _check_format(fmt)
+    check_format(fmt)
     spec = load_theatre(theatre)
     embedder = text_embed.load_embedder(precision=precision)
     con = open_store(db, write=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -12,33 +11,33 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from vigil import settings, sources
+from vigil import sources
+from vigil.api import load as api_load
 from vigil.cli.common import (
+    DEFAULT_DATA,
     DEFAULT_DB,
     MAX_LIMIT,
     DbOption,
     FormatOption,
-    _check_format,
-    _handle_errors,
-    _parse_options,
-    _state,
     app,
+    check_format,
+    debugging,
     err,
-    open_store,
+    handle_errors,
     out,
+    parse_options,
     safe,
+    workspace,
 )
-from vigil.errors import UsageError, VigilError
-from vigil.ingest import BatchReport, NotLoaded, ingest_file, plan_folder
-from vigil.sources.http import Fetcher
-from vigil.store.status import store_status
+from vigil.errors import UsageError
+from vigil.service.load import Load
 
 
 @app.command("sources")
-@_handle_errors
+@handle_errors
 def sources_cmd(fmt: FormatOption = "text") -> None:
     """List the source adapters, the data folders they read and what --live fetches."""
-    _check_format(fmt)
+    check_format(fmt)
     rows = [
         {
             "name": a.name,
@@ -60,7 +59,7 @@ def sources_cmd(fmt: FormatOption = "text") -> None:
 
 
 @app.command()
-@_handle_errors
+@handle_errors
 def ingest(
     source: Annotated[str | None, typer.Argument(help="Source name (see `vigil sources`).")] = None,
     paths: Annotated[list[Path] | None, typer.Argument(help="Files to load.")] = None,
@@ -100,7 +99,7 @@ def ingest(
 
     `vigil ingest documents PATH...` loads an analyst's own documents (.txt, .md, .html,
     .pdf, .docx; docs/NOTES.md) and `vigil ingest notes FILE...` graded notes."""
-    _check_format(fmt)
+    check_format(fmt)
     if source in ("documents", "notes"):
         from vigil.cli import analyst  # the analyst's own evidence (docs/NOTES.md)
 
@@ -111,51 +110,17 @@ def ingest(
         return
     if manifest is not None:
         raise UsageError("--manifest lists documents: `vigil ingest documents --manifest FILE`")
-    work, skipped = _ingest_plan(source, paths or [], data, live, _parse_options(option or []))
-    con = open_store(db, write=True, create=True)
-    reports, failures = _run_batches(con, work, force, max_reject_share, quiet=fmt == "json")
-    _print_reports(reports, skipped, fmt, failures)
-    _exit_on_failures(failures, fmt)
+    loaded = load_with_progress(
+        db, source, paths or [], data=data, live=live, options=parse_options(option or []),
+        force=force, max_reject_share=max_reject_share, quiet=fmt == "json",
+    )  # fmt: skip
+    print_reports(loaded, fmt)
+    _exit_on_failures(list(loaded.failures), fmt)
 
 
-def _ingest_plan(source, paths, data, live, options):
-    if data is not None:
-        if source or paths or live:
-            raise UsageError("--data loads a whole folder: give no SOURCE, PATH or --live with it")
-        return plan_folder(data, sources.all_adapters())
-    if source is None:
-        raise UsageError(
-            "say what to load", "vigil ingest SOURCE PATH... | --data DIR | SOURCE --live"
-        )
-    adapter = sources.get(source)
-    if live:
-        if paths:
-            raise UsageError("--live fetches files itself: give no PATH with it")
-        fetcher = Fetcher(Path(settings.get("cache")))
-        fetched = adapter.fetch_live(fetcher, **options)
-        for warning in fetcher.warnings:
-            err.print(f"warning: {safe(warning)}", highlight=False, markup=False)
-        return [(adapter, f) for f in fetched], []
-    if not paths:
-        raise UsageError(
-            f"no files given for {source}", f"vigil ingest {source} PATH... (or --live)"
-        )
-    return [(adapter, p) for p in paths], []
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A file whose batch failed (and was rolled back) while the others went on."""
-
-    input: str
-    error: str
-    hint: str | None
-
-
-def _run_batches(con, work, force, share, *, quiet: bool):
-    """Load each file as its own batch; a failing file is reported, the others still load."""
-    reports: list[BatchReport] = []
-    failures: list[Failure] = []
+def load_with_progress(db: Path, source=None, paths=(), *, quiet: bool, **request):
+    """:func:`vigil.api.load` with a progress bar on stderr (a terminal only) and the
+    live fetch's warnings printed as they come."""
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -165,49 +130,22 @@ def _run_batches(con, work, force, share, *, quiet: bool):
     )
     with Progress(
         *columns, console=err, transient=True, disable=quiet or not err.is_terminal
-    ) as progress:
-        task = progress.add_task("loading", total=len(work))
-        for adapter, item in work:
-            path = Path(getattr(item, "path", item))
-            progress.update(task, description=f"{adapter.name}: {path.name}")
-            try:
-                reports.append(
-                    ingest_file(
-                        con,
-                        adapter,
-                        path,
-                        force=force,
-                        max_reject_share=share,
-                        published_md5=getattr(item, "md5", None),
-                        label=getattr(item, "url", None),
-                    )
-                )
-            except VigilError as exc:
-                if _state["debug"]:
-                    raise
-                failures.append(Failure(str(path), exc.message, exc.hint))
-            except Exception as exc:  # a bug: named, and the other files still load
-                if _state["debug"]:
-                    raise
-                failures.append(_bug(path, exc))
-            progress.advance(task)
-    return reports, failures
+    ) as bar:
+        task = bar.add_task("loading", total=None)
+
+        def progress(done: int, total: int, label: str) -> None:
+            bar.update(task, total=total, completed=done, description=label or "loaded")
+
+        def warn(text: str) -> None:
+            err.print(f"warning: {safe(text)}", highlight=False, markup=False)
+
+        return api_load(
+            db, source, paths, progress=progress, on_warning=warn, raise_bugs=debugging(),
+            **request,
+        )  # fmt: skip
 
 
-def _bug(path: Path, exc: Exception) -> Failure:
-    """A failure no error of Vigil's explains (damaged input is an InputError by then):
-    its type and message, and how to report it. KeyboardInterrupt is no Exception: it
-    still stops the run."""
-    text = " ".join(str(exc).split()) or "(no message)"
-    return Failure(
-        str(path),
-        f"{path}: {type(exc).__name__}: {text}",
-        "this is a bug in vigil, not in the file: run again with --debug and report it "
-        "with the command you ran",
-    )
-
-
-def _exit_on_failures(failures: list[Failure], fmt: str) -> None:
+def _exit_on_failures(failures: list, fmt: str) -> None:
     """Name every failed file (its batch was rolled back) and exit 1."""
     if not failures:
         return
@@ -225,20 +163,11 @@ def _exit_on_failures(failures: list[Failure], fmt: str) -> None:
     raise typer.Exit(1)
 
 
-def _print_reports(
-    reports: list[BatchReport], skipped: list[NotLoaded], fmt: str, failures: list[Failure]
-) -> None:
+def print_reports(loaded: Load, fmt: str) -> None:
+    """The batches of a load as a table (or JSON), with notes and what was not loaded."""
+    reports, skipped = loaded.reports, loaded.skipped
     if fmt == "json":
-        out.print_json(
-            json.dumps(
-                {
-                    "batches": [r.as_dict() for r in reports],
-                    "not_loaded": [{"path": s.path, "reason": s.reason} for s in skipped],
-                    "failed": [asdict(f) for f in failures],
-                },
-                default=str,
-            )
-        )
+        out.print_json(json.dumps(loaded.to_dict(), default=str))
         return
     if not reports and not skipped:
         return  # nothing loaded: the errors alone say what happened
@@ -287,12 +216,11 @@ def _print_reports(
 
 
 @app.command()
-@_handle_errors
+@handle_errors
 def status(db: DbOption = DEFAULT_DB, fmt: FormatOption = "text") -> None:
     """Per source: records, date range, rejects and the last batch."""
-    _check_format(fmt)
-    con = open_store(db)
-    info = store_status(con)
+    check_format(fmt)
+    info = workspace(db, None, DEFAULT_DATA, write=False, prepare=None).status()
     if fmt == "json":
         out.print_json(json.dumps(info))
         return
@@ -321,7 +249,7 @@ def status(db: DbOption = DEFAULT_DB, fmt: FormatOption = "text") -> None:
 
 
 @app.command()
-@_handle_errors
+@handle_errors
 def rejects(
     source: Annotated[str | None, typer.Option("--source", help="Only this source.")] = None,
     limit: Annotated[
@@ -331,18 +259,14 @@ def rejects(
     fmt: FormatOption = "text",
 ) -> None:
     """Rows that could not be loaded, with file, line and reason."""
-    _check_format(fmt)
-    con = open_store(db)
-    where, params = ("WHERE source = ?", [source]) if source else ("", [])
-    rows = con.execute(
-        f"SELECT batch_id, source, input, line, error_type, reason, raw FROM rejects {where} "
-        f"ORDER BY batch_id, line LIMIT {int(limit)}",
-        params,
-    ).fetchall()
-    keys = ("batch_id", "source", "input", "line", "error_type", "reason", "raw")
+    check_format(fmt)
+    found = workspace(db, None, DEFAULT_DATA, write=False, prepare=None).rejects(
+        source, limit=limit
+    )
     if fmt == "json":
-        out.print_json(json.dumps({"rejects": [dict(zip(keys, r, strict=True)) for r in rows]}))
+        out.print_json(json.dumps(found.to_dict()))
         return
+    rows = [tuple(r.values()) for r in found.to_dict()["rejects"]]
     for batch, src, inp, line, etype, reason, _ in rows:
         out.print(
             safe(f"[{src} batch {batch}] {Path(inp).name}:{line or '?'}: {etype}: {reason}"),

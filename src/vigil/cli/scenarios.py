@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated
@@ -11,71 +10,32 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from vigil import assess as A  # noqa: N812
-from vigil import watch
+from vigil.api import MAX_REPLAY, check_simulation_horizon
 from vigil.cli.common import (
+    DEFAULT_DATA,
     DEFAULT_DB,
     MAX_STEP,
+    AsOfOption,
+    DataOption,
     DbOption,
+    ForecastOption,
     FormatOption,
-    _check_format,
-    _handle_errors,
+    HorizonOption,
+    TheatreOption,
     app,
+    as_of_date,
+    check_format,
     date_range,
+    handle_errors,
     out,
+    pct,
     safe,
+    workspace,
 )
-from vigil.cli.indicators import AS_OF_HELP, DEFAULT_DATA, DataOption, TheatreOption, _prepared
-from vigil.errors import UsageError
-from vigil.scenarios import audit
-from vigil.scenarios.plot import render_html, render_png, render_reach_png
-from vigil.scenarios.resolve import load_resolvers
-from vigil.scenarios.spec import load_scenarios
-from vigil.specs import load_theatre
-
-AsOfOption = Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)]
-ForecastOption = Annotated[
-    bool,
-    typer.Option(
-        "--forecast",
-        help="Add the statistical forecaster as evidence (needs ACLED country-month data).",
-    ),
-]
-HorizonOption = Annotated[
-    int, typer.Option("--horizon", min=1, max=730, help="Days ahead the scenarios cover.")
-]
-
-
-def _setup(
-    db, theatre: str, data, as_of: str | None, *, quiet: bool, dated: bool = True,
-    stores: bool = True,
-):  # fmt: skip
-    """The theatre and its scenario library, loaded once and checked before any work on the
-    store, then :func:`_prepared`: (connection, theatre, library, as-of date)."""
-    spec = load_theatre(theatre)
-    library = load_scenarios(spec)
-    con, spec, day = _prepared(
-        db, spec, data, as_of, quiet=quiet, rules=library.text_rules(), dated=dated,
-        stores=stores,
-    )  # fmt: skip
-    return con, spec, library, day
-
-
-def _forecast_evidence(con, data) -> list:
-    """The statistical forecaster as extra evidence (imported here: it loads scikit-learn
-    and LightGBM, which no other command needs)."""
-    from vigil.forecast.predict import panel_builder
-    from vigil.forecast_evidence import ForecastEvidence
-
-    return [ForecastEvidence(panel_builder(con, data), con)]
-
-
-def pct(p: float) -> str:
-    return f"{100 * p:.1f}%" if p >= 0.001 else "<0.1%"
 
 
 @app.command("assess")
-@_handle_errors
+@handle_errors
 def assess_cmd(
     theatre: TheatreOption = "belarus",
     as_of: AsOfOption = None,
@@ -93,33 +53,20 @@ def assess_cmd(
     fmt: FormatOption = "text",
 ) -> None:
     """Scenario probabilities with intervals, contributions, ACH and sensitivity; stored."""
-    _check_format(fmt)
-    before_day = watch.parse_date(since, "--since") if since else None
-    con, spec, library, day = _setup(db, theatre, data, as_of, quiet=fmt == "json")
-    if before_day is not None and before_day >= day:
-        raise UsageError(
-            f"--since {before_day} is not before --as-of {day}", "pick an earlier date"
-        )
-    extra = _forecast_evidence(con, data) if forecast else []
-    reader = A.reader_for(con, spec, library, day, [horizon], notes=not no_notes)
-    result = A.assessment_json(
-        A.assess(con, spec, library, day, horizon, extra=extra, reader=reader)
-    )
-    if not no_notes:  # the store keeps what the evidence, notes included, says
-        audit.save(con, result)
-    changes = None
-    if before_day is not None:
-        before = A.stored_or_new(con, spec, library, before_day, horizon, extra=extra)
-        changes = audit.diff(before, result)
+    check_format(fmt)
+    day, before = as_of_date(as_of), as_of_date(since, "--since")
+    ws = workspace(db, theatre, data, write=True, quiet=fmt == "json")
+    # the store keeps what the evidence, notes included, says: --no-notes stores nothing
+    result = ws.assess(day, horizon, since=before, forecast=forecast, notes=not no_notes)
     if fmt == "json":
-        out.print_json(json.dumps({**result, "changes": changes} if changes else result))
+        out.print_json(json.dumps(result.to_dict()))
         return
-    _print_assessment(result)
-    if changes:
-        _print_changes(changes)
+    print_assessment(result.data)
+    if result.changes:
+        _print_changes(result.changes)
 
 
-def _print_assessment(result: dict) -> None:
+def print_assessment(result: dict) -> None:
     out.print(
         f"[bold]{escape(result['theatre'])}[/] — scenarios as of {result['as_of']}, "
         f"horizon {result['horizon_days']} days"
@@ -241,13 +188,8 @@ def _example(evidence: list[dict], width: int, *, source: bool = False) -> str:
     return f" — e.g. {ev['date']}{who} {ev['title'][:width]}"
 
 
-#: assessments in one replay, at most: about a second each, so 2,000 is half an hour of
-#: work; more is a mistyped date (a daily replay of five years is 1,826)
-MAX_REPLAY = 2000
-
-
 @app.command()
-@_handle_errors
+@handle_errors
 def replay(
     start: Annotated[str, typer.Option("--from", help="First date, YYYY-MM-DD.")],
     end: Annotated[str, typer.Option("--to", help="Last date, YYYY-MM-DD.")],
@@ -263,34 +205,25 @@ def replay(
     fmt: FormatOption = "text",
 ) -> None:
     """Probability history over a range of dates: a table, a PNG and an HTML chart; stored."""
-    _check_format(fmt)
+    check_format(fmt)
     first, last = date_range(start, end, step, most=MAX_REPLAY, each="assessment")
-    con, spec, library, _ = _setup(db, theatre, data, start, quiet=fmt == "json")
-    extra = _forecast_evidence(con, data) if forecast else []
-    results, png, html = replay_and_store(
-        con, spec, library, (first, last, step), horizon, extra, out_dir
-    )
-    rows = [
-        {
-            "as_of": r["as_of"],
-            **{o["id"]: o["probability"] for o in r["outcomes"]},
-            **{f"leading:{s['id']}": s["leading"] for s in r["scenario_sets"]},
-            # outcomes observed under way on the date (seen, not foreseen)
-            "observed": [o["id"] for o in r["outcomes"] if o.get("observed")],
-        }
-        for r in results
-    ]
+    ws = workspace(db, theatre, data, write=True, quiet=fmt == "json")
+    replayed = ws.replay(first, last, step, horizon=horizon, forecast=forecast, charts=out_dir)
     if fmt == "json":
-        out.print_json(
-            json.dumps({"horizon_days": horizon, "rows": rows, "charts": [str(png), str(html)]})
-        )
+        out.print_json(json.dumps(replayed.to_dict()))
         return
+    print_replay(replayed, ws.theatre)
+
+
+def print_replay(replayed, theatre: str) -> None:
+    """The replay as a table, one row per date, and the charts written."""
+    results, rows, horizon = replayed.results, replayed.rows(), replayed.horizon_days
     outcome_ids = [o["id"] for o in results[0]["outcomes"]] if results else []
     lead = results[0]["scenario_sets"][0]["id"] if results else ""
     table = Table(
         "as of",
         f"leading {lead}",
-        *[o.removeprefix(f"{spec.theatre.id}_") for o in outcome_ids],
+        *[o.removeprefix(f"{theatre}_") for o in outcome_ids],
         title=f"Outcome probabilities within {horizon} days",
         title_justify="left",
     )
@@ -302,28 +235,11 @@ def replay(
         )
     out.print(table)
     out.print("● observed under way on that date", highlight=False, markup=False)
-    out.print(f"wrote {png}\nwrote {html}", highlight=False, markup=False)
-
-
-def replay_and_store(con, spec, library, dates, horizon: int, extra, out_dir: Path):
-    """Assess every ``step``-th day of ``(first, last, step)``, store each assessment, and
-    chart them: (results, PNG path, HTML path)."""
-    first, last, step = dates
-    days = [first + dt.timedelta(days=i) for i in range(0, (last - first).days + 1, step)]
-    results = [
-        A.assessment_json(a) for a in A.replay(con, spec, library, days, horizon, extra=extra)
-    ]
-    for r in results:
-        audit.save(con, r)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{spec.theatre.id}_scenarios_{first}_{last}_h{horizon}"
-    png = render_png(results, out_dir / f"{stem}.png")
-    html = render_html(results, out_dir / f"{stem}.html")
-    return results, png, html
+    out.print("\n".join(f"wrote {p}" for p in replayed.charts), highlight=False, markup=False)
 
 
 @app.command("simulate")
-@_handle_errors
+@handle_errors
 def simulate_cmd(
     theatre: TheatreOption = "belarus",
     as_of: AsOfOption = None,
@@ -341,39 +257,18 @@ def simulate_cmd(
     fmt: FormatOption = "text",
 ) -> None:
     """Monte Carlo escalation chains from the current assessment, with consequences."""
-    _check_format(fmt)
-    if horizon <= A.NOW_DAYS:
-        raise UsageError(
-            f"--horizon {horizon} is too short to simulate: paths start from the "
-            f"{A.NOW_DAYS}-day assessment",
-            f"use --horizon {A.NOW_DAYS + 1} or more (vigil assess covers short horizons)",
-        )
-    con, spec, library, day = _setup(db, theatre, data, as_of, quiet=fmt == "json", stores=False)
-    # one load of the store for both horizons (the end's and the simulation's start)
-    reads = {
-        "reader": A.reader_for(con, spec, library, day, (horizon, A.NOW_DAYS)),
-        "resolvers": load_resolvers(con, spec, library),
-    }
-    end = A.assess(con, spec, library, day, horizon, with_evidence=False, **reads)
-    sim = A.simulate_from(
-        con, spec, library, day, {s.set_id: s.probability for s in end.sets}, horizon,
-        paths=paths, seed=seed, **reads,
-    ).to_json()  # fmt: skip
-    result = {"theatre": spec.theatre.id, "as_of": day.isoformat(), **sim}
-    chart = None
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        chart = render_reach_png(
-            sim,
-            out_dir / f"{spec.theatre.id}_simulation_{day}_h{horizon}.png",
-            title=f"{spec.theatre.name}: escalation paths from {day}, {paths:,} paths",
-        )
+    check_format(fmt)
+    check_simulation_horizon(horizon)
+    day = as_of_date(as_of)
+    ws = workspace(db, theatre, data, quiet=fmt == "json")
+    sim = ws.simulate(day, horizon, paths=paths, seed=seed, chart=out_dir)
     if fmt == "json":
-        out.print_json(json.dumps({**result, "chart": str(chart) if chart else None}))
+        chart = str(sim.chart) if sim.chart else None
+        out.print_json(json.dumps({**sim.to_dict(), "chart": chart}))
         return
-    _print_simulation(result)
-    if chart:
-        out.print(f"wrote {chart}", highlight=False, markup=False)
+    _print_simulation(sim.to_dict())
+    if sim.chart:
+        out.print(f"wrote {sim.chart}", highlight=False, markup=False)
 
 
 def _print_simulation(result: dict) -> None:

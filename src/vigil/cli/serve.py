@@ -7,15 +7,23 @@ from typing import Annotated
 
 import typer
 
-from vigil.cli.common import DEFAULT_DB, DbOption, _handle_errors, app, out
-from vigil.cli.indicators import DEFAULT_DATA, DataOption, TheatreOption
-from vigil.cli.scenarios import HorizonOption
+from vigil.cli.common import (
+    DEFAULT_DATA,
+    DEFAULT_DB,
+    DataOption,
+    DbOption,
+    HorizonOption,
+    TheatreOption,
+    app,
+    handle_errors,
+    out,
+)
 from vigil.errors import UsageError
 from vigil.web import LOOPBACK_HOSTS
 
 
 @app.command()
-@_handle_errors
+@handle_errors
 def serve(
     theatre: TheatreOption = "belarus",
     host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",

@@ -40,7 +40,7 @@ from vigil.errors import InputError
 from vigil.files import write_atomic
 from vigil.geo import length_km, read_countries
 from vigil.geo.borders import _sha256
-from vigil.specs import Theatre
+from vigil.theatre import Theatre
 
 #: Polygons closer than this (km) are neighbours (slivers of the 1:50m generalisation).
 WITHIN_KM = 1.0

@@ -28,7 +28,7 @@ from shapely.geometry.base import BaseGeometry
 
 from vigil.errors import InputError
 from vigil.files import write_atomic
-from vigil.specs import Theatre
+from vigil.theatre import Theatre
 
 #: Distance (degrees, ≈ 0.35–0.55 km here) within which A's boundary counts as shared with B.
 TOLERANCE_DEG = 0.005

@@ -16,7 +16,7 @@ import shapely
 
 from vigil.geo.borders import border_lines, country_polygons
 from vigil.geo.distance import distance_km
-from vigil.specs import Theatre
+from vigil.theatre import Theatre
 
 TABLE = "event_border_km"
 #: Fewest km per degree of latitude (110.57 at the equator), rounded down: bounding boxes

@@ -55,7 +55,7 @@ from vigil.indicators import baseline as B  # noqa: N812
 from vigil.indicators import series as S  # noqa: N812
 from vigil.indicators.arrays import EvidenceArrays, Totals
 from vigil.indicators.evidence import EvidenceItem, evidence_batch
-from vigil.specs import Indicator, TheatreSpec
+from vigil.theatre import Indicator, TheatreSpec
 
 STALE_DAYS = 100  #: a kind older than this (+ its period) no longer counts
 ASSESS_DAYS = 60  #: days of z computed per kind (change points, trend, plots)
@@ -141,7 +141,7 @@ def compute_indicators(
         start = as_of - dt.timedelta(days=max(lookback(i) for i in theatre.indicators))
         vintages = load_vintages(con, theatre.theatre.id, theatre.indicators, start, as_of)
         arrays = as_arrays(vintages)
-    values = [assess(ind, arrays[ind.id], as_of) for ind in theatre.indicators]
+    values = [evaluate(ind, arrays[ind.id], as_of) for ind in theatre.indicators]
     # Evidence is taken from the window before the latest day the score rests on, so a
     # value carried from a kind whose data ended earlier still shows what produced it.
     # An earlier anchor only narrows what is visible: no look-ahead.
@@ -183,7 +183,7 @@ def indicator_history(
     vint = as_arrays(load_vintages(con, theatre.theatre.id, (ind,), first, end))[ind.id]
     rows = []
     for as_of in pd.date_range(start, end, freq=f"{step_days}D").date:
-        v = assess(ind, vint, as_of)
+        v = evaluate(ind, vint, as_of)
         row = {
             "as_of": as_of, "score": v.score, "state": v.state, "trend": v.trend.slope,
             "trend_direction": v.trend.direction, "change_point": v.change_point,
@@ -252,7 +252,7 @@ def _vintages(ind: Indicator, frames: dict[str, pd.DataFrame]) -> S.Vintages:
     )
 
 
-def assess(ind: Indicator, vint: S.Vintages | EvidenceArrays, as_of: dt.date) -> IndicatorValue:
+def evaluate(ind: Indicator, vint: S.Vintages | EvidenceArrays, as_of: dt.date) -> IndicatorValue:
     """An indicator's value as of ``as_of`` from its vintages (no evidence items)."""
     arrays = vint if isinstance(vint, EvidenceArrays) else EvidenceArrays.from_vintages(vint)
     daily = S.as_frames(arrays, as_of, as_of - dt.timedelta(days=lookback(ind)))

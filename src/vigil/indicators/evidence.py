@@ -19,7 +19,7 @@ import pandas as pd
 from ibis import _
 
 from vigil.indicators import series as S  # noqa: N812
-from vigil.specs import Indicator, TheatreSpec
+from vigil.theatre import Indicator, TheatreSpec
 
 DOCUMENTS = ibis.table(
     {"source": "string", "source_id": "string", "title": "string", "url": "string",

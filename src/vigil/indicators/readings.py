@@ -6,7 +6,7 @@ evidence kind (``events``, ``text``, ``series:<name>``):
 * **change**: the anomaly z of :mod:`vigil.indicators.compute` at the kind's latest
   observed day, against the indicator's own trailing baseline, read against its
   ``thresholds`` (what ``vigil indicators`` shows);
-* **level** (where the spec declares one, :class:`vigil.specs.Level`): the count, sum or
+* **level** (where the spec declares one, :class:`vigil.theatre.Level`): the count, sum or
   mean over the last ``window_days`` days of data, or for text the share of the topic's
   documents, read against fixed, date-free cut-offs. A condition that lasts keeps its
   level after its anomaly fades, and a source with no quiet history still says something.
@@ -18,7 +18,7 @@ available on ``D``:
 * *events*: no source the rules name reported anything at all from the rules' countries in
   the last :data:`COVERAGE_DAYS` days (a source that is not looking at a country cannot
   say it was quiet); the change also needs ``baseline.min_days`` observed days of history;
-* *text* (with a topic, :class:`vigil.specs.Topic`): the feeds carried fewer than
+* *text* (with a topic, :class:`vigil.theatre.Topic`): the feeds carried fewer than
   ``min_documents`` documents on the topic per 30 days in the window read, or (for the
   change) in its baseline; or the mix of feeds changed — the feeds' mean daily shares in
   the last 30 days overlap those of the baseline by less than :data:`MIX_OVERLAP` (the sum
@@ -51,7 +51,7 @@ from vigil.indicators import baseline as B  # noqa: N812
 from vigil.indicators import series as S  # noqa: N812
 from vigil.indicators.arrays import Daily, EvidenceArrays, Totals, ordinals
 from vigil.indicators.compute import STALE_DAYS, as_arrays, fetch_frame, load_vintages, z_at
-from vigil.specs import TOPIC, Indicator, Level, TheatreSpec
+from vigil.theatre import TOPIC, Indicator, Level, TheatreSpec
 
 STATES = ("normal", "elevated", "high")
 BLIND = "blind"

@@ -58,8 +58,8 @@ import pandas as pd
 from ibis import _
 
 from vigil.errors import VigilError
-from vigil.specs import EventRule, Indicator, SeriesRule
 from vigil.store import ANALYST_SOURCE
+from vigil.theatre import EventRule, Indicator, SeriesRule
 
 CLAIM_WEIGHT = 0.25
 #: observation units that count items (non-negative): modelled as Poisson counts

@@ -31,7 +31,7 @@ from vigil.indicators import series as S  # noqa: N812
 from vigil.indicators.arrays import ordinals
 from vigil.scenarios.bayes import Observed, reach_probability
 from vigil.scenarios.spec import RESOLVE, Outcome, ScenarioLibrary, ScenarioSet
-from vigil.specs import TOPIC, TheatreSpec
+from vigil.theatre import TOPIC, TheatreSpec
 
 #: days with reports in a month for an event source to cover that month
 ACTIVE_DAYS = 4

@@ -22,7 +22,7 @@ from pathlib import Path
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from vigil.errors import InputError
-from vigil.specs import (
+from vigil.theatre import (
     ISO3,
     EventRule,
     Patterns,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pycountry
 
-from vigil import countries, taxonomy
+from vigil.reference import countries, taxonomy
 from vigil.sources import acled_api
 from vigil.sources.base import Adapter, Reader, Stage
 from vigil.sources.http import Fetched, Fetcher

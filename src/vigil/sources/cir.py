@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from vigil import countries, taxonomy
+from vigil.reference import countries, taxonomy
 from vigil.sources.base import Adapter, Reader, Stage
 from vigil.sources.http import Fetched, Fetcher
 from vigil.sources.tabular import (

@@ -32,7 +32,7 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
-from vigil import countries
+from vigil.reference import countries
 from vigil.sources.base import Adapter
 from vigil.sources.http import Fetched, Fetcher
 from vigil.sources.series import (

@@ -19,8 +19,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vigil import countries
 from vigil.errors import InputError
+from vigil.reference import countries
 from vigil.sources.base import Adapter, Stage
 from vigil.sources.http import Fetched, Fetcher
 from vigil.sources.tabular import MAX_COUNT, CsvReader, CsvSpec, Range, latest_date

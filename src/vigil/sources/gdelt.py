@@ -16,8 +16,8 @@ import zipfile
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from vigil import countries, taxonomy
 from vigil.errors import InputError
+from vigil.reference import countries, taxonomy
 from vigil.sources.base import Adapter, Reader, Stage, first_line, locate_lines
 from vigil.sources.http import Fetched, Fetcher
 from vigil.sources.tabular import (

@@ -31,8 +31,8 @@ import re
 from datetime import date
 from pathlib import Path
 
-from vigil import countries
 from vigil.errors import InputError
+from vigil.reference import countries
 from vigil.sources.base import Adapter
 from vigil.sources.http import Fetched, Fetcher
 from vigil.sources.series import (

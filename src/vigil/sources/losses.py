@@ -28,8 +28,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vigil import countries
 from vigil.errors import InputError
+from vigil.reference import countries
 from vigil.sources.base import Adapter, Reject, Stage
 from vigil.sources.http import Fetched, Fetcher
 from vigil.sources.series import (

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from vigil import countries
+from vigil.reference import countries
 from vigil.sources.base import Adapter, Reject
 from vigil.sources.http import Fetched, Fetcher
 from vigil.sources.series import (

@@ -40,8 +40,8 @@ from pathlib import Path
 
 import httpx
 
-from vigil import countries, taxonomy
 from vigil.errors import FetchError, InputError
+from vigil.reference import countries, taxonomy
 from vigil.sources.base import Adapter, Reader, Stage, first_line, open_text
 from vigil.sources.http import RETRY_STATUSES, Fetched, Fetcher
 from vigil.sources.tabular import (

@@ -1,6 +1,6 @@
 """The DuckDB evidence store: schema, migrations and read helpers."""
 
-from vigil.store.db import connect, pending_migrations, transaction
+from vigil.store.db import connect, open_store, pending_migrations, transaction
 
 #: the ``documents.source`` of an analyst document's passages (:mod:`vigil.documents`).
 #: They are matched like any document, and cited as evidence, but they are not a sample of
@@ -8,4 +8,4 @@ from vigil.store.db import connect, pending_migrations, transaction
 #: only graded notes (:mod:`vigil.analyst`) carry an analyst's reading into the model.
 ANALYST_SOURCE = "analyst"
 
-__all__ = ["ANALYST_SOURCE", "connect", "pending_migrations", "transaction"]
+__all__ = ["ANALYST_SOURCE", "connect", "open_store", "pending_migrations", "transaction"]

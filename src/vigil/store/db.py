@@ -152,3 +152,39 @@ def transaction(con) -> Iterator[None]:
             raise
     finally:
         con.execute(f"SET enable_progress_bar = {'true' if bar else 'false'}")
+
+
+def open_store(db: Path, *, write: bool = False, create: bool = False, migrate: bool = True):
+    """The store at ``db``, opened for writing or read-only.
+
+    Only a command that loads data may ``create`` it: to any other, a missing file is a
+    mistyped --db, and creating an empty store there would hide the mistake. A read-only
+    open of a store made by an older Vigil migrates it first, unless not ``migrate``.
+    """
+    if not create and str(db) != ":memory:" and not Path(db).exists():
+        raise StoreError(
+            f"no store at {db}",
+            "check --db (or VIGIL_DB); `vigil ingest --data DIR` or `vigil demo` builds one",
+        )
+    if write:
+        return connect(db)
+    try:
+        return connect(db, read_only=True)
+    except duckdb.ConnectionException as exc:
+        # This process already has the store open for writing (a command run inside
+        # another, as `vigil demo` runs its steps), and DuckDB opens a file one way per
+        # process: share that way. No other process can hold it meanwhile anyway.
+        if "different configuration" not in str(exc):
+            raise
+        return connect(db)
+    except StoreOutdatedError as exc:
+        if not migrate:
+            raise
+        # A store from an older vigil: migrating is no change to its data, so a reader
+        # does it, as every command did before readers opened read-only; unless another
+        # process holds the store, when the error says what to do.
+        try:
+            connect(db).close()
+        except StoreBusyError:
+            raise exc from None
+    return connect(db, read_only=True)

@@ -38,7 +38,6 @@ import numpy as np
 import pandas as pd
 
 from vigil.errors import InputError
-from vigil.specs import TheatreSpec
 from vigil.text.claims import LEXICON_VERSION, classify
 from vigil.text.match import (
     IndicatorMatch,
@@ -48,6 +47,7 @@ from vigil.text.match import (
     text_indicators,
     transaction,
 )
+from vigil.theatre import TheatreSpec
 
 MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 DIM = 384

@@ -28,10 +28,10 @@ from datetime import UTC, date, datetime, timedelta
 from time import perf_counter
 
 from vigil.errors import InputError
-from vigil.specs import TOPIC, Indicator, TextRule, TheatreSpec
 from vigil.store import ANALYST_SOURCE, transaction
 from vigil.text.claims import classify
 from vigil.text.rules import CompiledRule, LiteralIndex, compile_rule, normalise
+from vigil.theatre import TOPIC, Indicator, TextRule, TheatreSpec
 
 CHUNK = 20_000
 _MASK_BITS = 62

@@ -1,4 +1,4 @@
-"""Compile an indicator's :class:`~vigil.specs.TextRule` into a fast document matcher.
+"""Compile an indicator's :class:`~vigil.theatre.TextRule` into a fast document matcher.
 
 Semantics (``specs.TextRule``): a document matches when, for **every** group in ``all``, at
 least one of the group's patterns (in any language) occurs, and no ``exclude`` pattern
@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from vigil.patterns import CompiledPattern, compile_pattern
-from vigil.specs import TextRule
+from vigil.theatre import TextRule
 
 try:  # private, but stable since 3.11; without it there is no prefilter, never a wrong match
     from re import _constants as _sre_c

@@ -20,17 +20,14 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from vigil import assess as A  # noqa: N812
-from vigil import coverage, settings, watch
+from vigil import coverage, settings
+from vigil.api import Workspace
 from vigil.briefing.yardstick import term
-from vigil.capability import WINDOW_DAYS, capability_notes
 from vigil.errors import InputError, UsageError
 from vigil.geo.borders import country_polygons
-from vigil.indicators.compute import indicator_history
+from vigil.indicators.capability import WINDOW_DAYS
 from vigil.scenarios import audit
-from vigil.scenarios.spec import load_scenarios
-from vigil.specs import load_theatre
-from vigil.store import connect
+from vigil.service import look
 from vigil.web.work import Computations
 
 TREND_POINTS = 12  #: stored assessments shown as each scenario's trend on the overview
@@ -75,18 +72,20 @@ class Dashboard:
         horizon_days: int = 90,
         work: Computations | None = None,
     ) -> None:
-        self.spec = load_theatre(theatre)
-        self.library = load_scenarios(self.spec)
+        # the API's workspace, read-only: the server never stores behind the analyst's back
+        # (an older store is refused, not migrated: `vigil status` migrates it)
+        self.ws = Workspace(db, theatre, data=data_dir, write=False, migrate=False)
+        self.spec = self.ws.spec
+        self.library = self.ws.library
         self.data_dir = Path(data_dir)
         self.briefings_dir = Path(briefings)
         self.horizon_days = horizon_days
-        self.model_hash = A.model_hash(self.spec, self.library)
-        self.con = connect(db, read_only=True)
+        self.model_hash = self.ws.model_hash
+        self.con = self.ws.con
         # The base connection holds the TEMP border-distance table the indicators need, and
         # a DuckDB connection is not safe across threads: indicator work takes this lock;
         # plain queries use their own cursor.
         self._lock = threading.Lock()
-        self._borders = False
         self._cache: dict[str, object] = {}
         self._timelines: OrderedDict[tuple, dict] = OrderedDict()
         self._timelines_lock = threading.Lock()  # request threads read, the worker writes
@@ -101,14 +100,7 @@ class Dashboard:
     @cached_property
     def stored(self) -> list[dict]:
         """Stored assessments of the current model and horizon, oldest first."""
-        return audit.history(
-            self.con.cursor(),
-            self.spec.theatre.id,
-            self.horizon_days,
-            self.model_hash,
-            dt.date.min,
-            dt.date.max,
-        )
+        return self.ws.stored(self.horizon_days)
 
     def dates(self) -> list[str]:
         return [a["as_of"] for a in self.stored]
@@ -312,8 +304,7 @@ class Dashboard:
                 return self._timelines[key]
         indicator, start, end, step_days = key
         with self._lock:
-            self._ensure_borders()
-            df = indicator_history(self.con, self.spec, indicator, start, end, step_days)
+            df = self.ws.timeline(indicator, start, end, step_days)
         ind = self.spec.indicator(indicator)
         found = {
             "id": indicator,
@@ -321,7 +312,7 @@ class Dashboard:
             "elevated": ind.thresholds.elevated,
             "high": ind.thresholds.high,
             "points": [
-                {"as_of": r.as_of.isoformat(), "score": watch.json_number(r.score),
+                {"as_of": r.as_of.isoformat(), "score": look.json_number(r.score),
                  "state": r.state}
                 for r in df.itertuples()
             ],
@@ -388,12 +379,6 @@ class Dashboard:
             self._cache["span"] = (row[0].date(), row[1].date()) if row[0] else (today, today)
         return self._cache["span"]  # type: ignore[return-value]
 
-    def _ensure_borders(self) -> None:
-        """The border-distance TEMP table, on the base connection (hold the lock)."""
-        if not self._borders:
-            watch.register_borders(self.con, self.spec, self.data_dir, Path(settings.get("cache")))
-            self._borders = True
-
     def capability(self) -> dict:
         """Where the war stands as of the latest stored assessment (levels, each attributed):
         the briefing's posture-and-capability figures."""
@@ -403,7 +388,7 @@ class Dashboard:
             self._cache["capability"] = {
                 "as_of": day.isoformat(),
                 "window_days": WINDOW_DAYS,
-                "series": capability_notes(self.con.cursor(), self.spec, day),
+                "series": self.ws.capability(day),
             }
         return self._cache["capability"]  # type: ignore[return-value]
 
@@ -528,16 +513,9 @@ class Dashboard:
         if "simulation" in self._cache:  # warmed while this request waited
             return self._cache["simulation"]  # type: ignore[return-value]
         latest = self.assessment()
-        # stored probabilities are rounded to 4 decimals: renormalised over each ladder
-        end = {
-            s["id"]: _normalised([sc["probability"] for sc in s["scenarios"]])
-            for s in latest["scenario_sets"]
-        }
-        day = dt.date.fromisoformat(latest["as_of"])
         with self._lock:
-            self._ensure_borders()
-            sim = A.simulate_from(self.con, self.spec, self.library, day, end, self.horizon_days)
-        self._cache["simulation"] = {"as_of": latest["as_of"], **sim.to_json()}
+            sim = self.ws.simulate_stored(latest)
+        self._cache["simulation"] = sim
         return self._cache["simulation"]  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ briefings
@@ -621,11 +599,6 @@ def _trend(stored: list[dict], set_id: str, scenario_id: str) -> list[dict]:
         if sc:
             out.append({"as_of": a["as_of"], "probability": sc["probability"]})
     return out
-
-
-def _normalised(ps: list[float]) -> list[float]:
-    total = sum(ps)
-    return [p / total for p in ps]
 
 
 def _plain(path: Path) -> bool:

@@ -5,7 +5,7 @@ data (and the schema fuzz test, tests/test_web_fuzz.py, checks real responses ag
 Models allow extra keys: the dicts of :mod:`vigil.web.data` are the source of truth, and a key
 added there must reach the API rather than be dropped silently. Deeply nested parts of a
 stored assessment (contributions, evidence, drivers) are typed as objects: they are the
-stored document, shown whole, and their shape belongs to :mod:`vigil.assess`.
+stored document, shown whole, and their shape belongs to :mod:`vigil.service.assess`.
 """
 
 from __future__ import annotations

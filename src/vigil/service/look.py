@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vigil.errors import UsageError
 from vigil.geo import register_border_distances
 from vigil.indicators.compute import IndicatorValue, compute_indicators
 from vigil.indicators.evidence import EvidenceItem
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
 
     import duckdb
 
-    from vigil.specs import TextRule, TheatreSpec
+    from vigil.theatre import TextRule, TheatreSpec
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,7 @@ def register_borders(
     con: duckdb.DuckDBPyConnection, theatre: TheatreSpec, data_dir: Path, cache_dir: Path
 ) -> int:
     """The TEMP table of event distances to the theatre's borders, out to
-    :meth:`~vigil.specs.TheatreSpec.border_reach_km` (rows registered; 0 for a theatre
+    :meth:`~vigil.theatre.TheatreSpec.border_reach_km` (rows registered; 0 for a theatre
     without borders). It
     writes nothing to the store, so a read-only connection can hold it too."""
     if not theatre.theatre.borders:
@@ -64,24 +63,6 @@ def register_borders(
     return register_border_distances(
         con, theatre.theatre, data_dir, cache_dir, max_km=theatre.border_reach_km()
     )
-
-
-#: the dates a command accepts: no evidence predates 1900, and pandas, which every
-#: computation goes through, ends its timestamps in 1677 and 2262 (far dates crashed)
-EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2200, 12, 31)
-
-
-def parse_date(value: str, what: str = "--as-of") -> dt.date:
-    """An ISO date between EARLIEST and LATEST, or a one-line error naming the option."""
-    try:
-        day = dt.date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"{what} {value!r} is not a date", "use YYYY-MM-DD") from None
-    if not EARLIEST <= day <= LATEST:
-        raise UsageError(
-            f"{what} {value} is outside the dates Vigil covers ({EARLIEST} to {LATEST})"
-        )
-    return day
 
 
 def indicators_as_of(

@@ -20,9 +20,9 @@ from pydantic import (
     model_validator,
 )
 
-from vigil import taxonomy
 from vigil.errors import InputError
 from vigil.patterns import REFUSED_HINT, PatternError, compile_pattern, matches_empty
+from vigil.reference import taxonomy
 from vigil.yamlload import describe, load_yaml, read_text
 
 LANGUAGES = ("en", "pl", "ru", "uk", "be")

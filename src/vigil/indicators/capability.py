@@ -13,7 +13,7 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from vigil.specs import CapabilitySeries, TheatreSpec
+    from vigil.theatre import CapabilitySeries, TheatreSpec
 
 WINDOW_DAYS = 90  #: one quarter: long enough to smooth daily noise, short enough to move
 

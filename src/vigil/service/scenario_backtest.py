@@ -1,7 +1,7 @@
 """The scenario model backtested like the forecaster: replayed, then scored where data settles it.
 
 ``vigil backtest --model scenarios --theatre belarus`` replays the assessment every ``step``
-days (each as known on its date, :func:`vigil.assess.replay`) and scores every outcome that
+days (each as known on its date, :func:`vigil.service.assess.replay`) and scores every outcome that
 has a resolver (``outcomes[].resolve``, :mod:`vigil.scenarios.resolve`) on the windows its
 own resolver's sources cover whole, so which windows count never depends on what happened
 in them; there an outcome of a ladder is true when its own resolver or the resolver of a
@@ -30,13 +30,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from vigil import assess as A  # noqa: N812
 from vigil.errors import InputError
 from vigil.forecast import scores
 from vigil.scenarios.bayes import prior
 from vigil.scenarios.resolve import OutcomeResolver, load_resolvers
 from vigil.scenarios.spec import ScenarioLibrary
-from vigil.specs import TheatreSpec
+from vigil.service import assess as A  # noqa: N812
+from vigil.theatre import TheatreSpec
 
 #: a forecast at or above this is a warning (the yardstick's "unlikely" starts at 25 %)
 WARN = 0.25

@@ -30,8 +30,8 @@ from vigil.scenarios.history import FalseAlarms, false_alarms, history_dates
 from vigil.scenarios.resolve import OutcomeResolver, load_resolvers, observed_on, occurred_in
 from vigil.scenarios.simulate import Simulation, simulate
 from vigil.scenarios.spec import STATES, ScenarioLibrary, ScenarioSet
-from vigil.specs import TheatreSpec
-from vigil.watch import evidence_json
+from vigil.service.look import evidence_json
+from vigil.theatre import TheatreSpec
 
 #: bump when the model's arithmetic changes: stored assessments of another version are
 #: kept apart (part of the model hash)
@@ -461,14 +461,17 @@ def stored_or_new(
     horizon_days: int,
     *,
     extra: Sequence[ExtraEvidence] = (),
+    store: bool = True,
 ) -> dict:
-    """The stored assessment JSON of this date, horizon and model, or a new one (stored)."""
+    """The stored assessment JSON of this date, horizon and model, or a new one (stored
+    unless ``store`` is False)."""
     found = audit.load(
         con, theatre.theatre.id, as_of, horizon_days, model_hash(theatre, library, extra)
     )
     if found is None:
         found = assessment_json(assess(con, theatre, library, as_of, horizon_days, extra=extra))
-        audit.save(con, found)
+        if store:
+            audit.save(con, found)
     return found
 
 
