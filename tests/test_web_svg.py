@@ -359,3 +359,49 @@ def test_map_without_anything_says_no_data() -> None:
 
 
 # --- bar chart -------------------------------------------------------------------------------
+
+
+# --- the chart pages (vigil.charts: the same drawing as the dashboard's) --------------------
+
+
+def test_log_scale_spans_decades_and_keeps_every_value() -> None:
+    from vigil.charts import line_chart as drawn
+
+    pts = [(date(2023, 1, 1), 0.002), (date(2023, 2, 1), 0.03), (date(2023, 3, 1), 0.9)]
+    svg = drawn([{"name": "p", "points": pts}], percent=True, log=True)
+    root = parse(svg)
+    labels = set(all_text(root))
+    assert {"0.1 %", "1 %", "10 %", "100 %"} <= labels  # whole decades, percent labels
+    ys = {c.get("data-value"): float(c.get("cy")) for c in elements(root, "circle", "point")}
+    assert set(ys) == {"0.002", "0.03", "0.9"}
+    assert ys["0.002"] > ys["0.03"] > ys["0.9"]  # higher value, higher on the page
+    assert line_chart is drawn  # the dashboard draws with the same code as the chart pages
+
+
+def test_spans_shade_dates_with_their_range_escaped() -> None:
+    from vigil.charts import line_chart as drawn
+
+    spans = [{"from": date(2023, 2, 1), "to": date(2023, 3, 1), "class": "high", "label": EVIL}]
+    svg = drawn([{"name": "x", "points": monthly(6)}], spans=spans)
+    assert_inert(svg)
+    (rect,) = elements(parse(svg), "rect", "span")
+    assert rect.get("data-from") == "2023-02-01" and rect.get("data-to") == "2023-03-01"
+    assert float(rect.get("width")) > 0 and EVIL in "".join(rect.itertext())
+
+
+def test_chart_page_is_self_contained_and_carries_the_numbers() -> None:
+    from vigil.charts import data_table, page
+
+    series = [
+        {"name": EVIL, "points": monthly(3), "interval": [(date(2023, 1, 1), 0.0, 0.2)],
+         "marked": [date(2023, 2, 1)]},
+    ]  # fmt: skip
+    table = data_table(series, percent=True, notes={"state": {date(2023, 1, 1): "high"}})
+    html = page(f"title {EVIL}", [("", line_chart(series, percent=True) + table)], note=EVIL)
+    assert "<script" not in html.lower() and "http://" not in html.replace(
+        'xmlns="http://www.w3.org/2000/svg"', ""
+    )
+    assert "default-src 'none'" in html  # its CSP: nothing loaded, no script
+    assert "&lt;script&gt;" in html
+    assert "<td>2023-01-01</td><td>0.0 % (0.0 %–20.0 %)</td><td>high</td>" in html
+    assert "<td>2023-02-01</td><td>10.0 % observed</td><td>–</td>" in html

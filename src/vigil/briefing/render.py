@@ -4,12 +4,15 @@ Blocks are plain tuples so the document builder stays pure and testable:
 ``("h", level, text)``, ``("p", text)``, ``("ul", [text, ...])``,
 ``("table", header, rows)``, ``("img", path, alt)``, ``("refs", [(id, text, url), ...])``.
 
-All text may come from sources (headlines, series names) and is untrusted: the HTML escapes
-every string and only ``http(s)`` links become anchors; Markdown escapes the characters that
-would break a table or start markup; control and bidirectional characters are shown as
-escapes (a right-to-left override would reorder what the reader sees). Images are embedded
-as base64 ``data:`` URIs so the HTML works offline, and the PDF is printed from that HTML
-by headless Chromium.
+Both renderings are Jinja2 templates (``templates/briefing.md.j2``, ``briefing.html.j2``),
+like the dashboard's. All text may come from sources (headlines, series names) and is
+untrusted. The builder Markdown-escapes it (:func:`md_escape`) into the block text, which is
+marked as such here; in the Markdown template every other value goes through a ``finalize``
+that applies :func:`md_escape`, so nothing from the data can start markup or break a table.
+The HTML template is autoescaped with a ``finalize`` that shows control and bidirectional
+characters as escapes (a right-to-left override would reorder what the reader sees), and
+only ``http(s)`` links become anchors. Images are embedded as base64 ``data:`` URIs so the
+HTML works offline, and the PDF is printed from that HTML by headless Chromium.
 """
 
 from __future__ import annotations
@@ -19,7 +22,11 @@ import html
 import re
 import shutil
 import subprocess
+from functools import cache
 from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from vigil.display import neutralise
 from vigil.errors import InputError
@@ -45,72 +52,103 @@ def safe_url(url: str | None) -> str | None:
     return url if url and re.match(r"^https?://[^\s\"'<>]+$", url) else None
 
 
-def to_markdown(blocks: list[tuple]) -> str:
-    out: list[str] = []
+class Md(str):
+    """Markdown the document builder wrote: its data already went through
+    :func:`md_escape`, so the Markdown template prints it as it is."""
+
+    __slots__ = ()
+
+
+def _md_finalize(value: object) -> str:
+    """Every value the Markdown template prints: the builder's Markdown as it is, anything
+    else made inert."""
+    return value if isinstance(value, Md) else md_escape(value)
+
+
+def _html_finalize(value: object) -> object:
+    """Every value the HTML template prints, before autoescaping: text with its control and
+    bidi characters made visible; Markup (the filters' output, escaped there) as it is."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return neutralise(value)
+    return value
+
+
+@cache
+def _environments() -> tuple[Environment, Environment]:
+    loader = PackageLoader("vigil.briefing", "templates")
+    md = Environment(
+        loader=loader,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        finalize=_md_finalize,
+    )
+    page = Environment(
+        loader=loader, autoescape=select_autoescape(["html", "html.j2"]), finalize=_html_finalize
+    )
+    page.filters["inline"] = _inline
+    page.filters["plain"] = lambda text: _plain(str(text))
+    return md, page
+
+
+def _view(blocks: list[tuple], *, embed: bool) -> list[dict]:
+    """The blocks as the templates read them: the builder's text marked :class:`Md`,
+    links only where :func:`safe_url` allows them, images read when ``embed``."""
+    out: list[dict] = []
     for block in blocks:
         kind = block[0]
         if kind == "h":
-            out.append(f"{'#' * block[1]} {block[2]}\n")
+            out.append({"kind": kind, "level": int(block[1]), "hashes": Md("#" * int(block[1])),
+                        "text": Md(block[2])})  # fmt: skip
         elif kind == "p":
-            out.append(f"{block[1]}\n")
+            out.append({"kind": kind, "text": Md(block[1])})
         elif kind == "ul":
-            out.append("\n".join(f"- {item}" for item in block[1]) + "\n")
+            out.append({"kind": kind, "items": [Md(i) for i in block[1]]})
         elif kind == "table":
-            header, rows = block[1], block[2]
-            lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-            lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-            out.append("\n".join(lines) + "\n")
+            out.append(
+                {
+                    "kind": kind,
+                    "header": [Md(h) for h in block[1]],
+                    "rows": [[Md(str(c)) for c in row] for row in block[2]],
+                }
+            )
         elif kind == "img":
-            out.append(f"![{block[2]}]({Path(block[1]).name})\n")
+            path = Path(block[1])
+            data = base64.b64encode(path.read_bytes()).decode("ascii") if embed else ""
+            out.append({"kind": kind, "file": path.name, "alt": block[2], "data": data})
         elif kind == "refs":
             out.append(
-                "\n".join(
-                    f"- [{rid}] {text}" + (f" <{url}>" if safe_url(url) else "")
-                    for rid, text, url in block[1]
-                )
-                + "\n"
+                {
+                    "kind": kind,
+                    "items": [
+                        {"id": rid, "text": Md(text), "url": _link(url)}
+                        for rid, text, url in block[1]
+                    ],
+                }
             )
+    return out
+
+
+def _link(url: str | None) -> Md | None:
+    """A link the reader may follow (``http(s)``, no spaces, quotes or angle brackets)."""
+    link = safe_url(url)
+    return Md(link) if link else None
+
+
+def to_markdown(blocks: list[tuple]) -> str:
+    md, _ = _environments()
+    text = md.get_template("briefing.md.j2").render(blocks=_view(blocks, embed=False))
     # Strings the builder did not escape (labels, numbers) get the same guard.
-    return neutralise("\n".join(out))
+    return neutralise(text)
 
 
 def to_html(blocks: list[tuple], title: str) -> str:
     """Self-contained HTML (styles inline, images embedded); every string escaped."""
-    e = html.escape
-    body: list[str] = []
-    for block in blocks:
-        kind = block[0]
-        if kind == "h":
-            body.append(f"<h{block[1]}>{e(_plain(block[2]))}</h{block[1]}>")
-        elif kind == "p":
-            body.append(f"<p>{_inline(block[1])}</p>")
-        elif kind == "ul":
-            body.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in block[1]) + "</ul>")
-        elif kind == "table":
-            head = "".join(f"<th>{_inline(h)}</th>" for h in block[1])
-            rows = "".join(
-                "<tr>" + "".join(f"<td>{_inline(str(c))}</td>" for c in row) + "</tr>"
-                for row in block[2]
-            )
-            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
-        elif kind == "img":
-            data = base64.b64encode(Path(block[1]).read_bytes()).decode("ascii")
-            body.append(f'<img alt="{e(block[2])}" src="data:image/png;base64,{data}">')
-        elif kind == "refs":
-            items = []
-            for rid, text, url in block[1]:
-                link = safe_url(url)
-                anchor = (
-                    f' <a href="{e(link)}" rel="noopener noreferrer">{e(link)}</a>' if link else ""
-                )
-                items.append(f'<li id="{e(rid)}">[{e(rid)}] {e(_plain(text))}{anchor}</li>')
-            body.append(f'<ol class="refs">{"".join(items)}</ol>')
-    return neutralise(
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-        f"img-src data:; style-src 'unsafe-inline'\"><title>{e(title)}</title>"
-        f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>"
+    _, page = _environments()
+    text = page.get_template("briefing.html.j2").render(
+        blocks=_view(blocks, embed=True), title=title, css=Markup(CSS)
     )
+    return neutralise(text)
 
 
 def _plain(text: str) -> str:
@@ -122,13 +160,13 @@ _BOLD = re.compile(r"(?<!\\)\*\*(.+?)(?<!\\)\*\*")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-def _inline(text: str) -> str:
+def _inline(text: str) -> Markup:
     """Markdown-escaped text to HTML: escaped, with the document's own **bold** (unescaped
     asterisks only) and [E12]-style citations as links."""
     text = _CONTROL.sub(" ", text)
     marked = _BOLD.sub(lambda m: f"\x01{m.group(1)}\x02", text)
     out = html.escape(_plain(marked)).replace("\x01", "<strong>").replace("\x02", "</strong>")
-    return re.sub(r"\[(E\d+)\]", r'<a href="#\1">[\1]</a>', out)
+    return Markup(re.sub(r"\[(E\d+)\]", r'<a href="#\1">[\1]</a>', out))
 
 
 def chromium() -> str | None:

@@ -1,9 +1,10 @@
 """Indicator timelines: the score as of each date, with state bands and thresholds.
 
 Two renderings of the same histories (:func:`vigil.indicators.indicator_history` frames):
-a PNG (matplotlib, drawn on an Agg canvas without touching pyplot's global backend) and a
-self-contained interactive HTML page (plotly with the library embedded, so it opens
-offline). Each date's value uses only what was available by that date.
+a PNG (matplotlib, drawn on an Agg canvas without touching pyplot's global backend, for
+print) and a self-contained HTML page of inline SVG (:mod:`vigil.charts`, the dashboard's
+drawing: no script, opens offline), each chart with its numbers in a table. Each date's
+value uses only what was available by that date.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from plotly.subplots import make_subplots
 
+from vigil import charts
 from vigil.indicators.compute import indicator_history
-from vigil.specs import TheatreSpec, Thresholds
+from vigil.theatre import TheatreSpec, Thresholds
 
 #: band colours per state (normal is left blank)
 STATE_COLOURS = {"elevated": "#f5a623", "high": "#d0021b", "insufficient": "#9b9b9b"}
@@ -130,45 +130,48 @@ def render_html(
     theatre: TheatreSpec | None = None,
     title: str | None = None,
 ) -> Path:
-    """The same panels as an interactive page with plotly embedded (works offline)."""
+    """The same panels as one page of SVG charts: score line, the runs of each state
+    shaded, the elevated and high zones from the thresholds; the numbers in a table."""
     path = Path(path)
-    names = [_label(theatre, i) for i in frames]
-    fig = make_subplots(
-        rows=max(len(frames), 1), cols=1, shared_xaxes=True, subplot_titles=names or None,
-        vertical_spacing=min(0.06, 0.5 / max(len(frames), 1)),
-    )  # fmt: skip
-    shapes: list[dict] = []
-    for row, (ind_id, frame) in enumerate(frames.items(), start=1):
-        custom = np.stack([frame["state"].astype(str), frame["trend_direction"].astype(str)], -1)
-        fig.add_trace(
-            go.Scatter(
-                x=pd.to_datetime(frame["as_of"]), y=pd.to_numeric(frame["score"], errors="coerce"),
-                mode="lines", name=ind_id, customdata=custom, line={"color": "#222222"},
-                hovertemplate="%{x|%Y-%m-%d}: z=%{y:.2f} %{customdata[0]} "
-                "(%{customdata[1]})<extra>" + ind_id + "</extra>",
-            ),
-            row=row, col=1,
+    sections = []
+    for ind_id, frame in frames.items():
+        name = _label(theatre, ind_id)
+        th = _thresholds(theatre, ind_id)
+        days = [d.date() for d in pd.to_datetime(frame["as_of"])]
+        scores = pd.to_numeric(frame["score"], errors="coerce")
+        series = [{"name": name, "points": list(zip(days, scores, strict=True))}]
+        spans = [
+            {"from": first.date(), "to": stop.date(), "class": state, "label": state}
+            for first, stop, state in state_runs(frame)
+            if state in STATE_COLOURS
+        ]
+        finite = scores[np.isfinite(scores)]
+        chart = charts.line_chart(
+            series, width=1200, height=240, y_label="score (z)", spans=spans,
+            y_min=min([-2.0, *(finite - 0.5)]), y_max=max([th.high + 1, *(finite + 0.5)]),
+            bands=[
+                {"from": th.elevated, "to": th.high, "class": "elevated", "label": "elevated"},
+                {"from": th.high, "to": None, "class": "high", "label": "high"},
+            ],
+            title=f"{name}: score as known on each date",
         )  # fmt: skip
-        shapes.extend(_html_shapes(frame, _thresholds(theatre, ind_id), row))
-    fig.update_layout(
-        height=220 * max(len(frames), 1) + 120, showlegend=False, title=title,
-        template="plotly_white", shapes=shapes,
-    )  # fmt: skip
-    fig.write_html(path, include_plotlyjs=True, full_html=True)
+        table = _state_table(days, scores, frame)
+        sections.append(("", chart + table))
+    page = charts.page(
+        title or "Indicator timelines",
+        sections,
+        note="Shaded behind the line: the dates an indicator read elevated, high or "
+        "insufficient; bands: the elevated and high zones of its thresholds. Each date's "
+        "score uses only what was available by that date.",
+    )
+    path.write_text(page, encoding="utf-8")
     return path
 
 
-def _html_shapes(frame: pd.DataFrame, th: Thresholds, row: int) -> list[dict]:
-    # shapes given at once: add_vrect per band re-validates the figure (seconds for 17 rows)
-    x, y = f"x{row if row > 1 else ''}", f"y{row if row > 1 else ''}"
-    shapes = [
-        {"type": "rect", "xref": x, "yref": f"{y} domain", "x0": first, "x1": stop, "y0": 0,
-         "y1": 1, "fillcolor": STATE_COLOURS[state], "opacity": 0.25, "line": {"width": 0},
-         "layer": "below"}
-        for first, stop, state in state_runs(frame) if state in STATE_COLOURS
-    ]  # fmt: skip
-    for level, state in ((th.elevated, "elevated"), (th.high, "high")):
-        line = {"color": STATE_COLOURS[state], "dash": "dash", "width": 1}
-        shapes.append({"type": "line", "xref": f"{x} domain", "yref": y, "x0": 0, "x1": 1,
-                       "y0": level, "y1": level, "line": line})  # fmt: skip
-    return shapes
+def _state_table(days: list, scores: pd.Series, frame: pd.DataFrame) -> str:
+    """The numbers behind a panel: score, state and trend on each date."""
+    notes = {"state": dict(zip(days, frame["state"].astype(str), strict=True))}
+    if "trend_direction" in frame:
+        notes["trend"] = dict(zip(days, frame["trend_direction"].astype(str), strict=True))
+    series = [{"name": "score (z)", "points": list(zip(days, scores, strict=True))}]
+    return charts.data_table(series, notes=notes)

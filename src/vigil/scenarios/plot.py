@@ -1,8 +1,9 @@
 """Scenario history charts: each set's probabilities and the outcomes over time.
 
-Drawn from stored or replayed assessment JSON (:func:`vigil.assess.assessment_json`), as
-a PNG (matplotlib on an Agg canvas) and a self-contained HTML page (plotly embedded, so it
-opens offline). Each point is an assessment made with what was known on its date.
+Drawn from stored or replayed assessment JSON (:func:`vigil.service.assess.assessment_json`), as
+a PNG (matplotlib on an Agg canvas, for print) and a self-contained HTML page of inline SVG
+(:mod:`vigil.charts`, the dashboard's drawing: no script, opens offline), each chart with its
+numbers in a table. Each point is an assessment made with what was known on its date.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import plotly.graph_objects as go
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from plotly.subplots import make_subplots
+
+from vigil import charts
 
 #: rung colours from calm to severe (ladders have at most this many rungs in practice)
 RUNGS = ("#4a90d9", "#7ed321", "#f5a623", "#e8590c", "#d0021b", "#6b0000")
@@ -80,57 +81,48 @@ def render_png(results: list[dict], path: str | Path) -> Path:
 
 
 def render_html(results: list[dict], path: str | Path) -> Path:
+    """Each set's scenario probabilities, then the outcomes (log scale, 90 % intervals
+    shaded, observed-under-way dates ringed), as one page of SVG charts with their numbers."""
     path = Path(path)
     per_set, outcomes = frames(results)
-    n = len(per_set) + 1
-    fig = make_subplots(
-        rows=n, cols=1, shared_xaxes=True, subplot_titles=[*per_set, "outcomes within the horizon"]
-    )
-    for row, (set_id, df) in enumerate(per_set.items(), start=1):
-        for k, col in enumerate(df.columns):
-            fig.add_trace(
-                go.Scatter(
-                    x=df.index,
-                    y=df[col],
-                    name=f"{set_id}: {col}",
-                    stackgroup=set_id,
-                    line={"color": RUNGS[k % len(RUNGS)]},
-                    hovertemplate="%{x|%Y-%m-%d}: %{y:.1%}<extra>" + col + "</extra>",
-                ),
-                row=row,
-                col=1,
-            )
+    sections = []
+    for set_id, df in per_set.items():
+        series = [
+            {
+                "name": str(col),
+                "points": [(d.date(), v) for d, v in zip(df.index, df[col], strict=True)],
+                "class": f"s{k % len(charts.PALETTE)}",
+            }
+            for k, col in enumerate(df.columns)
+        ]
+        chart = charts.line_chart(
+            series, width=1200, height=300, y_min=0, y_max=1, percent=True,
+            y_label="probability", title=f"{set_id}: probability of each scenario",
+        )  # fmt: skip
+        sections.append(("", chart + charts.data_table(series, percent=True)))
+    series = []
     for oid, df in outcomes.groupby("id", sort=False) if len(outcomes) else []:
-        fig.add_trace(
-            go.Scatter(
-                x=df["as_of"],
-                y=df["p"],
-                name=oid,
-                mode="lines+markers",
-                marker={
-                    "symbol": ["circle-open" if o else "circle" for o in df["observed"]],
-                    "size": [9 if o else 3 for o in df["observed"]],
-                },
-                error_y={
-                    "type": "data",
-                    "symmetric": False,
-                    "array": df["hi"] - df["p"],
-                    "arrayminus": df["p"] - df["lo"],
-                    "thickness": 0.6,
-                },
-                customdata=["observed under way" if o else "" for o in df["observed"]],
-                hovertemplate="%{x|%Y-%m-%d}: %{y:.2%} %{customdata}<extra>" + oid + "</extra>",
-            ),
-            row=n,
-            col=1,
+        days = [d.date() for d in df["as_of"]]
+        series.append(
+            {
+                "name": str(oid),
+                "points": list(zip(days, df["p"], strict=True)),
+                "interval": list(zip(days, df["lo"], df["hi"], strict=True)),
+                "marked": [d for d, seen in zip(days, df["observed"], strict=True) if seen],
+            }
         )
-    fig.update_yaxes(type="log", row=n, col=1)
-    fig.update_layout(
-        height=260 * n + 100,
-        template="plotly_white",
-        title="Scenario probabilities as assessed on each date",
+    chart = charts.line_chart(
+        series, width=1200, height=420, percent=True, log=True, y_label="P(within horizon)",
+        title="outcomes within the horizon (90 % intervals shaded; log scale; ringed: observed "
+        "under way on the date)",
+    )  # fmt: skip
+    sections.append(("", chart + charts.data_table(series, percent=True)))
+    page = charts.page(
+        "Scenario probabilities as assessed on each date",
+        sections,
+        note="Each point is an assessment made with what was known on its date.",
     )
-    fig.write_html(path, include_plotlyjs=True, full_html=True)
+    path.write_text(page, encoding="utf-8")
     return path
 
 
