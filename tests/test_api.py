@@ -261,3 +261,63 @@ def test_load_loads_reports_and_is_idempotent(shared_data, tmp_path) -> None:
             ws.rejects("gpr").to_dict() == {"rejects": []}
             or ws.rejects("gpr").to_frame()["source"].eq("gpr").all()
         )
+
+
+def test_hostile_arguments_are_named_errors(ws, tmp_path) -> None:
+    for bad in ("20220220", "2022-W08-1", "2022-1-1", " 2022-01-01"):
+        with pytest.raises(UsageError, match="not a date"):
+            ws.indicators(bad)
+    with pytest.raises(UsageError, match="store must be True or False"):
+        ws.assess(DAY, store="no")
+    with pytest.raises(UsageError, match="write must be True or False"):
+        vigil.open(ws.db, write="no")
+    with pytest.raises(UsageError, match="must be a path"):
+        vigil.open(None)
+    with pytest.raises(UsageError, match="theatre must be"):
+        vigil.open(ws.db, theatre=5)
+    with pytest.raises(UsageError, match="source must be"):
+        ws.rejects(5)
+    with pytest.raises(UsageError, match="step"):
+        ws.export(DAY, DAY, step=True, out=tmp_path)
+    with pytest.raises(UsageError, match="cannot write to"):
+        ws.plot("2022-01-01", "2022-02-01", out=Path("/proc/no/such/folder"))
+    # one string is one name, not its letters
+    with pytest.raises(InputError, match="no indicator 'abc'"):
+        ws.plot("2022-01-01", "2022-02-01", indicators="abc", out=tmp_path)
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path) -> None:
+    import os
+
+    fifo = tmp_path / "store.duckdb"
+    os.mkfifo(fifo)
+    with pytest.raises(StoreError, match="not a regular file"):
+        vigil.open(fifo)
+
+
+def test_one_workspace_serves_several_threads_one_call_at_a_time(ws) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    calls = [
+        lambda: ws.indicators("2022-02-15", evidence=1).to_dict(),
+        lambda: ws.evidence("russian_buildup", "2022-02-15", limit=2).to_dict(),
+    ] * 3
+    with ThreadPoolExecutor(4) as pool:
+        results = [f.result() for f in [pool.submit(c) for c in calls]]
+    assert results[0] == results[2] == results[4] and results[1] == results[3]
+
+
+def test_a_closed_workspace_says_so(real_store, shared_data) -> None:
+    ws = vigil.open(real_store, data=shared_data, write=False)
+    ws.close()
+    ws.close()  # twice is harmless
+    with pytest.raises(UsageError, match="closed"):
+        ws.status()
+
+
+def test_records_are_frozen_and_hand_out_copies(ws) -> None:
+    got = ws.rejects(limit=1)
+    got.to_dict()["rejects"] = "changed"
+    assert got.to_dict()["rejects"] != "changed"
+    empty = ws.evidence("nuclear_posture", "1995-01-01", limit=1)
+    assert not empty.items and "title" in empty.to_frame().columns  # columns even when empty

@@ -138,7 +138,7 @@ def test_assessments_are_the_stored_ones_and_missing_dates_computed_unstored(
     assert [(r["scenario"], r["probability"], r["interval_low"], r["interval_high"])
             for r in mine] == [(s["id"], s["probability"], *s["interval"])
                                for s in first["scenarios"]]  # fmt: skip
-    assert [r["scenario"] for r in mine if r["leading"]] == [first["leading"]]
+    assert [r["scenario"] for r in mine if r["is_leading"]] == [first["leading"]]
     # each set's probabilities sum to one; outcomes sit inside their intervals
     for day in result.dates:
         for s in library.sets:
@@ -277,7 +277,7 @@ def test_a_failure_mid_write_leaves_no_file(exported, store, tmp_path, monkeypat
         real(schema, rows, path, fmt)
 
     monkeypatch.setattr(E, "write_file", failing)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(UsageError, match=r"cannot write the export .*disk full"):
         E.export(con, spec, library, start=START, end=END, step_days=STEP, out=out,
                  tables=DATED)  # fmt: skip
     assert calls[:2] == ["indicators", "indicators"] and calls[2] == "readings"
@@ -339,3 +339,14 @@ def test_awkward_text_and_empty_tables_survive_both_formats(tmp_path) -> None:
     readings = E.SCHEMAS["readings"]
     for reader, got in _readers(readings, *files["readings"]).items():
         assert got == [], reader
+
+
+def test_a_folder_in_the_way_fails_before_any_work(store, tmp_path, monkeypatch):
+    con, spec, library = store
+    monkeypatch.setattr(E, "collect", lambda *a, **k: pytest.fail("collected before checking"))
+    out = tmp_path / "out"
+    (out / f"belarus_readings_{START}_{END}.csv").mkdir(parents=True)
+    with pytest.raises(UsageError, match="in the way"):
+        E.export(con, spec, library, start=START, end=END, step_days=STEP, out=out,
+                 tables=["indicators", "readings"])  # fmt: skip
+    assert [p.name for p in out.iterdir()] == [f"belarus_readings_{START}_{END}.csv"]

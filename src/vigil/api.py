@@ -22,6 +22,8 @@ date, the last day most of the theatre's evidence covers
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import threading
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -109,6 +111,20 @@ def open(
                      scenarios=scenarios, migrate=migrate)  # fmt: skip
 
 
+def _guarded(method: Callable) -> Callable:
+    """One call at a time per workspace (its DuckDB connection and the TEMP border table are
+    not safe across threads), and a clear error after :meth:`Workspace.close`."""
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        with self._lock:
+            if self._closed:
+                raise UsageError("this workspace is closed", "open another with vigil.open(...)")
+            return method(self, *args, **kwargs)
+
+    return call
+
+
 class Workspace:
     """One theatre over one store.
 
@@ -135,9 +151,18 @@ class Workspace:
         scenarios: bool = False,
         migrate: bool = True,
     ) -> None:
-        self.db = Path(db)
-        self.data = Path(data if data is not None else settings.get("data"))
-        self.cache = Path(cache if cache is not None else settings.get("cache"))
+        self._lock = threading.RLock()
+        self._closed = False
+        self.db = _path(db, "db")
+        self.data = _path(data if data is not None else settings.get("data"), "data")
+        self.cache = _path(cache if cache is not None else settings.get("cache"), "cache")
+        if write is not None:
+            _flag("write", write)
+        if theatre is not None and not isinstance(theatre, str | TheatreSpec):
+            raise UsageError(
+                f"theatre must be a theatre id or folder, not {type(theatre).__name__}",
+                "e.g. theatre='belarus'",
+            )
         # the theatre is loaded and checked before any work on the store
         if theatre is None:  # the forecaster's methods need no theatre
             self._spec = None
@@ -164,7 +189,11 @@ class Workspace:
 
     # -------------------------------------------------------------- life cycle
     def close(self) -> None:
-        self.con.close()
+        """Close the store (waits for a call under way); later calls are a UsageError."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self.con.close()
 
     def __enter__(self) -> Workspace:
         return self
@@ -196,6 +225,7 @@ class Workspace:
     def theatre(self) -> str:
         return self.spec.theatre.id
 
+    @_guarded
     def prepare(self, *, scenarios: bool = True, progress: Callable | None = None) -> None:
         """Bring text matches (the indicators' rules, and with ``scenarios`` the outcome
         resolvers' too) and border distances up to date; each once per workspace. A
@@ -216,6 +246,7 @@ class Workspace:
                     look.prepare_evidence(self.con, self.spec, self.data, self.cache, rules)
         self._prepared.add(key)
 
+    @_guarded
     def as_of(self, value: DateLike = None, what: str = "as_of") -> dt.date:
         """``value`` as a date, or the default: the last day most of the evidence covers."""
         if value is not None:
@@ -246,6 +277,7 @@ class Workspace:
         return [ForecastEvidence(panel_builder(self.con, self.data), self.con)]
 
     # -------------------------------------------------------------- indicators
+    @_guarded
     def indicators(self, as_of: DateLike = None, *, evidence: int = 3) -> Indicators:
         """Every indicator's state, score, trend and top ``evidence`` items, beside the
         scenario model's reading of it (observed or blind), as of a date."""
@@ -254,6 +286,7 @@ class Workspace:
         items = look.indicators_as_of(self.con, self.spec, day, evidence_limit=evidence)
         return Indicators(self.theatre, day, tuple(items))
 
+    @_guarded
     def evidence(self, indicator: str, as_of: DateLike = None, *, limit: int = 20) -> Evidence:
         """The evidence items behind one indicator's value, with the analysts' graded notes
         standing on the date."""
@@ -267,6 +300,7 @@ class Workspace:
         notes = notes_in_force(self.con, self.theatre, indicator, day)
         return Evidence(indicator, day, tuple(notes), tuple(items))
 
+    @_guarded
     def plot(
         self,
         start: DateLike,
@@ -281,16 +315,17 @@ class Workspace:
 
         first, last = date_range(start, end, step, most=MAX_PLOT_POINTS, each="point")
         self.prepare(scenarios=False)
+        indicators = _names(indicators, "indicators")
         for ind in indicators:
             self.spec.indicator(ind)
         frames = histories(self.con, self.spec, first, last, list(indicators) or None, step)
-        folder = Path(out)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = _folder(_path(out, "out"))
         stem = f"{self.theatre}_indicators_{first}_{last}"
         png = render_png(frames, folder / f"{stem}.png", theatre=self.spec)
         html = render_html(frames, folder / f"{stem}.html", theatre=self.spec)
         return Charts((png, html))
 
+    @_guarded
     def timeline(
         self, indicator: str, start: DateLike, end: DateLike, step: int = 7
     ) -> pd.DataFrame:
@@ -303,6 +338,7 @@ class Workspace:
         self.prepare(scenarios=False)
         return indicator_history(self.con, self.spec, indicator, first, last, step)
 
+    @_guarded
     def capability(self, as_of: DateLike = None) -> list[dict]:
         """Where the war stands as of a date: the posture-and-capability levels (losses,
         fires, area held…), each attributed to its series."""
@@ -311,6 +347,7 @@ class Workspace:
         return capability_notes(self.con.cursor(), self.spec, self.as_of(as_of))
 
     # -------------------------------------------------------------- scenarios
+    @_guarded
     def assess(
         self,
         as_of: DateLike = None,
@@ -327,6 +364,7 @@ class Workspace:
         say what changed since that date, and why. ``forecast``: add the statistical
         forecaster as evidence."""
         _bounded("horizon", horizon, 1, 730)
+        _flag("forecast", forecast), _flag("notes", notes), _flag("store", store)
         before = _optional_date(since, "since")
         if store and notes:
             self._writable("assess")
@@ -353,6 +391,7 @@ class Workspace:
             changes = audit.diff(earlier, result)
         return AssessmentResult(assessed, result, changes)
 
+    @_guarded
     def replay(
         self,
         start: DateLike,
@@ -371,7 +410,9 @@ class Workspace:
         from vigil.scenarios.plot import render_html, render_png
 
         _bounded("horizon", horizon, 1, 730)
+        _flag("forecast", forecast), _flag("store", store)
         first, last = date_range(start, end, step, most=MAX_REPLAY, each="assessment")
+        folder = None if charts is None else _path(charts, "charts")
         if store:
             self._writable("replay")
         self.prepare()
@@ -383,9 +424,8 @@ class Workspace:
             for r in results:
                 audit.save(self.con, r)
         files: tuple[Path, ...] = ()
-        if charts is not None:
-            folder = Path(charts)
-            folder.mkdir(parents=True, exist_ok=True)
+        if folder is not None:
+            _folder(folder)
             stem = f"{self.theatre}_scenarios_{first}_{last}_h{horizon}"
             files = (
                 render_png(list(results), folder / f"{stem}.png"),
@@ -393,6 +433,7 @@ class Workspace:
             )
         return Replay(horizon, results, files)
 
+    @_guarded
     def simulate(
         self,
         as_of: DateLike = None,
@@ -425,8 +466,7 @@ class Workspace:
         ).to_json()  # fmt: skip
         path = None
         if chart is not None:
-            folder = Path(chart)
-            folder.mkdir(parents=True, exist_ok=True)
+            folder = _folder(_path(chart, "chart"))
             path = render_reach_png(
                 sim,
                 folder / f"{self.theatre}_simulation_{day}_h{horizon}.png",
@@ -434,14 +474,18 @@ class Workspace:
             )
         return SimulationResult(self.theatre, day, sim, path)
 
+    @_guarded
     def simulate_stored(self, assessment: dict, *, paths: int = A.SIM_PATHS) -> dict:
         """Escalation chains from a stored assessment (its JSON, :meth:`stored`): paths
         start from the 7-day assessment of its date and reach its probabilities."""
         _bounded("paths", paths, 100, 2_000_000)
-        if not isinstance(assessment, dict) or not {"scenario_sets", "as_of"} <= assessment.keys():
+        keys = {"scenario_sets", "as_of", "horizon_days"}
+        if not isinstance(assessment, dict) or not keys <= assessment.keys():
             raise UsageError(
                 "simulate_stored needs a stored assessment's JSON", "take one from ws.stored()"
             )
+        as_date(assessment["as_of"], "the assessment's as_of")
+        _bounded("the assessment's horizon_days", assessment["horizon_days"], 8, 730)
         # stored probabilities are rounded to 4 decimals: renormalised over each ladder
         end = {
             s["id"]: _normalised([sc["probability"] for sc in s["scenarios"]])
@@ -454,6 +498,7 @@ class Workspace:
         )
         return {"as_of": assessment["as_of"], **sim.to_json()}
 
+    @_guarded
     def brief(
         self,
         as_of: DateLike = None,
@@ -475,9 +520,17 @@ class Workspace:
         day = self._day(as_of)
         pdf = chromium() is not None if pdf is None else pdf
         return write_briefing(
-            self.con, self.spec, self.library, day, horizon, Path(out), since=before, pdf=pdf
+            self.con,
+            self.spec,
+            self.library,
+            day,
+            horizon,
+            _folder(_path(out, "out")),
+            since=before,
+            pdf=pdf,
         )
 
+    @_guarded
     def stored(self, horizon: int = 90, start: DateLike = None, end: DateLike = None) -> list:
         """The stored assessments of the current model and ``horizon``, oldest first (what
         the dashboard shows)."""
@@ -490,6 +543,7 @@ class Workspace:
         cur = self.con.cursor()
         return audit.history(cur, self.theatre, horizon, self.model_hash, first, last)
 
+    @_guarded
     def status(self) -> dict:
         """Per source: records by kind with their date range, rejects and the last batch;
         and the store's totals (`vigil status --format json`)."""
@@ -497,9 +551,12 @@ class Workspace:
 
         return store_status(self.con.cursor())
 
+    @_guarded
     def rejects(self, source: str | None = None, *, limit: int = 20) -> Report:
         """Rows that could not be loaded, with file, line and reason (`vigil rejects`)."""
         _bounded("limit", limit, 1, 10_000_000)
+        if source is not None and not isinstance(source, str):
+            raise UsageError(f"source must be a source name, not {source!r}", "see vigil sources")
         where, params = ("WHERE source = ?", [source]) if source else ("", [])
         rows = (
             self.con.cursor()
@@ -519,6 +576,7 @@ class Workspace:
         another model are kept apart."""
         return A.model_hash(self.spec, self.library)
 
+    @_guarded
     def backtest(
         self,
         start: DateLike = None,
@@ -542,6 +600,7 @@ class Workspace:
         return Report(report, "outcomes")
 
     # -------------------------------------------------------------- forecaster
+    @_guarded
     def forecast(
         self,
         as_of: DateLike = None,
@@ -557,13 +616,13 @@ class Workspace:
         from vigil.service.country_forecast import forecast
 
         _bounded("horizon", horizon, 1, 12)
-        if isinstance(countries, str):
-            countries = [countries]
+        countries = _names(countries, "countries")
         if top is not None:
             _bounded("top", top, 1, 10_000)
         day = _optional_date(as_of, "as_of") or dt.date.today()
         return Report(forecast(self.con, self.data, day, horizon, model, countries, top), "rows")
 
+    @_guarded
     def backtest_forecaster(
         self,
         first: int = 2015,
@@ -583,18 +642,19 @@ class Workspace:
         check_task(task)
         if isinstance(horizons, int):
             horizons = (horizons,)
+        models = _names(models, "models")
         for m in models:
             check_model(m)
         for h in horizons:
             _bounded("horizon", h, 1, 12)
-        models = (models,) if isinstance(models, str) else models
         report = backtest(
             self.con, self.data, first, last, horizons=horizons, models=models,
-            out_dir=Path(out), task=task,
+            out_dir=_folder(_path(out, "out")), task=task,
         )  # fmt: skip
         return Report(report, "models")
 
     # -------------------------------------------------------------- exports
+    @_guarded
     def export(
         self,
         start: DateLike,
@@ -614,14 +674,18 @@ class Workspace:
         from vigil.service.export import check, export
 
         first, last = as_date(start, "start"), as_date(end, "end")
+        _bounded("step", step, 1, 3650)
+        _bounded("horizon", horizon, 1, 730)
+        formats = _names(formats, "formats")
+        tables = None if tables is None else _names(tables, "tables")
         args = {
             "start": first, "end": last, "step_days": step, "horizon_days": horizon,
-            "formats": tuple(formats), "tables": tables, "data": self.data,
+            "formats": formats, "tables": tables, "data": self.data,
             "forecast_model": forecast_model,
         }  # fmt: skip
         check(**args)  # bad arguments fail before any work
         self.prepare()
-        return export(self.con, self.spec, self.library, out=Path(out), **args)
+        return export(self.con, self.spec, self.library, out=_path(out, "out"), **args)
 
 
 def date_range(start: DateLike, end: DateLike, step: int, *, most: int, each: str) -> tuple:
@@ -686,6 +750,43 @@ def as_date(value: object, what: str = "as_of") -> dt.date:
 
 def _optional_date(value: object, what: str) -> dt.date | None:
     return None if value is None else as_date(value, what)
+
+
+def _path(value: object, what: str) -> Path:
+    if isinstance(value, Path):
+        return value
+    if isinstance(value, str) and value:
+        return Path(value)
+    raise UsageError(f"{what} must be a path, not {value!r}", "e.g. 'vigil.duckdb' or a Path")
+
+
+def _folder(path: Path) -> Path:
+    """``path`` as a folder that exists (made if missing), or a UsageError naming it."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write to {path}: {exc.strerror or exc}", "choose a folder you can write to"
+        ) from None
+    return path
+
+
+def _flag(name: str, value: object) -> bool:
+    """A yes/no argument: True or False only ("no" is truthy, and would store)."""
+    if not isinstance(value, bool):
+        raise UsageError(f"{name} must be True or False, not {value!r}")
+    return value
+
+
+def _names(value: object, what: str, default: Sequence[str] = ()) -> tuple[str, ...]:
+    """Names given as one string or a sequence of strings (one string is one name)."""
+    if value is None:
+        return tuple(default)
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, Sequence) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise UsageError(f"{what} must be a name or a list of names, not {value!r}")
 
 
 def _normalised(ps: list[float]) -> list[float]:

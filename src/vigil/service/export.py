@@ -200,7 +200,7 @@ SCHEMAS: dict[str, Schema] = {
             _c("probability", "DOUBLE", "Probability within the horizon, given the "
                "evidence."),
             *_INTERVAL,
-            _c("leading", "BOOLEAN", "True for the set's most probable scenario."),
+            _c("is_leading", "BOOLEAN", "True for the set's most probable scenario."),
             _c("readings_used", "INTEGER", "The set's indicators with a usable reading; 0: "
                "the prior alone."),
         )),
@@ -442,15 +442,17 @@ def export(
         start=start, end=end, step_days=step_days, horizon_days=horizon_days, formats=formats,
         tables=tables, data=data, forecast_model=forecast_model,
     )  # fmt: skip
+    stem = f"{spec.theatre.id}_{{table}}_{start}_{end}"
+    names = {
+        t: stem.format(table=t) + (f"_h{horizon_days}" if t in _HORIZON_TABLES else "")
+        for t in req.tables
+    }
+    # the folder and the files' names are checked before the work, not after it
+    _ready(out, [out / f"{names[t]}.{fmt}" for t in req.tables for fmt in req.formats])
     got = collect(
         con, spec, library, dates=req.dates, horizon_days=horizon_days, tables=req.tables,
         data=data, forecast_model=forecast_model, strict=req.named,
     )  # fmt: skip
-    stem = f"{spec.theatre.id}_{{table}}_{start}_{end}"
-    names = {
-        t: stem.format(table=t) + (f"_h{horizon_days}" if t in _HORIZON_TABLES else "")
-        for t in got.tables
-    }
     files = write_tables(got.tables, out, names, req.formats)
     return ExportResult(
         spec.theatre.id, start, end, step_days, horizon_days, req.dates, files,
@@ -727,25 +729,47 @@ def write_tables(
     """Each table in each format as ``out/<names[table]>.<format>``, all or none: written
     to temporary files in ``out`` first, renamed once every one is written. Returns the
     files of each table."""
+    targets = {t: [out / f"{names[t]}.{fmt}" for fmt in formats] for t in tables}
+    _ready(out, [p for paths in targets.values() for p in paths])
+    staged: list[tuple[str, Path, Path]] = []
+    try:
+        for table, rows in tables.items():
+            for fmt, final in zip(formats, targets[table], strict=True):
+                fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{names[table]}.", suffix=".tmp")
+                os.close(fd)
+                staged.append((table, Path(tmp), final))
+                write_file(SCHEMAS[table], rows, Path(tmp), fmt)
+        for _, tmp, final in staged:
+            os.replace(tmp, final)
+    except BaseException as exc:
+        for _, tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise UsageError(
+                f"cannot write the export to {out}: {exc.strerror or exc}",
+                "check the folder's permissions and free space, then run the export again",
+            ) from None
+        raise
+    return {t: tuple(final for name, _, final in staged if name == t) for t in tables}
+
+
+def _ready(out: Path, targets: list[Path]) -> None:
+    """``out`` exists as a folder, and every target is free or a regular file: a folder (or
+    a FIFO) in the way would otherwise fail the export half-way through its renames."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         raise UsageError(f"{out} is not a folder", "give another output folder") from None
-    staged: list[tuple[str, Path, Path]] = []
-    try:
-        for table, rows in tables.items():
-            for fmt in formats:
-                fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{names[table]}.", suffix=".tmp")
-                os.close(fd)
-                staged.append((table, Path(tmp), out / f"{names[table]}.{fmt}"))
-                write_file(SCHEMAS[table], rows, Path(tmp), fmt)
-        for _, tmp, final in staged:
-            os.replace(tmp, final)
-    except BaseException:
-        for _, tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-        raise
-    return {t: tuple(final for name, _, final in staged if name == t) for t in tables}
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write to {out}: {exc.strerror or exc}", "choose a folder you can write to"
+        ) from None
+    for final in targets:
+        if final.exists() and not final.is_file():
+            raise UsageError(
+                f"{final} is in the way: it exists and is not a file",
+                "move it, or give another output folder",
+            )
 
 
 def write_file(schema: Schema, rows: Sequence[tuple], path: Path, fmt: str) -> None:

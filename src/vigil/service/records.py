@@ -4,10 +4,11 @@ where the result is a table, ``to_frame()`` (a pandas DataFrame, one row per ite
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vigil.service import look
 
@@ -21,9 +22,21 @@ if TYPE_CHECKING:
 
 
 def _frame(rows: list[dict], columns: list[str] | None = None) -> pd.DataFrame:
+    """Rows as a DataFrame with ``columns`` in order, present even when there are no rows
+    (a caller's ``df["probability"]`` must not depend on the result being non-empty)."""
     import pandas as pd
 
     return pd.DataFrame(rows, columns=columns)
+
+
+#: the columns of each table view (an empty result has them too)
+INDICATOR_COLUMNS = ["indicator", "state", "score", "trend", "change_point", "reading",
+                     "reading_label", "observed", "evidence"]  # fmt: skip
+EVIDENCE_COLUMNS = ["kind", "source", "source_id", "date", "title", "url", "category",
+                    "country", "series", "value", "outlet", "match_kind", "cue"]  # fmt: skip
+SCENARIO_COLUMNS = ["set", "scenario", "prior", "probability", "low", "high", "leading"]
+OUTCOME_COLUMNS = ["outcome", "probability", "low", "high", "observed"]
+RUNG_COLUMNS = ["set", "rung", "assessed", "simulated", "days_median", "days_p10", "days_p90"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,8 @@ class Indicators:
         }
 
     def to_frame(self) -> pd.DataFrame:
+        """One row per indicator: its state and score against its own baseline, trend,
+        change point, the model's reading (``observed`` False when blind), evidence count."""
         rows = []
         for v, r in self.items:
             rows.append(
@@ -58,7 +73,7 @@ class Indicators:
                     "evidence": len(v.evidence),
                 }
             )
-        return _frame(rows)
+        return _frame(rows, INDICATOR_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -81,7 +96,9 @@ class Evidence:
         }
 
     def to_frame(self) -> pd.DataFrame:
-        return _frame([look.evidence_json(e) for e in self.items])
+        """One row per evidence item: kind, source, date, title, link, and for series their
+        value; for headlines how they matched (``match_kind``, ``cue``)."""
+        return _frame([look.evidence_json(e) for e in self.items], EVIDENCE_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -94,7 +111,8 @@ class AssessmentResult:
     changes: dict | None = None
 
     def to_dict(self) -> dict:
-        return {**self.data, "changes": self.changes} if self.changes else self.data
+        data = copy.deepcopy(self.data)  # a copy: the record stays as it was
+        return {**data, "changes": copy.deepcopy(self.changes)} if self.changes else data
 
     def to_frame(self) -> pd.DataFrame:
         """One row per scenario: set, scenario, prior, probability and its 90 % interval."""
@@ -111,7 +129,8 @@ class AssessmentResult:
                 }
                 for s in self.data["scenario_sets"]
                 for sc in s["scenarios"]
-            ]
+            ],
+            SCENARIO_COLUMNS,
         )
 
     def outcomes_frame(self) -> pd.DataFrame:
@@ -126,7 +145,8 @@ class AssessmentResult:
                     "observed": bool(o.get("observed")),
                 }
                 for o in self.data["outcomes"]
-            ]
+            ],
+            OUTCOME_COLUMNS,
         )
 
 
@@ -158,8 +178,10 @@ class Replay:
         }
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per date: each outcome's probability and each set's leading scenario."""
-        return _frame(self.rows())
+        """One row per date: ``as_of``, each outcome's probability (a column per outcome id),
+        each set's leading scenario (``leading:<set>``) and the outcomes ``observed``."""
+        rows = self.rows()
+        return _frame(rows, None if rows else ["as_of", "observed"])
 
 
 @dataclass(frozen=True)
@@ -172,7 +194,8 @@ class SimulationResult:
     chart: Path | None = None
 
     def to_dict(self) -> dict:
-        return {"theatre": self.theatre, "as_of": self.as_of.isoformat(), **self.data}
+        return {"theatre": self.theatre, "as_of": self.as_of.isoformat(),
+                **copy.deepcopy(self.data)}  # fmt: skip
 
     def to_frame(self) -> pd.DataFrame:
         """One row per rung: the assessed and simulated probability of reaching it, and
@@ -190,7 +213,8 @@ class SimulationResult:
                 }
                 for s in self.data["sets"]
                 for r in s["rungs"][1:]
-            ]
+            ],
+            RUNG_COLUMNS,
         )
 
 
@@ -203,10 +227,10 @@ class Report:
     table: str
 
     def to_dict(self) -> dict:
-        return self.data
+        return copy.deepcopy(self.data)  # a copy: the record stays as it was
 
     def to_frame(self) -> pd.DataFrame:
-        return _frame(list(self.data.get(self.table) or []))
+        return _frame(copy.deepcopy(list(self.data.get(self.table) or [])))
 
 
 @dataclass(frozen=True)
@@ -217,8 +241,3 @@ class Charts:
 
     def to_dict(self) -> dict:
         return {"files": [str(p) for p in self.files]}
-
-
-def as_dict(value: Any) -> Any:
-    """``value.to_dict()`` for a record, the value itself otherwise."""
-    return value.to_dict() if hasattr(value, "to_dict") else value

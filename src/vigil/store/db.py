@@ -61,6 +61,11 @@ _DUCKDB_MAGIC = (8, b"DUCK")
 def _check_kind(p: Path) -> None:
     """Refuse a file that is not a DuckDB store before DuckDB opens it: given a SQLite
     file, DuckDB would try to download its SQLite extension rather than say so."""
+    if p.exists() and not p.is_file():
+        # a FIFO or a device: DuckDB would block on it for ever, waiting for a writer
+        raise StoreError(
+            f"{p} is not a regular file", "check --db (or VIGIL_DB): pass a .duckdb file"
+        )
     if not p.is_file() or p.stat().st_size == 0:
         return  # missing (created if allowed) or empty: DuckDB's own error names it
     with p.open("rb") as fh:
@@ -167,7 +172,16 @@ def open_store(db: Path, *, write: bool = False, create: bool = False, migrate: 
             "check --db (or VIGIL_DB); `vigil ingest --data DIR` or `vigil demo` builds one",
         )
     if write:
-        return connect(db)
+        try:
+            return connect(db)
+        except duckdb.ConnectionException as exc:
+            if "different configuration" not in str(exc):
+                raise
+            # this process already holds the store read-only (one way per process)
+            raise StoreError(
+                f"store {db} is already open read-only in this process",
+                "close that workspace (ws.close()) before opening the store for writing",
+            ) from None
     try:
         return connect(db, read_only=True)
     except duckdb.ConnectionException as exc:
