@@ -95,27 +95,32 @@ ALLOWED = {
     "scenarios": {"errors", "settings", "theatre", "store", "indicators", "scenarios", "charts"},
     "briefing": {"errors", "display", "briefing"},
     "forecast": {"errors", "settings", "theatre", "store", "geo", "forecast", "files"},
+    # alert rules, their evaluation, storage and delivery (stdout, JSON lines, webhook, SMTP)
+    "alerts": {
+        "errors", "settings", "theatre", "store", "yamlload", "files", "display", "dates",
+        "alerts", "sources",
+    },
     # the workflows: compose every layer below; never print, parse options or serve HTTP
     "service": {
         "errors", "settings", "dates", "theatre", "store", "text", "geo", "indicators",
         "scenarios", "analyst", "coverage", "briefing", "forecast", "documents", "service",
-        "display", "files", "reference", "sources", "ingest",
+        "display", "files", "reference", "sources", "ingest", "alerts",
     },
     # the public Python API: one Workspace over the service layer
     "api": {
         "errors", "settings", "dates", "theatre", "store", "ingest", "sources", "indicators",
         "scenarios", "analyst", "coverage", "documents", "text", "geo", "forecast", "service",
-        "files", "briefing",
+        "files", "briefing", "alerts",
     },
     # the shells: parse, call the API, render; never compose a workflow themselves
     "web": {
         "errors", "settings", "dates", "theatre", "store", "geo", "indicators", "scenarios",
-        "service", "briefing", "web", "coverage", "display", "api", "charts",
+        "service", "briefing", "web", "coverage", "display", "api", "charts", "alerts",
     },
     "cli": {
         "errors", "settings", "dates", "sources", "store", "ingest", "theatre", "api",
         "service", "indicators", "scenarios", "forecast", "briefing", "web", "cli",
-        "__init__", "analyst", "documents", "text", "coverage", "display", "files",
+        "__init__", "analyst", "documents", "text", "coverage", "display", "files", "alerts",
     },
 }  # fmt: skip
 

@@ -254,6 +254,52 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0008_watch_and_alerts",
+        """
+        -- what `vigil watch` remembers between runs, so a restart resumes where it stopped
+        CREATE TABLE watch_state (
+            source      VARCHAR NOT NULL,   -- an adapter name, or 'watch' for the loop itself
+            key         VARCHAR NOT NULL,   -- e.g. last_interval, last_success, failures
+            value       VARCHAR,            -- JSON
+            updated_at  TIMESTAMP NOT NULL,
+            PRIMARY KEY (source, key)
+        );
+        -- one row per cycle: when, how it ended, and one summary per source (JSON)
+        CREATE SEQUENCE watch_cycle_seq START 1;
+        CREATE TABLE watch_cycles (
+            cycle_id     BIGINT PRIMARY KEY,
+            theatre      VARCHAR NOT NULL,
+            started_at   TIMESTAMP NOT NULL,
+            finished_at  TIMESTAMP,
+            status       VARCHAR NOT NULL,  -- running, done, stopped, failed
+            as_of        DATE,              -- the date the cycle assessed
+            summary      VARCHAR            -- JSON: per source what was fetched and loaded
+        );
+        -- alerts raised by the theatre's alert rules, once per crossing (alert_id dedupes)
+        CREATE TABLE alerts (
+            alert_id    VARCHAR PRIMARY KEY,  -- sha256 of theatre, rule, subject and crossing
+            theatre     VARCHAR NOT NULL,
+            rule        VARCHAR NOT NULL,     -- the rule's id in the theatre spec
+            kind        VARCHAR NOT NULL,     -- band, move, state, observed, silent
+            subject     VARCHAR NOT NULL,     -- the outcome, indicator or source
+            as_of       DATE NOT NULL,        -- the assessment date that raised it
+            raised_at   TIMESTAMP NOT NULL,
+            message     VARCHAR NOT NULL,
+            evidence    VARCHAR               -- JSON: what caused it (values, items)
+        );
+        -- each alert's delivery to each configured sink (retried until sent)
+        CREATE TABLE alert_deliveries (
+            alert_id      VARCHAR NOT NULL,
+            sink          VARCHAR NOT NULL,
+            status        VARCHAR NOT NULL,   -- sent or failed
+            attempts      INTEGER NOT NULL,
+            last_error    VARCHAR,
+            delivered_at  TIMESTAMP,
+            PRIMARY KEY (alert_id, sink)
+        );
+        """,
+    ),
 ]
 
 # Columns of each record kind, in table order, without batch_id (set by the ingest).
