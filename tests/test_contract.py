@@ -73,7 +73,8 @@ ALLOWED = {
     "settings": {"errors"},
     # country codes and the event taxonomy, read by every layer
     "reference": {"errors", "settings", "reference"},
-    "store": {"errors", "settings", "store"},
+    # (files: the published snapshot's metadata is written whole or not at all)
+    "store": {"errors", "settings", "store", "files"},
     "sources": {"errors", "settings", "reference", "sources", "__init__", "files"},
     "ingest": {"errors", "settings", "sources", "store", "__init__"},
     # an analyst's own evidence: documents (extracted, stored, matched) and graded notes
@@ -98,7 +99,7 @@ ALLOWED = {
     # alert rules, their evaluation, storage and delivery (stdout, JSON lines, webhook, SMTP)
     "alerts": {
         "errors", "settings", "theatre", "store", "yamlload", "files", "display", "dates",
-        "alerts", "sources",
+        "alerts", "sources", "briefing",
     },
     # the workflows: compose every layer below; never print, parse options or serve HTTP
     "service": {

@@ -120,6 +120,7 @@ ROUTES = [
     "/api/indicators/russian_buildup/timeline?start=2022-02-01&end=2022-02-15",
     "/api/evidence?limit=3", "/api/map/events?limit=3", "/api/capability", "/api/simulation",
     "/api/briefings", "/api/openapi.json", "/briefings/belarus_2022-02-16/briefing.html",
+    "/alerts", "/api/alerts",
 ]  # fmt: skip
 
 

@@ -17,7 +17,10 @@ from vigil.cli import app
 from vigil.web.data import Dashboard, NotFoundError
 
 pytestmark = pytest.mark.slow
-PAGES = ["/", "/scenarios", "/ach", "/indicators", "/evidence", "/map", "/simulation", "/briefings"]
+PAGES = [
+    "/", "/scenarios", "/ach", "/indicators", "/evidence", "/map", "/simulation", "/briefings",
+    "/alerts",
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +157,7 @@ def test_openapi_schema_lists_every_api_route(client) -> None:
         "/api/overview", "/api/assessments", "/api/assessments/{as_of}", "/api/changes",
         "/api/sets/{set_id}/history", "/api/sets/{set_id}/ach", "/api/indicators",
         "/api/indicators/{indicator}/timeline", "/api/evidence", "/api/map/events",
-        "/api/simulation", "/api/briefings", "/api/health", "/api/capability",
+        "/api/simulation", "/api/briefings", "/api/health", "/api/capability", "/api/alerts",
     } == paths  # fmt: skip
     assert all(set(ops) == {"get"} for ops in schema["paths"].values())  # read-only
 

@@ -45,7 +45,7 @@ ROUTES = [
     "/api/health", "/api/overview", "/api/assessments", "/api/assessments/{as_of}",
     "/api/changes", "/api/sets/{set_id}/history", "/api/sets/{set_id}/ach", "/api/indicators",
     "/api/indicators/{indicator}/timeline", "/api/evidence", "/api/map/events",
-    "/api/capability", "/api/simulation", "/api/briefings",
+    "/api/capability", "/api/simulation", "/api/briefings", "/api/alerts",
 ]  # fmt: skip
 POSITIVE, NEGATIVE = schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE
 #: routes with a parameter that can be invalid (a set id or an indicator is any text)

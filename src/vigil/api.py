@@ -95,6 +95,40 @@ def load(
     return L.Load(tuple(reports), tuple(failures), tuple(skipped))
 
 
+def watcher(
+    db: str | Path = settings.SETTINGS["db"].default,
+    theatre: str | TheatreSpec = "belarus",
+    *,
+    sinks: str | Path | None = None,
+    alerts: bool = True,
+    publish: bool = True,
+    **options,
+):
+    """The monitoring loop (:class:`vigil.service.watch.Watcher`; ``run(once=...)`` runs it)
+    over ``db``: each source fetched on its schedule and loaded, the theatre re-assessed at
+    the new default date, its alert rules (``theatres/<id>/alerts.yaml``) evaluated on each
+    new assessment and the new alerts sent to the ``sinks`` file's sinks (stored either
+    way), and, with ``publish``, a snapshot of the store published after each cycle for the
+    dashboard and the read-only commands (:mod:`vigil.store.snapshot`). ``options``: the
+    Watcher's (``sources``, ``horizon``, ``max_backfill``, ``schedule``, ``options``,
+    ``log``, ``data``, ``cache``…). The sinks file is checked before anything starts."""
+    from vigil.alerts import check_and_send, load_sinks
+    from vigil.service.watch import Watcher
+    from vigil.store.snapshot import publish as publish_snapshot
+
+    loaded = load_sinks(_path(sinks, "sinks")) if sinks is not None else None
+    hooks: dict = {}
+    if alerts:
+
+        def on_assessed(con, spec, library, result, previous) -> None:
+            check_and_send(con, spec, result, previous, loaded)
+
+        hooks["on_assessed"] = on_assessed
+    if publish:
+        hooks["publish"] = lambda con: publish_snapshot(con, _path(db, "db"))
+    return Watcher(db, theatre, **hooks, **options)
+
+
 def open(
     db: str | Path = settings.SETTINGS["db"].default,
     theatre: str | TheatreSpec | None = "belarus",
@@ -171,6 +205,8 @@ class Workspace:
         if scenarios:
             _ = self.library
         self.notice: str | None = None
+        from vigil.store.snapshot import is_snapshot  # a busy store is read in its snapshot
+
         if write is False:
             self.con = open_store(self.db, migrate=migrate)
         else:
@@ -184,6 +220,14 @@ class Workspace:
                     f"{self.db} is held by another process (vigil serve?): read-only, "
                     "documents loaded since the last matching are not matched"
                 )
+        #: the published snapshot read instead of the busy store (None: the store itself)
+        self.snapshot = None if str(self.db) == ":memory:" else is_snapshot(self.con, self.db)
+        if self.snapshot is not None:
+            when = self.snapshot.published_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+            self.notice = (
+                f"reading the snapshot published at {when}: the store is being updated by "
+                "another process (vigil watch?)"
+            )
         self.read_only = write is False or self.notice is not None
         self._prepared: set[str] = set()
 
@@ -569,6 +613,17 @@ class Workspace:
         )
         keys = ("batch_id", "source", "input", "line", "error_type", "reason", "raw")
         return Report({"rejects": [dict(zip(keys, r, strict=True)) for r in rows]}, "rejects")
+
+    @_guarded
+    def alerts(self, since: DateLike = None, *, limit: int = 50) -> Report:
+        """The theatre's stored alerts, newest first, each with its evidence and deliveries
+        (`vigil alerts`); ``since``: those raised by assessments on or after that date."""
+        from vigil.alerts import list_alerts
+
+        _bounded("limit", limit, 1, 10_000_000)
+        day = _optional_date(since, "since")
+        found = list_alerts(self.con.cursor(), self.theatre, since=day, limit=limit)
+        return Report({"alerts": found}, "alerts")
 
     @property
     def model_hash(self) -> str:

@@ -43,6 +43,18 @@ SETTINGS = {
             "1GB",
             "DuckDB memory limit; larger loads spill to disk instead of exhausting RAM.",
         ),
+        Setting(
+            "watch_schedule",
+            "",
+            "`vigil watch` cadences per source, overriding the defaults and the theatre's "
+            "watch.yaml, e.g. 'gdelt=15m,rss=30m,acled=7d' (docs/WATCH.md).",
+        ),
+        Setting(
+            "watch_max_backfill",
+            "96",
+            "`vigil watch`: missed GDELT 15-minute intervals fetched per cycle at most "
+            "(96 = one day); the rest follows in the next cycles.",
+        ),
     )
 }
 

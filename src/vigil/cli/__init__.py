@@ -16,6 +16,7 @@ from __future__ import annotations
 import sys
 
 from vigil.cli import (
+    alerts,  # noqa: F401  (registers alerts)
     analyst,  # noqa: F401  (registers note, notes, documents)
     demo,  # noqa: F401  (registers demo)
 )
@@ -27,6 +28,7 @@ from vigil.cli.indicators import indicators  # noqa: F401  (registers indicators
 from vigil.cli.ingest import status  # noqa: F401  (registers ingest, status, rejects, sources)
 from vigil.cli.scenarios import assess_cmd  # noqa: F401  (registers assess, replay, simulate)
 from vigil.cli.serve import serve  # noqa: F401  (registers serve)
+from vigil.cli.watch import watch_cmd  # noqa: F401  (registers watch)
 
 __all__ = ["app", "run"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +19,8 @@ from vigil.cli.common import (
     handle_errors,
     out,
 )
-from vigil.errors import UsageError
+from vigil.errors import StoreBusyError, UsageError
+from vigil.store.snapshot import current, publish_free
 from vigil.web import LOOPBACK_HOSTS
 
 
@@ -50,7 +52,20 @@ def serve(
             f"--host {host} would expose the dashboard beyond this machine",
             "it has no authentication; add --public if that is what you want",
         )
+    if Path(db).is_file() and current(db) is None:
+        # serve snapshots only, so that a `vigil watch` started later finds the store free
+        # (a writer holding it, a watcher between its publishes, has a snapshot to serve)
+        with contextlib.suppress(StoreBusyError):
+            publish_free(db)
     dash = Dashboard(db, theatre, data_dir=data, briefings=briefings, horizon_days=horizon)
+    if dash.view.snapshot is not None:
+        when = dash.view.snapshot.published_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+        out.print(
+            f"Serving the snapshot of {db} published at {when}, and each newer one that "
+            "`vigil watch` publishes (the store itself stays free for it).",
+            highlight=False,
+            markup=False,
+        )
     shown = f"[{host}]" if ":" in host else host
     out.print(
         f"Vigil dashboard for {dash.spec.theatre.name}: http://{shown}:{port}/ "

@@ -182,8 +182,17 @@ def open_store(db: Path, *, write: bool = False, create: bool = False, migrate: 
                 f"store {db} is already open read-only in this process",
                 "close that workspace (ws.close()) before opening the store for writing",
             ) from None
+    return _open_reader(db, migrate)
+
+
+def _open_reader(db: Path, migrate: bool):
+    """:func:`open_store` read-only."""
     try:
         return connect(db, read_only=True)
+    except StoreBusyError as exc:
+        # Another process writes the store (`vigil watch`): read the snapshot it publishes
+        # after each cycle, if any (``vigil.store.snapshot.is_snapshot`` tells the caller).
+        return _snapshot_or(db, exc)
     except duckdb.ConnectionException as exc:
         # This process already has the store open for writing (a command run inside
         # another, as `vigil demo` runs its steps), and DuckDB opens a file one way per
@@ -202,3 +211,16 @@ def open_store(db: Path, *, write: bool = False, create: bool = False, migrate: 
         except StoreBusyError:
             raise exc from None
     return connect(db, read_only=True)
+
+
+def _snapshot_or(db: Path, busy: StoreBusyError):
+    """The published snapshot of ``db``, read-only, or ``busy`` raised when there is none."""
+    from vigil.store.snapshot import snapshot_path
+
+    snap = snapshot_path(db)
+    if not snap.is_file():
+        raise busy
+    try:
+        return connect(snap, read_only=True)
+    except StoreError:
+        raise busy from None

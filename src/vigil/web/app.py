@@ -122,6 +122,7 @@ def create_app(
     async def lifespan(_app: FastAPI):
         if warm:
             dash.work.warm(dash.warm_jobs)
+            dash.warm_on_swap = True  # each new snapshot is warmed before it serves
         yield
 
     app = FastAPI(
@@ -148,6 +149,13 @@ def create_app(
     env.filters["number"] = number
     env.filters["safe_url"] = safe_url
     env.filters["query"] = _query
+
+    @app.middleware("http")
+    async def _pinned(request: Request, call_next):
+        # one request, one view of the store: a snapshot swapped in meanwhile (`vigil watch`
+        # publishing a cycle) serves the next requests; this one's stays open until it ends
+        with dash.pinned():
+            return await call_next(request)
 
     @app.middleware("http")
     async def _headers(request: Request, call_next):
@@ -204,6 +212,7 @@ def _api_routes(app: FastAPI, dash: Dashboard) -> None:  # noqa: C901 (one per r
             "model_hash": dash.model_hash,
             "horizon_days": dash.horizon_days,
             "stored_assessments": len(dash.stored),
+            "freshness": dash.freshness(),
         }
 
     @app.get(
@@ -215,13 +224,15 @@ def _api_routes(app: FastAPI, dash: Dashboard) -> None:  # noqa: C901 (one per r
     )  # fmt: skip
     def overview() -> Response:
         """The latest stored assessment: probabilities, yardstick words, change, trend."""
-        if "overview" not in encoded:  # read-only store: serialised once
+        key = ("overview", dash.generation)  # read-only store (or snapshot): serialised once
+        if key not in encoded:
             data = dash.overview()
             models.Overview.model_validate(data)  # the schema's promise, kept
-            encoded["overview"] = json.dumps(data).encode()
-        return Response(encoded["overview"], media_type="application/json")
+            encoded.clear()  # an older snapshot's
+            encoded[key] = json.dumps(data).encode()
+        return Response(encoded[key], media_type="application/json")
 
-    encoded: dict[str, bytes] = {}
+    encoded: dict[tuple, bytes] = {}
 
     @app.get("/api/assessments", tags=["assessments"], response_model=models.Assessments)
     def assessments() -> dict:
@@ -333,17 +344,26 @@ def _api_routes(app: FastAPI, dash: Dashboard) -> None:  # noqa: C901 (one per r
         """Stored briefings, newest first."""
         return dash.briefings()
 
+    @app.get("/api/alerts", tags=["alerts"], response_model=models.Alerts)
+    def alerts() -> dict:
+        """Alerts the theatre's rules raised (`vigil watch`), newest first."""
+        return dash.alerts()
+
 
 # ---------------------------------------------------------------------------- pages
 def _page_routes(app: FastAPI, dash: Dashboard, page) -> None:  # noqa: C901 (one per view)
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def overview_page():
-        # The store is read-only while served, so the busiest page is rendered once.
-        if "overview" not in rendered:
-            rendered["overview"] = overview_html().body
-        return HTMLResponse(rendered["overview"])
+        # The store is read-only while served, so the busiest page is rendered once (per
+        # snapshot, when a watcher publishes them)
+        key = ("overview", dash.generation)
+        if key not in rendered:
+            body = overview_html().body
+            rendered.clear()  # an older snapshot's
+            rendered[key] = body
+        return HTMLResponse(rendered[key])
 
-    rendered: dict[str, bytes] = {}
+    rendered: dict[tuple, bytes] = {}
 
     def overview_html() -> HTMLResponse:
         o = dash.overview()
@@ -365,7 +385,7 @@ def _page_routes(app: FastAPI, dash: Dashboard, page) -> None:  # noqa: C901 (on
         }
         return page(
             "overview.html", view="overview", o=o, charts=charts, changes=dash.changes(),
-            capability=dash.capability(),
+            capability=dash.capability(), fresh=dash.freshness(),
         )  # fmt: skip
 
     @app.get("/scenarios", response_class=HTMLResponse, include_in_schema=False)
@@ -473,6 +493,10 @@ def _page_routes(app: FastAPI, dash: Dashboard, page) -> None:  # noqa: C901 (on
             for s in sim["sets"]
         }
         return page("simulation.html", view="simulation", sim=sim, charts=charts)
+
+    @app.get("/alerts", response_class=HTMLResponse, include_in_schema=False)
+    def alerts_page():
+        return page("alerts.html", view="alerts", r=dash.alerts(), fresh=dash.freshness())
 
     @app.get("/briefings", response_class=HTMLResponse, include_in_schema=False)
     def briefings_page():

@@ -8,31 +8,51 @@ only what is cheap or cached (indicator timelines, the simulation from the lates
 assessment).
 
 The store cannot change while it is open read-only (DuckDB refuses a writer), so results
-are cached for the server's lifetime.
+are cached for as long as one store file is served. While `vigil watch` writes the store,
+the dashboard reads the snapshot the watcher publishes after each cycle
+(:mod:`vigil.store.snapshot`) and follows it: at most every :data:`CHECK_S` seconds a request
+looks at the snapshot's mtime, and a newer one is opened as a new view with empty caches.
+Each request (and each computation on the worker) is pinned to one view, so it sees one
+snapshot throughout; an old view is closed when its last request finishes.
 """
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
+import itertools
+import json
+import os
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 from vigil import coverage, settings
 from vigil.api import Workspace
 from vigil.briefing.yardstick import term
-from vigil.errors import InputError, UsageError
+from vigil.errors import InputError, UsageError, VigilError
 from vigil.geo.borders import country_polygons
 from vigil.indicators.capability import WINDOW_DAYS
 from vigil.scenarios import audit
 from vigil.service import look
+from vigil.store.snapshot import Snapshot, current, published
+from vigil.store.status import store_status
 from vigil.web.work import Computations
 
 TREND_POINTS = 12  #: stored assessments shown as each scenario's trend on the overview
 PAGE_MAX = 200  #: evidence rows per page, at most
 MAP_MAX = 5000  #: events on the map, at most (most recent first)
+CHECK_S = 2.0  #: how often, at most, a request looks for a newer snapshot (one stat)
+WARM_MAX_S = 120.0  #: a new snapshot serves after this long even if its warming is not done
+ALERTS_MAX = 500  #: alerts listed, at most (newest first)
+T = TypeVar("T")
+_LINKS = itertools.count(1)  #: names of the hard links snapshots are opened through
 
 
 class NotFoundError(UsageError):
@@ -59,6 +79,36 @@ class EvidenceQuery:
     offset: int = 0
 
 
+class _View:
+    """One read-only workspace (on the store or on one published snapshot) and everything
+    cached from it: dropped together when a newer snapshot is served."""
+
+    def __init__(self, ws: Workspace, generation: int, snapshot: Snapshot | None, horizon: int):
+        self.ws = ws
+        self.con = ws.con
+        self.generation = generation
+        self.snapshot = snapshot  #: None: the store itself
+        self.horizon_days = horizon
+        # The base connection holds the TEMP border-distance table the indicators need, and
+        # a DuckDB connection is not safe across threads: indicator work takes this lock;
+        # plain queries use their own cursor.
+        self.lock = threading.Lock()
+        self.cache: dict[str, object] = {}
+        self.timelines: OrderedDict[tuple, dict] = OrderedDict()
+        self.timelines_lock = threading.Lock()  # request threads read, the worker writes
+        self.users = 0  #: requests and computations pinned to it
+        self.retired = False  #: a newer view serves new requests
+        self.closed = False
+
+    @cached_property
+    def stored(self) -> list[dict]:
+        return self.ws.stored(self.horizon_days)
+
+
+#: the view the running request (or computation) is pinned to
+_PINNED: contextvars.ContextVar[_View | None] = contextvars.ContextVar("vigil_view", default=None)
+
+
 class Dashboard:
     """A theatre's stored assessments, indicators, evidence and briefings, read-only."""
 
@@ -72,35 +122,302 @@ class Dashboard:
         horizon_days: int = 90,
         work: Computations | None = None,
     ) -> None:
-        # the API's workspace, read-only: the server never stores behind the analyst's back
-        # (an older store is refused, not migrated: `vigil status` migrates it)
-        self.ws = Workspace(db, theatre, data=data_dir, write=False, migrate=False)
-        self.spec = self.ws.spec
-        self.library = self.ws.library
+        self.db = Path(db)
         self.data_dir = Path(data_dir)
         self.briefings_dir = Path(briefings)
         self.horizon_days = horizon_days
-        self.model_hash = self.ws.model_hash
-        self.con = self.ws.con
-        # The base connection holds the TEMP border-distance table the indicators need, and
-        # a DuckDB connection is not safe across threads: indicator work takes this lock;
-        # plain queries use their own cursor.
-        self._lock = threading.Lock()
-        self._cache: dict[str, object] = {}
-        self._timelines: OrderedDict[tuple, dict] = OrderedDict()
-        self._timelines_lock = threading.Lock()  # request threads read, the worker writes
+        self._views_lock = threading.Lock()
+        self._next_check = time.monotonic() + CHECK_S
+        self._views: list[_View] = []  #: open ones, the current last
+        self._following = False  #: serving snapshots: never go back to holding the store
+        #: warm each new snapshot before it serves (set by the app when it warms at start)
+        self.warm_on_swap = False
+        self._warming: int | None = None  #: the snapshot (mtime) being warmed
+        snap = current(self.db)
+        if snap is not None:
+            # a watcher publishes: read its snapshot even while the store is free, so that
+            # the watcher (re)starting later finds the store unheld
+            ws, snap = self._on_snapshot(snap, theatre)
+        else:
+            # the API's workspace, read-only: the server never stores behind the analyst's
+            # back (an older store is refused, not migrated: `vigil status` migrates it); a
+            # store held by a writer is read in its snapshot (:func:`open_store`)
+            ws = self._workspace(self.db, theatre)
+            snap = ws.snapshot
+        self._following = snap is not None
+        self._view = self._add_view(ws, snap)
+        self.spec = ws.spec
+        self.library = ws.library
+        self.model_hash = ws.model_hash
         #: the expensive computations (uncached timelines, the simulation), bounded
         self.work = work or Computations()
 
+    def _workspace(self, path: Path, theatre) -> Workspace:
+        return Workspace(path, theatre, data=self.data_dir, write=False, migrate=False)
+
+    def _on_snapshot(self, snap: Snapshot, theatre) -> tuple[Workspace, Snapshot]:
+        """A workspace on the snapshot published now. DuckDB keeps one database per path in
+        a process, so reopening the snapshot's path while an older view has it open would
+        give the older file again: the new file is opened through a hard link of its own
+        (removed once open; the open file stays readable)."""
+        link = snap.path.with_name(f".{snap.path.name}.{os.getpid()}-{next(_LINKS)}")
+        try:
+            os.link(snap.path, link)
+        except OSError:  # no hard links here: the path (fresh only once older views close)
+            return self._workspace(snap.path, theatre), snap
+        try:
+            st = link.stat()  # the very file linked, whatever was published since
+            found = Snapshot(snap.path, _utc(st.st_mtime_ns), st.st_mtime_ns)
+            return self._workspace(link, theatre), found
+        finally:
+            with suppress(OSError):
+                link.unlink()
+
+    def _add_view(self, ws: Workspace, snap: Snapshot | None) -> _View:
+        with self._views_lock:
+            generation = self._views[-1].generation + 1 if self._views else 1
+            view = _View(ws, generation, snap, self.horizon_days)
+            self._views.append(view)
+        return view
+
     def close(self) -> None:
         self.work.close()  # first: a computation under way uses the connection
-        self.con.close()
+        with self._views_lock:
+            views, self._views = self._views, []
+        for view in views:
+            view.closed = True
+            view.ws.close()
+
+    # ------------------------------------------------------------------ views
+    @property
+    def view(self) -> _View:
+        """The view this request is pinned to (else the current one)."""
+        return _PINNED.get() or self._view
+
+    @property
+    def ws(self) -> Workspace:
+        return self.view.ws
+
+    @property
+    def con(self):
+        return self.view.con
+
+    @property
+    def generation(self) -> int:
+        """Which view serves: a new number each time a newer snapshot is swapped in (the
+        app's own caches of rendered pages are keyed by it)."""
+        return self.view.generation
+
+    @property
+    def _lock(self) -> threading.Lock:
+        return self.view.lock
+
+    @property
+    def _cache(self) -> dict[str, object]:
+        return self.view.cache
+
+    @property
+    def _timelines(self) -> OrderedDict[tuple, dict]:
+        return self.view.timelines
+
+    @property
+    def _timelines_lock(self) -> threading.Lock:
+        return self.view.timelines_lock
+
+    @contextmanager
+    def pinned(self) -> Iterator[_View]:
+        """Serve one request from one view: a newer snapshot, if one was published, is
+        swapped in first (checked at most every :data:`CHECK_S` s); the view stays open
+        until the request ends, whatever is swapped in meanwhile."""
+        current = _PINNED.get()
+        if current is not None:  # nested: already pinned
+            yield current
+            return
+        self.refresh()
+        with self._views_lock:
+            view = self._view
+            view.users += 1
+        token = _PINNED.set(view)
+        try:
+            yield view
+        finally:
+            _PINNED.reset(token)
+            self._release(view)
+
+    def _release(self, view: _View) -> None:
+        with self._views_lock:
+            view.users -= 1
+            done = view.retired and view.users == 0 and not view.closed
+            if done:
+                view.closed = True
+                self._views.remove(view)
+        if done:
+            view.ws.close()
+
+    def _bound(self, fn: Callable[[], T]) -> Callable[[], T]:
+        """``fn`` to run on the worker, pinned to this request's view (or, if that one was
+        closed while it waited, to the current one)."""
+        wanted = self.view
+
+        def job() -> T:
+            with self._views_lock:
+                view = wanted if not wanted.closed else self._view
+                view.users += 1
+            token = _PINNED.set(view)
+            try:
+                return fn()
+            finally:
+                _PINNED.reset(token)
+                self._release(view)
+
+        return job
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """Swap in a newer published snapshot, if any; True if one was. Cheap: one ``stat``
+        at most every :data:`CHECK_S` seconds (``force``: now)."""
+        now = time.monotonic()
+        with self._views_lock:
+            if not force and now < self._next_check:
+                return False
+            self._next_check = now + CHECK_S
+            current = self._view
+        if not self._following:
+            return False  # the store itself, held read-only: nobody can change it
+        snap = published(self.db)
+        if snap is None or (current.snapshot and snap.mtime_ns == current.snapshot.mtime_ns):
+            return False
+        with self._views_lock:
+            if self._warming is not None and self._warming == snap.mtime_ns:
+                return False  # this snapshot is being warmed: it serves once ready
+        try:
+            ws, snap = self._on_snapshot(snap, self.spec)
+        except VigilError:  # e.g. a half-published folder: the next check tries again
+            return False
+        view = self._add_view(ws, snap)
+        if self.warm_on_swap:
+            # the old view serves while the new one computes what its pages show first
+            # (the overview, the simulation, the default timelines): a page asked for just
+            # after a swap is then served from cache, not answered "busy"
+            with self._views_lock:
+                self._warming = snap.mtime_ns
+            threading.Thread(
+                target=self._warm_then_swap, args=(view,), name="vigil-swap", daemon=True
+            ).start()
+            return True
+        self._swap(view)
+        return True
+
+    def _warm_then_swap(self, view: _View) -> None:
+        with self._views_lock:
+            view.users += 1
+        token = _PINNED.set(view)
+        try:
+            jobs = self.warm_jobs()  # bound to the pinned, new view
+        except Exception:  # nothing to warm (e.g. no stored assessment): swap as is
+            jobs = []
+        finally:
+            _PINNED.reset(token)
+            self._release(view)
+        try:
+            self.work.warm(lambda: jobs).join(timeout=WARM_MAX_S)
+        finally:
+            with self._views_lock:
+                self._warming = None
+            if not view.closed:
+                self._swap(view)
+
+    def _swap(self, view: _View) -> None:
+        """Serve ``view`` from now on; the old one closes when its last request ends."""
+        with self._views_lock:
+            old, self._view = self._view, view
+            old.retired = True
+            idle = old.users == 0 and not old.closed
+            if idle:
+                old.closed = True
+                self._views.remove(old)
+        if idle:
+            old.ws.close()
+
+    # ------------------------------------------------------------------ freshness
+    def freshness(self) -> dict:
+        """What is served and how fresh it is: the store or the snapshot (published when),
+        the last watch cycle, and each source's last data."""
+        if "freshness" not in self._cache:
+            self._cache["freshness"] = self._freshness()
+        return self._cache["freshness"]  # type: ignore[return-value]
+
+    def _freshness(self) -> dict:
+        view = self.view
+        cur = self.con.cursor()
+        row = cur.execute(
+            "SELECT cycle_id, started_at, finished_at, status, as_of FROM watch_cycles "
+            "WHERE theatre = ? ORDER BY started_at DESC, cycle_id DESC LIMIT 1",
+            [self.spec.theatre.id],
+        ).fetchone()
+        cycle = None
+        if row:
+            cycle = {
+                "cycle_id": row[0],
+                "started_at": _iso(row[1]),
+                "finished_at": _iso(row[2]),
+                "status": row[3],
+                "as_of": _iso(row[4]),
+            }
+        sources = []
+        for s in store_status(cur)["sources"]:
+            kinds = s["kinds"].values()
+            lasts = [k["last"] for k in kinds if k["last"]]
+            until = [k["available_until"] for k in kinds if k["available_until"]]
+            sources.append(
+                {
+                    "source": s["source"],
+                    "records": s["records"],
+                    "last": max(lasts) if lasts else None,
+                    "available_until": max(until) if until else None,
+                    "loaded_at": (s["last_batch"] or {}).get("finished_at"),
+                }
+            )
+        return {
+            "served_from": "snapshot" if view.snapshot else "store",
+            "published_at": view.snapshot.published_at.isoformat() if view.snapshot else None,
+            "last_cycle": cycle,
+            "sources": sources,
+        }
+
+    # ------------------------------------------------------------------ alerts
+    def alerts(self) -> dict:
+        """The theatre's alerts, newest first (at most :data:`ALERTS_MAX`)."""
+        if "alerts" not in self._cache:
+            cur = self.con.cursor()
+            total = cur.execute(
+                "SELECT count(*) FROM alerts WHERE theatre = ?", [self.spec.theatre.id]
+            ).fetchone()[0]
+            rows = cur.execute(
+                "SELECT alert_id, rule, kind, subject, as_of, message, raised_at, evidence "
+                "FROM alerts WHERE theatre = ? ORDER BY raised_at DESC, alert_id LIMIT ?",
+                [self.spec.theatre.id, ALERTS_MAX],
+            ).fetchall()
+            items = [
+                {
+                    "id": r[0],
+                    "rule": r[1],
+                    "kind": r[2],
+                    "subject": r[3],
+                    "as_of": _iso(r[4]),
+                    "message": r[5],
+                    "raised_at": _iso(r[6]),
+                    "evidence": _json(r[7]),
+                }
+                for r in rows
+            ]
+            self._cache["alerts"] = {"total": total, "shown": len(items), "items": items}
+        return self._cache["alerts"]  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ assessments
-    @cached_property
+    @property
     def stored(self) -> list[dict]:
         """Stored assessments of the current model and horizon, oldest first."""
-        return self.ws.stored(self.horizon_days)
+        return self.view.stored
 
     def dates(self) -> list[str]:
         return [a["as_of"] for a in self.stored]
@@ -274,9 +591,9 @@ class Dashboard:
                 self._timelines.move_to_end(key)
                 return self._timelines[key]
         return self.work.run(
-            ("timeline", key),
+            ("timeline", self.generation, key),
             f"the {indicator} timeline from {key[1]} to {key[2]}",
-            lambda: self._compute_timeline(key),
+            self._bound(lambda: self._compute_timeline(key)),
         )
 
     def _timeline_key(
@@ -332,17 +649,20 @@ class Dashboard:
                 view()
 
         lo, hi = self.default_window()
-        jobs: list[tuple] = [(("warm", "cheap"), "the overview", cheap)]
+        gen = self.generation
+        jobs: list[tuple] = [(("warm", gen, "cheap"), "the overview", self._bound(cheap))]
         if self.stored:
-            jobs.append((("simulation",), "the simulation", self._compute_simulation))
+            jobs.append(
+                (("simulation", gen), "the simulation", self._bound(self._compute_simulation))
+            )
         for ind in self.spec.indicators:
             try:
                 key = self._timeline_key(ind.id, lo, hi, 7)
             except UsageError:  # no data in the default window: nothing to warm
                 continue
             # the key a request uses, so a request arriving meanwhile joins this computation
-            jobs.append((("timeline", key), f"the {ind.id} timeline",
-                         lambda k=key: self._compute_timeline(k)))  # fmt: skip
+            jobs.append((("timeline", gen, key), f"the {ind.id} timeline",
+                         self._bound(lambda k=key: self._compute_timeline(k))))  # fmt: skip
         return jobs
 
     def default_window(self) -> tuple[dt.date, dt.date]:
@@ -506,7 +826,11 @@ class Dashboard:
         """Escalation chains from the latest stored assessment (computed once)."""
         if "simulation" not in self._cache:
             self.assessment()  # no stored assessment: say so (409), do not queue it
-            return self.work.run(("simulation",), "the simulation", self._compute_simulation)
+            return self.work.run(
+                ("simulation", self.generation),
+                "the simulation",
+                self._bound(self._compute_simulation),
+            )
         return self._cache["simulation"]  # type: ignore[return-value]
 
     def _compute_simulation(self) -> dict:
@@ -599,6 +923,23 @@ def _trend(stored: list[dict], set_id: str, scenario_id: str) -> list[dict]:
         if sc:
             out.append({"as_of": a["as_of"], "probability": sc["probability"]})
     return out
+
+
+def _utc(mtime_ns: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(mtime_ns / 1e9, dt.UTC).replace(microsecond=0)
+
+
+def _iso(value) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _json(text: str | None):
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text  # shown as stored
 
 
 def _plain(path: Path) -> bool:

@@ -45,12 +45,60 @@ class Invalid(_Model):
     hint: str | None = None
 
 
+class WatchCycle(_Model):
+    """The last `vigil watch` cycle of the theatre."""
+
+    cycle_id: int
+    started_at: str
+    finished_at: str | None
+    status: str
+    as_of: str | None
+
+
+class SourceFreshness(_Model):
+    source: str
+    records: int
+    last: str | None  #: the last date its records cover
+    available_until: str | None  #: when its last record became available
+    loaded_at: str | None  #: when its last file was loaded
+
+
+class Freshness(_Model):
+    """What is served and how fresh: the store itself or the snapshot `vigil watch`
+    published (when), the last cycle (None: never), and each source's last data."""
+
+    served_from: Literal["store", "snapshot"]
+    published_at: str | None
+    last_cycle: WatchCycle | None
+    sources: list[SourceFreshness]
+
+
 class Health(_Model):
     status: str
     theatre: str
     model_hash: str
     horizon_days: int
     stored_assessments: int
+    freshness: Freshness
+
+
+class Alert(_Model):
+    id: str
+    rule: str  #: the rule's id in the theatre spec
+    kind: str  #: band, move, state, observed, silent
+    subject: str  #: the outcome, indicator or source
+    as_of: str
+    message: str
+    raised_at: str
+    evidence: Any = None  #: what caused it, as stored
+
+
+class Alerts(_Model):
+    """Alerts raised by the theatre's rules, newest first (``total`` counts them all)."""
+
+    total: int
+    shown: int
+    items: list[Alert]
 
 
 class TrendPoint(_Model):
