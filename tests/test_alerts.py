@@ -4,9 +4,13 @@ receive them; a failing sink stops no other and is retried on the next call."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
 import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +20,7 @@ from typer.testing import CliRunner
 from vigil import sources
 from vigil.alerts import (
     check_and_send,
+    check_rules,
     deliver,
     evaluate,
     list_alerts,
@@ -28,6 +33,7 @@ from vigil.alerts.rules import RulesFile
 from vigil.alerts.sinks import Sinks
 from vigil.errors import InputError
 from vigil.ingest import ingest_file
+from vigil.scenarios.spec import load_scenarios
 from vigil.store import connect
 from vigil.theatre import load_theatre
 
@@ -326,6 +332,9 @@ def test_check_and_send_raises_stores_and_delivers_once(spec, con, tmp_path):
         ("rules:\n  - {id: a, kind: state, indicators: [nope]}\n", "rules[0].indicators[0]"),
         ("rules:\n  - {id: a, kind: silent, sources: {gdlet: 2}}\n", "sources.gdlet: not a"),
         ("rules:\n  - {id: a, kind: loud}\n", "alerts.yaml:2: rules[0].kind: 'loud' is not a kind"),
+        ("rules:\n  - {id: a, kind: move, points: true}\n", "rules[0].points: true is not a"),
+        ("rules:\n  - {id: a, kind: silent, sources: {gdelt: true}}\n", "sources.gdelt: true"),
+        ("rules:\x00\x01\n", "alerts.yaml:1: not a YAML text file"),
     ],
 )
 def test_bad_rules_name_the_file_and_key(spec, tmp_path, text, expected):
@@ -351,6 +360,11 @@ def test_an_unknown_outcome_in_a_filter_is_named(spec, con):
         ("sinks:\n  - {kind: jsonl, pth: a.jsonl}\n", "did you mean 'path'?"),
         ("sinks:\n  - {kind: stdout}\n  - {kind: stdout}\n", "sinks.yaml:3: sinks[1].name"),
         ("sinks:\n  - {kind: webhook, url: 'ftp://x'}\n", "sinks.yaml:2: sinks[0].url"),
+        ("sinks:\n  - {kind: webhook, url: 'https://u:p@h.org/x'}\n", "headers_env"),
+        ("sinks:\n  - {kind: webhook, url: 'https://h.org', timeout: true}\n", "true is not"),
+        ("sinks:\n  - {kind: jsonl, path: ''}\n", "sinks.yaml:2: sinks[0].path: '' is empty"),
+        ("sinks:\n  - {kind: jsonl, path: .}\n", "sinks[0].path: '.' is a folder"),
+        ("sinks:\x00\n", "sinks.yaml:1: not a YAML text file"),
     ],
 )  # fmt: skip
 def test_bad_sinks_name_the_file_and_key(tmp_path, text, expected):
@@ -381,3 +395,113 @@ def test_the_stdout_sink_prints_one_safe_line_per_alert(spec, con, tmp_path, cap
     deliver(con, alerts, _sinks(tmp_path, "sinks:\n  - {kind: stdout}\n"))
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and all(line.startswith("ALERT ") and NATO in line for line in lines)
+
+
+def test_a_fifo_as_a_json_lines_path_is_refused_and_never_blocks(spec, con, tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(InputError, match=r"sinks\[0\]\.path: 'pipe' is a FIFO"):
+        _sinks(tmp_path, "sinks:\n  - {kind: jsonl, path: pipe}\n")
+    # a FIFO put there after loading fails the delivery (recorded) instead of hanging
+    sinks = _sinks(tmp_path, "sinks:\n  - {kind: jsonl, path: later}\n")
+    os.mkfifo(tmp_path / "later")
+    alerts = _alerts(spec, con, 1)
+    (result,) = deliver(con, alerts, sinks)
+    assert result["status"] == "failed" and "later" in result["error"], result
+    # with a reader waiting on it, the open succeeds: fstat refuses it before any write
+    reader = os.open(tmp_path / "later", os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        (result,) = deliver(con, [], sinks)
+        assert result["status"] == "failed" and "FIFO" in result["error"], result
+        assert os.read(reader, 10) == b""  # nothing was written (and no writer is left)
+    finally:
+        os.close(reader)
+
+
+def _trickling_server(stop: threading.Event) -> str:
+    """A raw HTTP server: it reads the request, sends a 200's headers, then one byte of body
+    a second (httpx's per-read timeout never trips)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    srv.settimeout(0.1)
+
+    def serve() -> None:
+        conns = []
+        while not stop.is_set():
+            try:
+                c, _ = srv.accept()
+            except TimeoutError:
+                continue
+            conns.append(c)
+            c.settimeout(2)
+            with contextlib.suppress(OSError):
+                c.recv(65536)
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+                while not stop.wait(1):
+                    c.sendall(b"x")
+        for c in conns:
+            c.close()
+        srv.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{srv.getsockname()[1]}"
+
+
+def test_a_webhook_that_trickles_its_answer_fails_at_the_deadline(spec, con, tmp_path):
+    stop = threading.Event()
+    try:
+        url = _trickling_server(stop)
+        sinks = _sinks(tmp_path, f"sinks:\n  - {{kind: webhook, url: '{url}/h', timeout: 1.5}}\n")
+        (alert,) = _alerts(spec, con, 1)
+        start = time.monotonic()
+        (result,) = deliver(con, [alert], sinks, sleep=lambda s: None)
+        took = time.monotonic() - start
+    finally:
+        stop.set()
+    assert result["status"] == "failed" and "within 1.5 s" in result["error"], result
+    assert took < 3, took  # the whole request's deadline, not one per byte
+    row = con.execute("SELECT status, attempts FROM alert_deliveries").fetchall()
+    assert row == [("failed", 1)]  # recorded: retried on the next call
+
+
+def test_a_webhook_error_never_holds_the_urls_path_or_query(spec, con, tmp_path, http_server):
+    http_server.route("/services/T0/B0/SECRETPATH", Reply(500, "down"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # nothing listens here once closed
+    sinks = _sinks(
+        tmp_path,
+        f"sinks:\n  - {{name: a, kind: webhook, url: '{http_server.url}/services/T0/B0/"
+        "SECRETPATH?token=SECRETQUERY'}\n"
+        f"  - {{name: b, kind: webhook, url: 'http://127.0.0.1:{closed}/SECRETPATH?k=SECRETQUERY'}}\n",
+    )
+    (alert,) = _alerts(spec, con, 1)
+    results = deliver(con, [alert], sinks, sleep=lambda s: None)
+    assert [r["status"] for r in results] == ["failed", "failed"]
+    stored = [r[0] for r in con.execute("SELECT last_error FROM alert_deliveries").fetchall()]
+    for error in [r["error"] for r in results] + stored:
+        assert "SECRET" not in error and "services" not in error, error
+    assert f"POST {http_server.url}: HTTP 500" in results[0]["error"]
+    assert f"POST http://127.0.0.1:{closed}: " in results[1]["error"]
+
+
+def test_check_rules_checks_every_filter_against_the_scenarios_now(spec, tmp_path):
+    library = load_scenarios(spec)
+    folder = tmp_path / "belarus"
+    folder.mkdir()
+    local = spec.model_copy(update={"folder": str(folder)})
+    assert check_rules(local, library) == ()  # no file: no rules
+    (folder / "alerts.yaml").write_text(
+        f"rules:\n  - {{id: ok, kind: band, outcomes: [{NATO}]}}\n"
+        "  - id: typo\n    kind: observed\n    outcomes:\n      - belarus_nato_incidnet\n"
+    )
+    with pytest.raises(InputError) as exc:
+        check_rules(local, library)
+    msg = exc.value.message
+    assert "belarus/alerts.yaml:6: rules[1].outcomes[0]" in msg and "'typo'" in msg, msg
+    assert NATO in exc.value.hint
+    (folder / "alerts.yaml").write_text(f"rules:\n  - {{id: ok, kind: band, outcomes: [{NATO}]}}\n")
+    assert [r.id for r in check_rules(local, library)] == ["ok"]
+    (folder / "alerts.yaml").write_text("rules:\n  - {id: s, kind: state, indicators: [nope]}\n")
+    with pytest.raises(InputError, match=r"rules\[0\]\.indicators\[0\]"):
+        check_rules(local, library)

@@ -99,7 +99,7 @@ ALLOWED = {
     # alert rules, their evaluation, storage and delivery (stdout, JSON lines, webhook, SMTP)
     "alerts": {
         "errors", "settings", "theatre", "store", "yamlload", "files", "display", "dates",
-        "alerts", "sources", "briefing",
+        "alerts", "sources", "briefing", "scenarios",
     },
     # the workflows: compose every layer below; never print, parse options or serve HTTP
     "service": {

@@ -215,7 +215,9 @@ def test_5xx_and_429_on_one_source_back_off_while_the_others_load(env) -> None:
     w.run(once=True)
     assert "HTTP 429" in env.lines[0] and "retry in 2 min (failure 2)" in env.lines[0]
     assert 7.0 in env.waits  # Retry-After honoured inside the fetch
-    assert [r[0] for r in query(env.db, "SELECT status FROM watch_cycles")] == ["done"] * 2
+    # the second cycle's only due source failed: the cycle failed (cron sees exit 1)
+    statuses = [r[0] for r in query(env.db, "SELECT status FROM watch_cycles ORDER BY cycle_id")]
+    assert statuses == ["done", "failed"] and w.last_status == "failed"
 
     env.gdelt.publish("20220220101500")  # the server recovers
     env.clock.advance(minutes=2, seconds=1)
@@ -355,3 +357,36 @@ def test_cli_once(env, shared_data, monkeypatch, tmp_path) -> None:
     bad = CliRunner().invoke(app, ["watch", "--once", "--source", "naturalearth",
                                    "--db", str(env.db)])  # fmt: skip
     assert bad.exit_code != 0 and "has no watch schedule" in bad.output
+
+
+def test_a_listed_interval_that_keeps_failing_is_passed_over(env) -> None:
+    """GDELT lists an export it serves broken: after SKIP_AFTER failed cycles it is recorded
+    and passed over, and the feed goes on (a malformed master-list line is passed over)."""
+    s = stamps("20220220101500", 3)
+    env.gdelt.publish(s[0])
+    env.make(sources=["gdelt"]).run(once=True)
+    env.gdelt.publish(s[1], s[2])
+    env.server.route(f"/gdeltv2/{s[1]}.export.CSV.zip", Reply(404, "nf"))
+    for _ in range(W.SKIP_AFTER):
+        env.clock.advance(hours=7)  # past any back-off
+        env.make(sources=["gdelt"]).run(once=True)
+    state = read_state(connect(env.db), "gdelt")["gdelt"]
+    assert [x["interval"] for x in state["skipped_intervals"]] == [s[1]]
+    assert "passed over" in " ".join(env.lines)
+    env.clock.advance(hours=7)
+    env.make(sources=["gdelt"]).run(once=True)
+    assert read_state(connect(env.db), "gdelt")["gdelt"]["last_interval"] == s[2]
+
+
+def test_the_watcher_refuses_to_start_on_a_misspelt_alert_rule(tmp_path) -> None:
+    import shutil
+
+    import vigil
+    from vigil.errors import InputError
+
+    folder = tmp_path / "belarus"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "theatres" / "belarus", folder)
+    (folder / "alerts.yaml").write_text("rules:\n  - {id: a, kind: band, outcomes: [nope]}\n")
+    with pytest.raises(InputError, match="'nope' is not an outcome"):
+        vigil.watcher(tmp_path / "v.duckdb", str(folder))
+    assert not (tmp_path / "v.duckdb").exists()  # refused before the store

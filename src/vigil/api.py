@@ -111,12 +111,18 @@ def watcher(
     way), and, with ``publish``, a snapshot of the store published after each cycle for the
     dashboard and the read-only commands (:mod:`vigil.store.snapshot`). ``options``: the
     Watcher's (``sources``, ``horizon``, ``max_backfill``, ``schedule``, ``options``,
-    ``log``, ``data``, ``cache``…). The sinks file is checked before anything starts."""
-    from vigil.alerts import check_and_send, load_sinks
+    ``log``, ``data``, ``cache``…). The sinks file and the theatre's alert rules are checked
+    before anything starts."""
+    from vigil.alerts import check_and_send, check_rules, load_sinks
+    from vigil.scenarios.spec import load_scenarios
     from vigil.service.watch import Watcher
     from vigil.store.snapshot import publish as publish_snapshot
 
     loaded = load_sinks(_path(sinks, "sinks")) if sinks is not None else None
+    if alerts:  # a misspelt outcome refuses to start, rather than failing mid-cycle
+        spec = theatre if isinstance(theatre, TheatreSpec) else load_theatre(theatre)
+        check_rules(spec, load_scenarios(spec))
+        theatre = spec
     hooks: dict = {}
     if alerts:
 

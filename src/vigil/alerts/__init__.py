@@ -1,7 +1,8 @@
 """Alerts: rules in the theatre folder, evaluated on each assessment, stored once per
 crossing, and delivered to the sinks the user configures (docs/ALERTS.md).
 
-* :mod:`vigil.alerts.rules`: the rule kinds and ``theatres/<id>/alerts.yaml``;
+* :mod:`vigil.alerts.rules`: the rule kinds and ``theatres/<id>/alerts.yaml``
+  (:func:`check_rules`: every filter checked against the theatre and its scenarios);
 * :mod:`vigil.alerts.evaluate`: :class:`Alert` and :func:`evaluate` (assessment JSON in);
 * :mod:`vigil.alerts.store`: :func:`record` (deduplicated) and :func:`list_alerts`;
 * :mod:`vigil.alerts.sinks`: stdout, JSON lines, webhook and SMTP, from ``sinks.yaml``;
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from vigil.alerts.deliver import check_and_send, deliver
 from vigil.alerts.evaluate import Alert, evaluate
-from vigil.alerts.rules import load_rules, load_rules_file
+from vigil.alerts.rules import check_rules, load_rules, load_rules_file
 from vigil.alerts.sinks import Sinks, load_sinks
 from vigil.alerts.store import list_alerts, record
 
@@ -21,6 +22,7 @@ __all__ = [
     "Alert",
     "Sinks",
     "check_and_send",
+    "check_rules",
     "deliver",
     "evaluate",
     "list_alerts",

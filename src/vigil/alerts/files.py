@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
 from pydantic import BaseModel, ValidationError
 
 from vigil.errors import InputError
@@ -21,7 +22,19 @@ def load_items(
 ) -> tuple[list, dict]:
     """The ``key`` list of the YAML file ``path`` (named ``where``) as models chosen by each
     item's ``kind``, and the line of every key path (for later checks to name)."""
-    data, lines = load_yaml(read_text(path, where), where, hint=f"fix the syntax; see {doc}")
+    text = read_text(path, where)  # a regular file, bounded, UTF-8 (else an InputError)
+    try:
+        data, lines = load_yaml(text, where, hint=f"fix the syntax; see {doc}")
+    except yaml.YAMLError as exc:
+        # PyYAML refuses control characters (a binary file that happens to be UTF-8) before
+        # load_yaml's own handling: name the file and the line instead of a traceback
+        pos = getattr(exc, "position", None)
+        line = f":{text.count(chr(10), 0, pos) + 1}" if isinstance(pos, int) else ""
+        detail = " ".join(str(exc).split())
+        raise InputError(
+            f"{where}{line}: not a YAML text file ({detail})",
+            f"give a UTF-8 text file; see {doc}",
+        ) from None
     if data is None:
         return [], lines
     if not isinstance(data, dict):

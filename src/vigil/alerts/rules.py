@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vigil.alerts.files import load_items
+from vigil.alerts.sinks import Number
 from vigil.errors import InputError
 
 if TYPE_CHECKING:
+    from vigil.scenarios.spec import ScenarioLibrary
     from vigil.theatre import TheatreSpec
 
 #: the file name in the theatre folder
@@ -53,7 +55,7 @@ class MoveRule(_Rule):
     """An outcome's probability moving by ``points`` percentage points or more."""
 
     kind: Literal["move"]
-    points: float = Field(gt=0, le=100)
+    points: Annotated[float, Number] = Field(gt=0, le=100)
     direction: Literal["any", "up", "down"] = "any"
     outcomes: tuple[str, ...] = ()
 
@@ -83,7 +85,7 @@ class SilentRule(_Rule):
     and a 15-minute feed cannot share one."""
 
     kind: Literal["silent"]
-    sources: dict[str, int]
+    sources: dict[str, Annotated[int, Number]]
 
     @field_validator("sources")
     @classmethod
@@ -119,11 +121,29 @@ def load_rules(spec: TheatreSpec) -> tuple[Rule, ...]:
 def load_rules_file(path: Path, spec: TheatreSpec | None = None) -> tuple[Rule, ...]:
     """The rules in ``path``, checked against ``spec`` (indicators and sources must exist).
     Errors name the file, the line and the key path."""
+    return _load(path, spec)[0]
+
+
+def _load(path: Path, spec: TheatreSpec | None) -> tuple[tuple[Rule, ...], str, dict]:
     where = f"{Path(path).parent.name}/{Path(path).name}"
     kinds = {m.model_fields["kind"].annotation.__args__[0]: m for m in KINDS}
     rules, lines = load_items(Path(path), where, "rules", kinds, DOC)
     rules = tuple(rules)
     _check(rules, where, lines, spec)
+    return rules, where, lines
+
+
+def check_rules(spec: TheatreSpec, library: ScenarioLibrary) -> tuple[Rule, ...]:
+    """The theatre's rules (none without ``alerts.yaml``), every filter checked now: the
+    indicators against the theatre, the sources against the adapters, and the outcomes
+    against the scenario library. A watcher calls it before its first cycle, so a misspelt
+    outcome stops it at start instead of failing an evaluation mid-cycle. Errors
+    (:class:`InputError`) name the file, the line, the rule and the key."""
+    path = Path(spec.folder) / RULES_FILE
+    if not path.exists():
+        return ()
+    rules, where, lines = _load(path, spec)
+    check_outcomes(rules, {o.id for _, o in library.outcomes()}, where, lines)
     return rules
 
 
@@ -161,14 +181,20 @@ def _source_names() -> set[str]:
     return {a.name for a in sources.all_adapters()} | {"analyst"}
 
 
-def check_outcomes(rules, outcome_ids: set[str], where: str = RULES_FILE) -> None:
-    """Outcome filters name outcomes of the assessment (checked when one is evaluated: the
-    outcomes live in the scenario library, which loading the rules does not need)."""
+def check_outcomes(
+    rules, outcome_ids: set[str], where: str = RULES_FILE, lines: dict | None = None
+) -> None:
+    """Outcome filters name outcomes of the assessment (checked when one is evaluated, and
+    by :func:`check_rules` up front: the outcomes live in the scenario library, which
+    loading the rules does not need)."""
     for i, rule in enumerate(rules):
         for k, name in enumerate(getattr(rule, "outcomes", ())):
             if name not in outcome_ids:
+                line = (lines or {}).get(("rules", i, "outcomes", k))
+                line = line or (lines or {}).get(("rules", i))
+                place = f"{where}:{line}" if line else where
                 raise InputError(
-                    f"{where}: rules[{i}].outcomes[{k}]: {name!r} is not an outcome of the "
-                    "theatre's scenarios",
+                    f"{place}: rules[{i}].outcomes[{k}]: {name!r} is not an outcome of the "
+                    f"theatre's scenarios (rule {rule.id!r})",
                     f"known: {', '.join(sorted(outcome_ids))}",
                 )

@@ -52,7 +52,7 @@ def serve(
             f"--host {host} would expose the dashboard beyond this machine",
             "it has no authentication; add --public if that is what you want",
         )
-    if Path(db).is_file() and current(db) is None:
+    if Path(db).is_file() and not _readable(current(db)):
         # serve snapshots only, so that a `vigil watch` started later finds the store free
         # (a writer holding it, a watcher between its publishes, has a snapshot to serve)
         with contextlib.suppress(StoreBusyError):
@@ -79,3 +79,18 @@ def serve(
         uvicorn.run(create_app(dash, hosts), host=host, port=port, log_level="warning")
     finally:
         dash.close()
+
+
+def _readable(snap) -> bool:
+    """A current snapshot that opens and answers: a corrupt one is republished (when the
+    store is free) rather than refused."""
+    if snap is None:
+        return False
+    import duckdb
+
+    try:
+        with duckdb.connect(str(snap.path), read_only=True) as con:
+            con.execute("SELECT count(*) FROM schema_migrations").fetchone()
+    except duckdb.Error:
+        return False
+    return True

@@ -128,6 +128,8 @@ def watch_cmd(
             safe(f"watching {watcher.spec.theatre.id}: {names}"), highlight=False, markup=False
         )
     watcher.run(once=once)
+    if once and watcher.last_status == "failed":
+        raise typer.Exit(1)  # every due source failed: cron should hear of it
 
 
 def _every(delta) -> str:

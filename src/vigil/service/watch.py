@@ -65,6 +65,8 @@ UTC = dt.UTC
 MINUTE = dt.timedelta(minutes=1)
 #: one GDELT 2.0 interval
 INTERVAL = dt.timedelta(minutes=15)
+#: cycles a listed GDELT interval may fail before it is passed over (and recorded)
+SKIP_AFTER = 3
 
 
 @dataclass(frozen=True)
@@ -349,6 +351,8 @@ class Watcher:
         self.log = log or (lambda line: None)
         self.clock = clock or (lambda: dt.datetime.now(UTC))
         self._stop = threading.Event()
+        #: how the last cycle ended (done, failed, stopped; None before the first)
+        self.last_status: str | None = None
         self.sleep = sleep or self._stop.wait
         self.fetcher_factory = fetcher or _default_fetcher
         self._state: dict | None = None  # read from the store by the first cycle
@@ -381,6 +385,7 @@ class Watcher:
                 if once or self._state is None or self._due_sources():
                     try:
                         row = self.cycle()
+                        self.last_status = row["status"]
                     except VigilError as exc:  # the store could not be opened (busy?)
                         if once:
                             raise
@@ -449,6 +454,10 @@ class Watcher:
             base = None
         else:
             last = _parse_iso(st.get("last_success"))
+            if last and last > self.clock() + dt.timedelta(minutes=5):
+                # a success in the future: this clock went back, or the state was copied
+                # from another machine; trusting it would idle the source for that long
+                last = None
             base = last + self.schedules[source].every if last else None
         failures = int(st.get("failures") or 0)
         attempt = _parse_iso(st.get("last_attempt"))
@@ -491,7 +500,13 @@ class Watcher:
                 status = "stopped"
             elif new or pending:
                 as_of = self._assess(ws, summary)
-                _write_state(con, "watch", {"pending_assessment": False}, self.clock())
+                # an alerts hook that failed (a broken rules file) leaves the assessment
+                # pending: the next cycle evaluates it again rather than losing its crossings
+                hooked = summary.get("hooks", {}).get("on_assessed", "ok") == "ok"
+                _write_state(con, "watch", {"pending_assessment": not hooked}, self.clock())
+            ran = [r for r in summary["sources"].values() if r.get("status") in ("ok", "failed")]
+            if status == "done" and ran and all(r["status"] == "failed" for r in ran):
+                status = "failed"  # every due source failed: say so (cron sees the exit code)
         except _Stopped:
             status = "stopped"
         except KeyboardInterrupt:  # a second Ctrl-C: the batch under way was rolled back
@@ -665,10 +680,19 @@ class Watcher:
         step = max(len(entries) // 10, 1)
         for done, (size, md5, url) in enumerate(entries, start=1):
             self._check()
-            item = fetcher.download(url, adapter.name, md5=md5, size=size)
+            stamp = url.rsplit("/", 1)[-1][:14]
+            try:
+                item = fetcher.download(url, adapter.name, md5=md5, size=size)
+            except VigilError as exc:
+                if self._skip_interval(con, stamp, exc.message, result):
+                    continue
+                raise
             self._load_files(con, adapter, [item], result, on_file=loaded)
             result["intervals"] = len(stamps)
             if result["failed_files"]:
+                if self._skip_interval(con, stamp, result.get("error", ""), result):
+                    result["failed_files"] = 0
+                    continue
                 return
             if len(entries) > 1 and (done % step == 0 or done == len(entries)):
                 self._say(f"gdelt: {done}/{len(entries)} intervals, {result['rows']:,} rows")
@@ -677,6 +701,26 @@ class Watcher:
             _write_state(con, "gdelt", {"last_interval": until}, self.clock())
             self._state.setdefault("gdelt", {})["last_interval"] = until
         result["behind"] = "capped" in result
+
+    def _skip_interval(self, con, stamp: str, error: str, result: dict) -> bool:
+        """Whether to pass over the listed interval ``stamp`` after its failure: a file GDELT
+        lists but serves broken (404, bad MD5, a corrupt zip) would otherwise stop the feed
+        for good. It is retried on :data:`SKIP_AFTER` cycles first (a failure may be
+        passing), then recorded in ``skipped_intervals`` and passed over."""
+        st = self._state.setdefault("gdelt", {})
+        failing = st.get("failing") or {}
+        count = failing.get("count", 0) + 1 if failing.get("stamp") == stamp else 1
+        if count < SKIP_AFTER:
+            st["failing"] = {"stamp": stamp, "count": count}
+            _write_state(con, "gdelt", {"failing": st["failing"]}, self.clock())
+            return False
+        skipped = [*(st.get("skipped_intervals") or []), {"interval": stamp, "error": error}]
+        st.update(failing=None, skipped_intervals=skipped[-100:], last_interval=stamp)
+        _write_state(con, "gdelt", {"failing": None, "skipped_intervals": skipped[-100:],
+                                    "last_interval": stamp}, self.clock())  # fmt: skip
+        result.setdefault("skipped_intervals", []).append(stamp)
+        self._say(f"gdelt: interval {stamp} failed {count} times, passed over: {error}")
+        return True
 
     def _gdelt_plan(self, fetcher, base: str, last: str | None, result: dict):
         """The export entries to fetch after interval ``last``, and the last interval
@@ -707,9 +751,26 @@ class Watcher:
         self._check()
         where = base + "masterfilelist.txt"
         return [
-            e for e in gdelt.parse_index(fetcher.get_text(where), where)
+            e for e in _lenient_index(fetcher.get_text(where), where, result, self._say)
             if gdelt.NAME.match(name := e[2].rsplit("/", 1)[-1]) and first <= name[:14] <= until
         ], until  # fmt: skip
+
+
+def _lenient_index(text: str, where: str, result: dict, say) -> list[tuple[int, str, str]]:
+    """masterfilelist.txt's lines, passing over the malformed ones (counted and said): the
+    list is a decade long, and one bad line must not stop every backfill."""
+    from vigil.sources import gdelt
+
+    entries, bad = [], 0
+    for line in text.splitlines():
+        try:
+            entries.extend(gdelt.parse_index(line, where))
+        except InputError:
+            bad += 1
+    if bad:
+        result["bad_index_lines"] = bad
+        say(f"gdelt: {where}: {bad} malformed line(s) passed over")
+    return entries
 
 
 def _default_fetcher(cache: Path):

@@ -33,6 +33,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TypeVar
 
+import duckdb
+
 from vigil import coverage, settings
 from vigil.api import Workspace
 from vigil.briefing.yardstick import term
@@ -291,8 +293,8 @@ class Dashboard:
                 return False  # this snapshot is being warmed: it serves once ready
         try:
             ws, snap = self._on_snapshot(snap, self.spec)
-        except VigilError:  # e.g. a half-published folder: the next check tries again
-            return False
+        except (VigilError, duckdb.Error):  # a corrupt or half-made file: keep serving the
+            return False  # current view; the next check (or the next publish) tries again
         view = self._add_view(ws, snap)
         if self.warm_on_swap:
             # the old view serves while the new one computes what its pages show first
