@@ -138,3 +138,22 @@ def test_reader_migrates_an_old_store_then_reads_it_read_only(tmp_path: Path, mo
     result = CliRunner().invoke(app, ["status", "--db", str(path), "--format", "json"])
     assert result.exit_code == 0, result.output
     assert pending_migrations(connect(path, read_only=True)) == []
+
+
+def test_a_second_open_in_the_writing_process_keeps_the_writers_lock(tmp_path) -> None:
+    """Checking a store's header means opening and closing its file; in the process that
+    already writes it, that would drop DuckDB's POSIX lock and let another process in."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "v.duckdb"
+    writer = connect(db)
+    try:
+        with pytest.raises(duckdb.ConnectionException):
+            connect(db, read_only=True)  # refused by DuckDB, after the header check
+        code = "import duckdb, sys; duckdb.connect(sys.argv[1]); print('opened')"
+        other = subprocess.run([sys.executable, "-c", code, str(db)],
+                               capture_output=True, text=True, check=False)  # fmt: skip
+        assert other.returncode != 0 and "lock" in other.stderr.lower()
+    finally:
+        writer.close()

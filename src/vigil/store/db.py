@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -68,6 +69,11 @@ def _check_kind(p: Path) -> None:
         )
     if not p.is_file() or p.stat().st_size == 0:
         return  # missing (created if allowed) or empty: DuckDB's own error names it
+    if _open_here(p):
+        # DuckDB has it open in this process, so it is a store; and reading it here would
+        # drop DuckDB's lock (POSIX drops a process's record locks on a file when the
+        # process closes any descriptor of it), letting another process in beside us
+        return
     with p.open("rb") as fh:
         head = fh.read(16)
     at, magic = _DUCKDB_MAGIC
@@ -80,6 +86,16 @@ def _check_kind(p: Path) -> None:
         f"{p} is not a DuckDB store ({kind})",
         "check --db (or VIGIL_DB): it names a file that is not a Vigil store",
     )
+
+
+def _open_here(p: Path) -> bool:
+    """Whether this process already has ``p`` open (Linux: its descriptors in /proc)."""
+    fds = Path("/proc/self/fd")
+    try:
+        target = p.resolve()
+        return any(Path(os.readlink(fd)) == target for fd in fds.iterdir())
+    except OSError:
+        return False  # no /proc (or a descriptor closed meanwhile): check the header
 
 
 def _open_error(target: str, exc: duckdb.IOException) -> StoreError:
