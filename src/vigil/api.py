@@ -135,22 +135,6 @@ def watcher(
     return Watcher(db, theatre, **hooks, **options)
 
 
-def open(
-    db: str | Path = settings.SETTINGS["db"].default,
-    theatre: str | TheatreSpec | None = "belarus",
-    *,
-    data: str | Path | None = None,
-    cache: str | Path | None = None,
-    write: bool | None = None,
-    create: bool = False,
-    scenarios: bool = False,
-    migrate: bool = True,
-) -> Workspace:
-    """Open ``db`` for ``theatre``; see :class:`Workspace` for the options."""
-    return Workspace(db, theatre, data=data, cache=cache, write=write, create=create,
-                     scenarios=scenarios, migrate=migrate)  # fmt: skip
-
-
 def _guarded(method: Callable) -> Callable:
     """One call at a time per workspace (its DuckDB connection and the TEMP border table are
     not safe across threads), and a clear error after :meth:`Workspace.close`."""
@@ -859,3 +843,8 @@ def _bounded(name: str, value: int, lo: int, hi: int) -> None:
     """Integer arguments in range: a usage error rather than an overflow deep down."""
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise UsageError(f"{name} must be an integer from {lo:,} to {hi:,}, not {value!r}")
+
+
+#: ``vigil.open(db, theatre, data=...)``: the way in is the Workspace itself (one signature,
+#: documented once, on the class)
+open = Workspace

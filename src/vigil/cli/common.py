@@ -75,6 +75,8 @@ DataOption = Annotated[
     typer.Option("--data", envvar="VIGIL_DATA", help="Data folder (Natural Earth borders)."),
 ]
 DEFAULT_DATA = Path(settings.SETTINGS["data"].default)
+FromOption = Annotated[str, typer.Option("--from", help="First date, YYYY-MM-DD.")]
+ToOption = Annotated[str, typer.Option("--to", help="Last date, YYYY-MM-DD.")]
 AS_OF_HELP = "YYYY-MM-DD (default: the last day most of the theatre's evidence covers)."
 AsOfOption = Annotated[str | None, typer.Option("--as-of", help=AS_OF_HELP)]
 HorizonOption = Annotated[

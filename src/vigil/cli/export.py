@@ -13,8 +13,10 @@ from vigil.cli.common import (
     MAX_STEP,
     DataOption,
     DbOption,
+    FromOption,
     HorizonOption,
     TheatreOption,
+    ToOption,
     app,
     handle_errors,
     out,
@@ -32,8 +34,8 @@ FORMATS = {"csv": ("csv",), "parquet": ("parquet",), "both": E.FORMATS}
 @app.command("export")
 @handle_errors
 def export_cmd(
-    start: Annotated[str, typer.Option("--from", help="First date, YYYY-MM-DD.")],
-    end: Annotated[str, typer.Option("--to", help="Last date, YYYY-MM-DD.")],
+    start: FromOption,
+    end: ToOption,
     step: Annotated[
         int, typer.Option("--step", min=1, max=MAX_STEP, help="Days between dates.")
     ] = 14,

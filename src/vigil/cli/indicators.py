@@ -20,7 +20,9 @@ from vigil.cli.common import (
     DataOption,
     DbOption,
     FormatOption,
+    FromOption,
     TheatreOption,
+    ToOption,
     app,
     as_of_date,
     check_format,
@@ -138,8 +140,8 @@ def evidence_cmd(
 @app.command()
 @handle_errors
 def plot(
-    start: Annotated[str, typer.Option("--from", help="First date, YYYY-MM-DD.")],
-    end: Annotated[str, typer.Option("--to", help="Last date, YYYY-MM-DD.")],
+    start: FromOption,
+    end: ToOption,
     theatre: TheatreOption = "belarus",
     indicator: Annotated[
         list[str] | None, typer.Option("--indicator", help="Only these (repeatable).")

@@ -20,8 +20,10 @@ from vigil.cli.common import (
     DbOption,
     ForecastOption,
     FormatOption,
+    FromOption,
     HorizonOption,
     TheatreOption,
+    ToOption,
     app,
     as_of_date,
     check_format,
@@ -191,8 +193,8 @@ def _example(evidence: list[dict], width: int, *, source: bool = False) -> str:
 @app.command()
 @handle_errors
 def replay(
-    start: Annotated[str, typer.Option("--from", help="First date, YYYY-MM-DD.")],
-    end: Annotated[str, typer.Option("--to", help="Last date, YYYY-MM-DD.")],
+    start: FromOption,
+    end: ToOption,
     step: Annotated[
         int, typer.Option("--step", min=1, max=MAX_STEP, help="Days between assessments.")
     ] = 14,
