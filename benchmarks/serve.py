@@ -84,7 +84,16 @@ def start_server(
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
 
 
-def wait_healthy(server: subprocess.Popen, base: str, timeout: float = 60.0) -> dict:
+def wait_healthy(server: subprocess.Popen, base: str, log, timeout: float = 60.0) -> dict:
+    """The server's health once it answers; else exit with the end of its ``log``."""
+    try:
+        return _healthy(server, base, timeout)
+    except RuntimeError as exc:
+        log.seek(0)
+        sys.exit(f"{exc}\n{log.read()[-2000:]}")
+
+
+def _healthy(server: subprocess.Popen, base: str, timeout: float) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -236,11 +245,7 @@ def run_server_phases(args, src: Path, seed0: int, per_target: bool) -> tuple[di
     with tempfile.TemporaryFile("w+") as log:
         server = start_server(args.db, args.data, port, log, src)
         try:
-            try:
-                health = wait_healthy(server, base)
-            except RuntimeError as exc:
-                log.seek(0)
-                sys.exit(f"{exc}\n{log.read()[-2000:]}")
+            health = wait_healthy(server, base, log)
             if health["stored_assessments"] == 0:
                 sys.exit(f"{args.db} holds no stored assessments: run "
                          f"`vigil replay --db {args.db}` or `vigil demo` first")  # fmt: skip

@@ -392,11 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         watcher_log = open(Path(tmp) / "watch.log", "w+")  # noqa: SIM115
         server = start_server(str(db), args.data, port, server_log)
         try:
-            try:
-                health = wait_healthy(server, base)
-            except RuntimeError as exc:
-                server_log.seek(0)
-                sys.exit(f"{exc}\n{server_log.read()[-2000:]}")
+            health = wait_healthy(server, base, server_log)
             with httpx.Client(base_url=base, timeout=CLIENT_TIMEOUT_S) as c:
                 for path in MIX_CHEAP:
                     for _ in range(args.warmup):
