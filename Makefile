@@ -7,15 +7,16 @@ BIN    := $(VENV)/bin
 DATA   ?= ../shared/data
 STAMP  := $(VENV)/.installed
 
-.PHONY: install install-embed install-browser demo serve test lint bench bench-embed clean
+.PHONY: install install-embed install-browser install-java demo serve test lint bench bench-embed clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,spark]'
 	$(MAKE) --no-print-directory install-browser
+	$(MAKE) --no-print-directory install-java
 	touch $(STAMP)
 
 # The optional [embed] extra: torch's CPU wheel from its own index (PyPI's pulls CUDA).
@@ -36,6 +37,20 @@ install-browser:
 		echo "warning: apt-get could not install chromium: PDFs and browser tests will be skipped"; \
 	else \
 		echo "warning: no chromium and no apt-get: install Chromium for PDFs and browser tests"; \
+	fi
+
+# Debian's headless Java 17 runs Spark (`--engine spark` and the engine-parity test); as for
+# Chromium, apt-get as root or through sudo, and without either the Spark tests are skipped.
+install-java:
+	@command -v java >/dev/null && exit 0; \
+	if command -v apt-get >/dev/null && { [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null; }; then \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+		echo "installing Debian's headless Java 17 for Spark (once) …"; \
+		{ $$SUDO apt-get update -qq && \
+		  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >/dev/null; } || \
+		echo "warning: apt-get could not install Java: --engine spark and its tests will be skipped"; \
+	else \
+		echo "warning: no java and no apt-get: install a Java 17 runtime for --engine spark"; \
 	fi
 
 demo: install

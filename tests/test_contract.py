@@ -75,6 +75,8 @@ ALLOWED = {
     "reference": {"errors", "settings", "reference"},
     # (files: the published snapshot's metadata is written whole or not at all)
     "store": {"errors", "settings", "store", "files"},
+    # the evidence queries, expressed once (Ibis), and the engines that run them
+    "query": {"errors", "settings", "store", "files", "query"},
     "sources": {"errors", "settings", "reference", "sources", "__init__", "files"},
     "ingest": {"errors", "settings", "sources", "store", "__init__"},
     # an analyst's own evidence: documents (extracted, stored, matched) and graded notes
@@ -83,17 +85,19 @@ ALLOWED = {
         "errors", "files", "settings", "theatre", "store", "analyst", "__init__", "yamlload",
     },
     # how far each source reaches: the default as-of date and every output's evidence base
-    "coverage": {"errors", "settings", "theatre", "store"},
+    "coverage": {"errors", "settings", "theatre", "store", "query"},
     # the theatre spec: indicators, rules, sources (one YAML file per theatre)
     "theatre": {"errors", "settings", "reference", "patterns", "yamlload"},
-    "geo": {"errors", "settings", "theatre", "store", "geo", "files"},
-    "text": {"errors", "settings", "theatre", "store", "text", "patterns"},
+    "geo": {"errors", "settings", "theatre", "store", "geo", "files", "query"},
+    "text": {"errors", "settings", "theatre", "store", "text", "patterns", "query"},
     "indicators": {
         "errors", "settings", "theatre", "store", "text", "geo", "indicators", "reference",
-        "charts",
+        "charts", "query",
     },
     # resolvers count events with the indicators' own rule matching (layer 4 below)
-    "scenarios": {"errors", "settings", "theatre", "store", "indicators", "scenarios", "charts"},
+    "scenarios": {
+        "errors", "settings", "theatre", "store", "indicators", "scenarios", "charts", "query",
+    },
     "briefing": {"errors", "display", "briefing"},
     "forecast": {"errors", "settings", "theatre", "store", "geo", "forecast", "files"},
     # alert rules, their evaluation, storage and delivery (stdout, JSON lines, webhook, SMTP)
@@ -105,13 +109,13 @@ ALLOWED = {
     "service": {
         "errors", "settings", "dates", "theatre", "store", "text", "geo", "indicators",
         "scenarios", "analyst", "coverage", "briefing", "forecast", "documents", "service",
-        "display", "files", "reference", "sources", "ingest", "alerts",
+        "display", "files", "reference", "sources", "ingest", "alerts", "query",
     },
     # the public Python API: one Workspace over the service layer
     "api": {
         "errors", "settings", "dates", "theatre", "store", "ingest", "sources", "indicators",
         "scenarios", "analyst", "coverage", "documents", "text", "geo", "forecast", "service",
-        "files", "briefing", "alerts",
+        "files", "briefing", "alerts", "query",
     },
     # the shells: parse, call the API, render; never compose a workflow themselves
     "web": {

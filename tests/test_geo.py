@@ -305,9 +305,12 @@ def test_register_border_distances(con, shared_data, belarus, tmp_path):
     )
     assert ("kyiv", "BLR-POL") not in got  # ~500 km away
     assert all(km <= 200 for km, _ in got.values())
-    # a narrower radius replaces the table
-    register_border_distances(con, belarus, shared_data, tmp_path, max_km=60)
-    near = con.execute("SELECT source_id, border FROM event_border_km ORDER BY 1, 2").fetchall()
+    # the table is kept: a narrower radius measures nothing new (rules apply within_km)
+    assert register_border_distances(con, belarus, shared_data, tmp_path, max_km=60) == 0
+    assert con.execute("SELECT count(*) FROM event_border_km").fetchone()[0] == len(rows)
+    near = con.execute(
+        "SELECT source_id, border FROM event_border_km WHERE km <= 60 ORDER BY 1, 2"
+    ).fetchall()
     assert near == [
         ("brest", "BLR-POL"),
         ("brest", "BLR-UKR"),
@@ -322,7 +325,7 @@ def test_register_with_no_events_or_no_borders_gives_an_empty_table(con, shared_
     add_events(con, [("mazyr", *MAZYR, "point")])
     assert register_border_distances(con, theatre(), shared_data, tmp_path) == 0
     cols = [r[0] for r in con.execute("DESCRIBE event_border_km").fetchall()]
-    assert cols == ["source", "source_id", "border", "km", "side"]
+    assert cols == ["border", "source", "source_id", "batch_id", "km", "side"]
 
 
 def test_side_uses_theatre_countries_first(con, shared_data, tmp_path):
@@ -343,3 +346,80 @@ def test_side_uses_theatre_countries_first(con, shared_data, tmp_path):
     assert re.fullmatch(
         r"[0-9a-f]{64}-BLR-LTU\.geojson", next((tmp_path / "geo").glob("*-BLR-LTU.geojson")).name
     )
+
+
+def _rows(con):
+    return con.execute(
+        "SELECT source_id, border, batch_id, round(km, 6) FROM event_border_km ORDER BY 1, 2"
+    ).fetchall()
+
+
+def test_border_distances_are_kept_up_to_date_batch_by_batch(con, shared_data, belarus, tmp_path):
+    """Only new batches are measured; a revised event's row is replaced, a withdrawn
+    event's dropped; the result equals measuring everything from scratch."""
+    add_events(con, [("mazyr", *MAZYR, "point"), ("brest", *BREST, "point")])
+    first = register_border_distances(con, belarus, shared_data, tmp_path, max_km=200)
+    assert first == len(_rows(con)) > 0
+    assert register_border_distances(con, belarus, shared_data, tmp_path, max_km=200) == 0
+    # batch 2: a new event, and mazyr revised (it moves to Kyiv, its batch with it)
+    con.execute("DELETE FROM events WHERE source_id = 'mazyr'")
+    con.executemany(
+        """INSERT INTO events (source, source_id, occurred_on, occurred_until, category,
+               longitude, latitude, geo_precision, available_at, available_basis, raw,
+               record_hash, batch_id)
+           VALUES ('test', ?, DATE '2022-02-01', DATE '2022-02-01', 'DEPLOY', ?, ?, 'point',
+                   TIMESTAMP '2022-02-03', 'test', '{}', 'h2', 2)""",
+        [("mazyr", *KYIV), ("novozybkov", *NOVOZYBKOV)],
+    )
+    # and brest withdrawn (a tombstone written by batch 2)
+    con.execute("DELETE FROM events WHERE source_id = 'brest'")
+    con.execute(
+        "INSERT INTO tombstones VALUES ('test', 'events', 'brest', TIMESTAMP '2022-02-03', 2)"
+    )
+    measured = register_border_distances(con, belarus, shared_data, tmp_path, max_km=200)
+    got = _rows(con)
+    assert measured == sum(1 for r in got if r[2] == 2)
+    assert {r[0] for r in got} == {"mazyr", "novozybkov"}
+    assert all(r[2] == 2 for r in got)
+    # the same as measuring from scratch
+    con.execute("DELETE FROM border_km_state")
+    register_border_distances(con, belarus, shared_data, tmp_path, max_km=200)
+    assert _rows(con) == got
+
+
+def test_a_wider_reach_or_other_geometry_measures_again(con, shared_data, belarus, tmp_path):
+    add_events(con, [("kyiv", *KYIV, "point")])  # ~100 km from BLR-UKR
+    register_border_distances(con, belarus, shared_data, tmp_path, max_km=50)
+    assert _rows(con) == []
+    assert register_border_distances(con, belarus, shared_data, tmp_path, max_km=200) > 0
+    assert {r[0] for r in _rows(con)} == {"kyiv"}
+    fingerprints = dict(con.execute("SELECT border, fingerprint FROM border_km_state").fetchall())
+    assert all(fp.endswith("@200") for fp in fingerprints.values())
+
+
+def test_a_read_only_store_measures_only_what_the_writer_has_not(shared_data, belarus, tmp_path):
+    from vigil.store import connect, open_store
+
+    db = tmp_path / "v.duckdb"
+    writer = connect(db)
+    add_events(writer, [("mazyr", *MAZYR, "point")])
+    register_border_distances(writer, belarus, shared_data, tmp_path, max_km=200)
+    stored = _rows(writer)
+    writer.executemany(
+        """INSERT INTO events (source, source_id, occurred_on, occurred_until, category,
+               longitude, latitude, geo_precision, available_at, available_basis, raw,
+               record_hash, batch_id)
+           VALUES ('test', ?, DATE '2022-02-01', DATE '2022-02-01', 'DEPLOY', ?, ?, 'point',
+                   TIMESTAMP '2022-02-03', 'test', '{}', 'h2', 2)""",
+        [("brest", *BREST)],
+    )
+    writer.close()
+    reader = open_store(db)
+    measured = register_border_distances(reader, belarus, shared_data, tmp_path, max_km=200)
+    got = _rows(reader)  # the TEMP table: stored rows plus brest, measured in memory
+    assert measured == sum(1 for r in got if r[0] == "brest") > 0
+    assert [r for r in got if r[0] == "mazyr"] == stored
+    assert reader.execute("SELECT count(*) FROM v.main.event_border_km").fetchone()[0] == len(
+        stored
+    )
+    reader.close()

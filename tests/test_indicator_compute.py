@@ -50,17 +50,19 @@ def add_event(con, sid, day, category="DEPLOY", country="BLR", avail=None, sourc
                             **prov(sid, avail or ts(day)), **kw})  # fmt: skip
 
 
-def add_obs(con, sid, series, start, end, value, avail, unit="detections", attrs=None):
+def add_obs(con, sid, series, start, end, value, avail, unit="detections", attrs=None, **kw):
     freq = "M" if (end - start).days > 1 else "D"
     _insert(con, "observations", {"source": "src", "series": series, "geo": "EU", "freq": freq,
                                   "period_start": start, "period_end": end, "value": value,
-                                  "unit": unit, "attrs": attrs, **prov(sid, avail)})  # fmt: skip
+                                  "unit": unit, "attrs": attrs, **prov(sid, avail),
+                                  **kw})  # fmt: skip
 
 
 def add_total(con, feed, day, items):
     avail = ts(day + dt.timedelta(days=1), 0)
-    attrs = f'{{"feed":"{feed}"}}'
-    add_obs(con, f"tot-{feed}-{day}", sr.FEED_TOTALS, day, day, items, avail, "items", attrs)
+    attrs = f'{{"feed":"{feed}"}}'  # as the RSS reader stages it: attrs and the feed column
+    add_obs(con, f"tot-{feed}-{day}", sr.FEED_TOTALS, day, day, items, avail, "items", attrs,
+            feed=feed)  # fmt: skip
 
 
 def add_match(con, sid, day, feed, kind="occurrence", method="rules", ind="x", avail=None, t="t"):
@@ -126,7 +128,7 @@ def test_near_border_rules_use_the_border_table(con):
     background(con, D(2022, 1, 1), D(2022, 1, 5))
     add_event(con, "near", D(2022, 1, 3))
     add_event(con, "far", D(2022, 1, 3))
-    with pytest.raises(VigilError, match="register_border_distances"):
+    with pytest.raises(VigilError, match="not measured"):
         daily(con, ind, D(2022, 1, 5), D(2022, 1, 1))
     con.execute("CREATE TEMP TABLE event_border_km (source VARCHAR, source_id VARCHAR, "
                 "border VARCHAR, km DOUBLE, side VARCHAR)")  # fmt: skip

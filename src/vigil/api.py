@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 import threading
 from collections.abc import Callable, Sequence
 from functools import cached_property
@@ -135,6 +136,18 @@ def watcher(
     return Watcher(db, theatre, **hooks, **options)
 
 
+ENGINES = ("duckdb", "spark")
+
+
+def _engine_name(engine: str | None) -> str:
+    name = engine if engine is not None else settings.get("engine")
+    if name not in ENGINES:
+        raise UsageError(
+            f"unknown engine {name!r}", f"use one of {', '.join(ENGINES)} (docs/SCALE.md)"
+        )
+    return name
+
+
 def _guarded(method: Callable) -> Callable:
     """One call at a time per workspace (its DuckDB connection and the TEMP border table are
     not safe across threads), and a clear error after :meth:`Workspace.close`."""
@@ -161,6 +174,12 @@ class Workspace:
     the scenario library now, before the store opens (otherwise on first use). ``theatre``
     None: the forecaster's methods only. ``migrate`` False: a read-only open of a store made
     by an older Vigil fails (saying how to migrate) instead of migrating it first.
+
+    ``engine``: what runs the evidence queries (default: the ``engine`` setting,
+    ``duckdb``). ``"spark"`` runs them on Spark (``spark_master``: ``local[2]``,
+    ``spark://…`` or a Spark Connect ``sc://…``) over a Parquet mirror of the store in
+    ``lake`` (default under ``cache``), kept in step before each use; results are the
+    same (docs/SCALE.md).
     """
 
     def __init__(
@@ -174,6 +193,9 @@ class Workspace:
         create: bool = False,
         scenarios: bool = False,
         migrate: bool = True,
+        engine: str | None = None,
+        spark_master: str | None = None,
+        lake: str | Path | None = None,
     ) -> None:
         self._lock = threading.RLock()
         self._closed = False
@@ -182,6 +204,11 @@ class Workspace:
         self.cache = _path(cache if cache is not None else settings.get("cache"), "cache")
         if write is not None:
             _flag("write", write)
+        engine_name = _engine_name(engine)
+        if engine_name == "spark":  # pyspark and Java are checked before the store opens
+            from vigil.query.spark import check_available
+
+            check_available()
         if theatre is not None and not isinstance(theatre, str | TheatreSpec):
             raise UsageError(
                 f"theatre must be a theatre id or folder, not {type(theatre).__name__}",
@@ -197,19 +224,7 @@ class Workspace:
         self.notice: str | None = None
         from vigil.store.snapshot import is_snapshot  # a busy store is read in its snapshot
 
-        if write is False:
-            self.con = open_store(self.db, migrate=migrate)
-        else:
-            try:
-                self.con = open_store(self.db, write=True, create=create)
-            except StoreBusyError:
-                if write:
-                    raise
-                self.con = open_store(self.db)
-                self.notice = (
-                    f"{self.db} is held by another process (vigil serve?): read-only, "
-                    "documents loaded since the last matching are not matched"
-                )
+        self.con = self._open_store(write, create, migrate)
         #: the published snapshot read instead of the busy store (None: the store itself)
         self.snapshot = None if str(self.db) == ":memory:" else is_snapshot(self.con, self.db)
         if self.snapshot is not None:
@@ -220,6 +235,41 @@ class Workspace:
             )
         self.read_only = write is False or self.notice is not None
         self._prepared: set[str] = set()
+        #: what runs the evidence queries: the store itself, or Spark over its lake
+        self.engine = None
+        if engine_name != "duckdb":
+            self._open_spark(spark_master, lake)
+
+    def _open_store(self, write: bool | None, create: bool, migrate: bool):
+        if write is False:
+            return open_store(self.db, migrate=migrate)
+        try:
+            return open_store(self.db, write=True, create=create)
+        except StoreBusyError:
+            if write:
+                raise
+            self.notice = (
+                f"{self.db} is held by another process (vigil serve?): read-only, "
+                "documents loaded since the last matching are not matched"
+            )
+            return open_store(self.db)
+
+    def _open_spark(self, master: str | None, lake: str | Path | None) -> None:
+        from vigil.query import attach
+        from vigil.query.spark import open_spark
+
+        folder = _path(lake or settings.get("lake") or self._default_lake(), "lake")
+        self.engine = open_spark(self.con, folder, master or settings.get("spark_master"))
+        self.con = attach(self.con, self.engine)
+
+    def _default_lake(self) -> Path:
+        """``<cache>/lake/<store name>-<hash of its path>``: one mirror per store."""
+        import hashlib
+
+        real = os.path.realpath(self.db)
+        return (
+            self.cache / "lake" / f"{self.db.stem}-{hashlib.sha256(real.encode()).hexdigest()[:12]}"
+        )
 
     # -------------------------------------------------------------- life cycle
     def close(self) -> None:
@@ -278,6 +328,8 @@ class Workspace:
             else:
                 with progress():
                     look.prepare_evidence(self.con, self.spec, self.data, self.cache, rules)
+        if self.engine is not None:  # the lake follows what preparing wrote
+            self.engine.sync(self.con.store)
         self._prepared.add(key)
 
     @_guarded

@@ -13,7 +13,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import ibis
+import pandas as pd
+
 from vigil.errors import InputError
+from vigil.query import tables as T  # noqa: N812
+from vigil.query.engine import run
 from vigil.store import ANALYST_SOURCE
 
 if TYPE_CHECKING:
@@ -42,46 +47,50 @@ class SourceReach:
     records: int
 
 
-def _series_filter(theatre: TheatreSpec) -> tuple[str, list]:
-    """SQL predicate (and parameters) over ``observations`` for the indicators' series."""
+def _series_filter(ob: ibis.Table, theatre: TheatreSpec):
+    """Predicate over ``observations`` for the indicators' series (False: none)."""
     rules = {(r.series, r.geo, r.source) for i in theatre.indicators for r in i.evidence.series}
-    preds, params = [], []
+    preds = []
     for series, geo, source in sorted(rules, key=repr):
-        pred = "series = ?"
-        params.append(series)
+        pred = ob.series == series
         if geo:
-            pred += f" AND geo IN ({', '.join('?' * len(geo))})"
-            params += list(geo)
+            pred &= ob.geo.isin(list(geo))
         if source:
-            pred += " AND source = ?"
-            params.append(source)
-        preds.append(f"({pred})")
-    return (" OR ".join(preds) or "FALSE"), params
+            pred &= ob.source == source
+        preds.append(pred)
+    return ibis.or_(*preds) if preds else ibis.literal(False)
+
+
+def _reach(t: ibis.Table) -> ibis.Table:
+    return t.group_by("source").agg(
+        first=t.available_at.min(), last=t.available_at.max(), n=t.count()
+    )
 
 
 def source_reach(con: duckdb.DuckDBPyConnection, theatre: TheatreSpec) -> list[SourceReach]:
     """Every source with records for ``theatre``: kind, first and last day available, count
-    (one query; sources without records are not listed). Sorted by kind, then source."""
-    countries = list(theatre.theatre.countries)
-    series, series_params = _series_filter(theatre)
-    rows = con.execute(
-        f"""SELECT source, 'events' AS kind, min(available_at), max(available_at), count(*)
-            FROM events WHERE country IN ({", ".join("?" * len(countries))}) GROUP BY source
-            UNION ALL
-            -- an analyst's own documents are no feed: their own kind, never deciding
-            SELECT source, CASE WHEN source = ? THEN 'analyst' ELSE 'documents' END,
-                   min(available_at), max(available_at), count(*)
-            FROM documents GROUP BY source
-            UNION ALL
-            SELECT source, 'observations', min(available_at), max(available_at), count(*)
-            FROM observations WHERE {series} GROUP BY source
-            ORDER BY kind, source""",
-        [*countries, ANALYST_SOURCE, *series_params],
-    ).fetchall()
-    return [
-        SourceReach(source, kind, first and first.date(), last and last.date(), int(n))
-        for source, kind, first, last, n in rows
+    (one query, on the store or on the engine attached to it; sources without records are
+    not listed). Sorted by kind, then source."""
+    ev, ob = T.EVENTS, T.OBSERVATIONS
+    docs = _reach(T.DOCUMENTS)
+    parts = [
+        _reach(ev.filter(ev.country.isin(list(theatre.theatre.countries)))).mutate(
+            kind=ibis.literal("events")
+        ),
+        # an analyst's own documents are no feed: their own kind, never deciding
+        docs.mutate(kind=(docs.source == ANALYST_SOURCE).ifelse("analyst", "documents")),
+        _reach(ob.filter(_series_filter(ob, theatre))).mutate(kind=ibis.literal("observations")),
     ]
+    rows = run(con, ibis.union(*parts, distinct=False))
+    rows = rows.sort_values(["kind", "source"], kind="stable")
+    return [
+        SourceReach(r.source, r.kind, _day(r.first), _day(r.last), int(r.n))
+        for r in rows.itertuples(index=False)
+    ]
+
+
+def _day(value) -> dt.date | None:
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
 
 
 def covered_until(

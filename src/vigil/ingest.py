@@ -333,7 +333,8 @@ def _merge(con, source, reader, path, name, stage: Stage, share, started, finger
         )
     _check_share(path, stage, rejects, share)
     batch_id = con.execute("SELECT nextval('batch_id_seq')").fetchone()[0]
-    counts = merge_staged(con, STAGE, table, source, batch_id)
+    keep_raw = settings.get_flag("keep_raw")  # record_hash was taken from raw at staging
+    counts = merge_staged(con, STAGE, table, source, batch_id, keep_raw=keep_raw)
     loaded, updated = counts.loaded, counts.updated
     duplicates, deleted = counts.duplicates, counts.deleted
     total = loaded + duplicates + len(rejects) + deleted

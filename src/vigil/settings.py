@@ -39,6 +39,22 @@ SETTINGS = {
         ),
         Setting("data", "../shared/data", "Data folder laid out like ../shared/data."),
         Setting(
+            "engine",
+            "duckdb",
+            "What runs the evidence queries: duckdb (the store itself) or spark (docs/SCALE.md).",
+        ),
+        Setting(
+            "spark_master",
+            "local[2]",
+            "--engine spark: local[N], spark://host:7077 or a Spark Connect sc://host:15002.",
+        ),
+        Setting(
+            "lake",
+            "",
+            "--engine spark: the folder of the store's Parquet mirror (default: under the "
+            "cache folder); on a cluster, a path every worker sees.",
+        ),
+        Setting(
             "memory_limit",
             "1GB",
             "DuckDB memory limit; larger loads spill to disk instead of exhausting RAM.",
@@ -54,6 +70,13 @@ SETTINGS = {
             "96",
             "`vigil watch`: missed GDELT 15-minute intervals fetched per cycle at most "
             "(96 = one day); the rest follows in the next cycles.",
+        ),
+        Setting(
+            "keep_raw",
+            "yes",
+            "Keep each record's input line in the store's `raw` column ('no': stored as "
+            "NULL, which halves the demo store and shrinks GDELT's events ~5x). Revisions "
+            "are detected either way: record_hash, the line's md5, is taken when it is read.",
         ),
     )
 }
@@ -76,3 +99,17 @@ def get_share(name: str) -> float:
             f"{SETTINGS[name].env}={raw!r} is not a share between 0 and 1", "e.g. 0.01 for 1 %"
         )
     return value
+
+
+_YES, _NO = ("yes", "true", "1", "on"), ("no", "false", "0", "off")
+
+
+def get_flag(name: str) -> bool:
+    """A yes/no setting, with an error naming the variable for any other value."""
+    raw = get(name).strip().lower()
+    if raw in _YES or raw in _NO:
+        return raw in _YES
+    raise UsageError(
+        f"{SETTINGS[name].env}={get(name)!r} is neither yes nor no",
+        f"use one of {', '.join(_YES)} or {', '.join(_NO)}",
+    )

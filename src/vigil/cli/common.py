@@ -29,7 +29,7 @@ app = typer.Typer(
 _WIDTH = None if sys.stdout.isatty() else 132
 out = Console(soft_wrap=True, width=_WIDTH)
 err = Console(stderr=True, soft_wrap=True, width=_WIDTH)
-_state = {"debug": False}
+_state: dict = {"debug": False}
 
 
 def debugging() -> bool:
@@ -157,9 +157,30 @@ def main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help="What runs the evidence queries: duckdb (default) or spark (docs/SCALE.md). "
+            "Env: VIGIL_ENGINE.",
+        ),
+    ] = None,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            "--spark-master",
+            help="With --engine spark: local[2] (default), spark://host:7077 or "
+            "sc://host:15002 (Spark Connect).",
+        ),
+    ] = None,
+    lake: Annotated[
+        Path | None,
+        typer.Option("--lake", help="With --engine spark: the folder of the store's mirror."),
+    ] = None,
 ) -> None:
     """Vigil: collect evidence, match indicators, assess scenarios, brief."""
     _state["debug"] = debug
+    _state["engine"] = {"engine": engine, "spark_master": spark_master, "lake": lake}
 
 
 def check_format(fmt: str) -> None:
@@ -204,7 +225,11 @@ def workspace(
     """
     import vigil
 
-    ws = track(vigil.open(db, theatre, data=data, write=write, scenarios=prepare == "scenarios"))
+    # the forecaster's commands (no theatre) read no evidence through the query layer
+    engine = (_state.get("engine") or {}) if theatre is not None else {}
+    ws = track(
+        vigil.open(db, theatre, data=data, write=write, scenarios=prepare == "scenarios", **engine)
+    )
     if ws.notice:
         err.print(f"warning: {safe(ws.notice)}", highlight=False, markup=False)
     if prepare:

@@ -3,8 +3,9 @@
 * :func:`border_lines` — each declared border (``BLR-UKR``…) built by code from the Natural
   Earth admin-0 countries file the theatre names, cached under ``<cache>/geo``;
 * :func:`distance_km` — vectorised, geodesic-accurate (< 1 %) distance from points to a line;
-* :func:`register_border_distances` — the TEMP table ``event_border_km(source, source_id,
-  border, km, side)`` of point-located events within ``max_km`` of each border.
+* :func:`refresh_border_distances` (also :func:`register_border_distances`) — the table
+  ``event_border_km(border, source, source_id, batch_id, km, side)`` of point-located
+  events within ``max_km`` of each border, kept up to date batch by batch.
 
 Accuracy of the 1:50m generalisation
 ------------------------------------
@@ -32,7 +33,7 @@ from vigil.geo.borders import (
     shared_border,
 )
 from vigil.geo.distance import aeqd, distance_km, length_km
-from vigil.geo.events import TABLE, register_border_distances
+from vigil.geo.events import TABLE, refresh_border_distances, register_border_distances
 
 __all__ = [
     "TABLE",
@@ -43,6 +44,7 @@ __all__ = [
     "distance_km",
     "length_km",
     "read_countries",
+    "refresh_border_distances",
     "register_border_distances",
     "shared_border",
 ]

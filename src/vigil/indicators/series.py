@@ -1,11 +1,10 @@
 r"""Daily evidence series of an indicator, as of any date, from events, series and text.
 
-The aggregations are Ibis expressions over *unbound* tables (``ibis.table(schema,
-name)``): they name no backend, use no DuckDB extension or spatial type, and compile
-unchanged to BigQuery or Spark SQL (``ibis.to_sql(expr, dialect=...)``, tested). Locally
-they are compiled for DuckDB and run on the store's connection; an Ibis backend (PySpark,
-BigQuery) can be passed instead of the DuckDB connection and executes the same
-expressions.
+The aggregations are Ibis expressions over the *unbound* tables of
+:mod:`vigil.query.tables`: they name no backend, use no DuckDB extension, JSON function or
+spatial type, and run unchanged on DuckDB (the store, by default) and on Spark
+(``--engine spark``; :mod:`vigil.query`), with identical results
+(``tests/test_engine_parity.py``).
 
 **Vintages.** Every aggregate keeps the day its records became available (``asof`` =
 the date of ``available_at``; a record is visible "as of D" iff ``available_at < D + 1
@@ -19,8 +18,8 @@ reach a value as of D.
 
 - ``events``: :math:`x_t = \sum_{e:\,\mathrm{day}(e)=t} \max_{r \ni e} w_r` — events on
   day ``t`` matching any event rule ``r`` (categories, event country, actor countries,
-  sources, within ``within_km`` of a ``near_borders`` border via the TEMP table
-  ``event_border_km`` that :func:`vigil.geo.register_border_distances` creates), each
+  sources, within ``within_km`` of a ``near_borders`` border via the table
+  ``event_border_km`` that :func:`vigil.geo.refresh_border_distances` keeps up to date), each
   counted once with its largest rule weight, on its first day (``occurred_on``). A day is
   *observed* only when a source able
   to report these categories (it has reported one of them, as of D) reported anything
@@ -38,7 +37,7 @@ reach a value as of D.
   .. math:: x_t = 1000 \cdot \frac{\sum_{f \in F_t} m_{f,t}}{\sum_{f \in F_t} n_{f,t}}
 
   where :math:`n_{f,t}` is feed ``f``'s item total that day (observations
-  ``rss.feed_items_total``, ``attrs.feed``; a document's feed is its ``outlet``),
+  ``rss.feed_items_total``, column ``feed``; a document's feed is its ``outlet``),
   :math:`m_{f,t}` its matches and :math:`F_t` the feeds with a total that day: matches
   per 1,000 items of the feeds that published. A new feed adds to both sums, so a change
   in which feeds exist does not look like an escalation. Matches from feeds without a
@@ -49,7 +48,6 @@ reach a value as of D.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import duckdb
@@ -58,6 +56,13 @@ import pandas as pd
 from ibis import _
 
 from vigil.errors import VigilError
+
+# the query layer: the tables, templates and their runner, re-exported for indicator code
+from vigil.query.engine import engine_of
+from vigil.query.engine import fetch as fetch
+from vigil.query.tables import BORDER_KM, BORDER_TABLE, EVENTS, OBSERVATIONS, TEXT_MATCHES
+from vigil.query.tables import Query as Query
+from vigil.query.tables import in_window as in_window
 from vigil.store import ANALYST_SOURCE
 from vigil.theatre import EventRule, Indicator, SeriesRule
 
@@ -69,30 +74,6 @@ COUNT_UNITS = frozenset(
 FEED_TOTALS = "rss.feed_items_total"
 #: a period's window columns: it must start by the window's end and end after its start
 PERIOD_COLUMNS = ("period_start", "period_end")
-BORDER_TABLE = "event_border_km"
-
-
-def _table(name: str, strings: str, **typed: str) -> ibis.Table:
-    """An unbound table: the named string columns plus ``typed`` ones."""
-    return ibis.table(dict.fromkeys(strings.split(), "string") | typed, name=name)
-
-
-EVENTS = _table(
-    "events", "source source_id category mode country actor1_country actor2_country summary "
-    "location url", occurred_on="date", available_at="timestamp",
-)  # fmt: skip
-OBSERVATIONS = _table(
-    "observations", "source source_id series geo url unit freq attrs", period_start="date",
-    period_end="date", value="float64", available_at="timestamp",
-)  # fmt: skip
-TEXT_MATCHES = _table(
-    "text_matches", "theatre indicator source source_id outlet kind cue",
-    published_at="timestamp", available_at="timestamp",
-)  # fmt: skip
-BORDER_KM = ibis.table(
-    {"source": "string", "source_id": "string", "border": "string", "km": "float64"},
-    name=BORDER_TABLE,
-)
 
 
 # ---------------------------------------------------------------- Ibis templates
@@ -274,7 +255,7 @@ def able_expr() -> ibis.Table:
 def totals_expr() -> ibis.Table:
     """Items per ``(day, asof, feed)``: the denominators of the text signal."""
     ob = OBSERVATIONS.filter(OBSERVATIONS.series == FEED_TOTALS)
-    ob = ob.mutate(feed=ob.attrs.cast("json")["feed"].str, asof=ob.available_at.date())
+    ob = ob.mutate(asof=ob.available_at.date())
     return ob.group_by([ob.period_start.name("day"), "asof", "feed"]).agg(items=_.value.sum())
 
 
@@ -284,55 +265,42 @@ def series_kind(rule: SeriesRule) -> str:
 
 
 # ---------------------------------------------------------------- running
-@dataclass(frozen=True)
-class Query:
-    """A template with the columns its date window applies to."""
-
-    key: str  #: identifies the template (spec content), for the compiled-SQL cache
-    build: Callable[[], ibis.Table]
-    first: str = "day"  #: column that must be ≤ the window's end
-    last: str = "day"  #: column that must be ≥ the window's start
-
-
-def in_window(q: Query, start: dt.date, end: dt.date) -> ibis.Table:
-    """The template restricted to ``[start, end]`` and to records visible by ``end``."""
-    t = q.build()
-    return t.filter(t[q.last] >= start, t[q.first] <= end, t.asof <= end)
-
-
-_SQL: dict[str, str] = {}
-
-
-def fetch(con, q: Query, start: dt.date, end: dt.date) -> pd.DataFrame:
-    """Run ``q`` over ``[start, end]``. On DuckDB the template is compiled once per process
-    and the window passed as parameters; any other Ibis backend executes
-    :func:`in_window` (ibis 12's DuckDB backend calls APIs DuckDB 2 and pandas 3
-    deprecate, hence the direct path)."""
-    if not isinstance(con, duckdb.DuckDBPyConnection):
-        return con.execute(in_window(q, start, end))
-    sql = _SQL.get(q.key)
-    if sql is None:
-        sql = _SQL[q.key] = ibis.to_sql(q.build(), dialect="duckdb")
-    wrapped = (
-        f'SELECT * FROM ({sql}) AS v WHERE v."{q.last}" >= ? AND v."{q.first}" <= ? AND v.asof <= ?'
-    )
-    return con.execute(wrapped, [start, end, end]).df()
-
-
 def check_border_table(con, indicators: tuple[Indicator, ...]) -> None:
-    """Fail loudly when a rule needs ``event_border_km`` and it was not registered."""
-    if not any(r.near_borders for i in indicators for r in i.evidence.events):
+    """Fail loudly when a rule needs border distances the engine cannot see: the table is
+    missing, or (on the store) the borders the rules name were never measured, which
+    would read as "no event near the border" (:func:`vigil.geo.refresh_border_distances`
+    measures them; a read-only reader's TEMP table counts as measured)."""
+    borders = {b for i in indicators for r in i.evidence.events for b in r.near_borders}
+    if not borders:
         return
-    if isinstance(con, duckdb.DuckDBPyConnection):
-        sql = "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?"
-        found = con.execute(sql, [BORDER_TABLE]).fetchone()[0]
-    else:  # an Ibis backend
-        found = BORDER_TABLE in con.list_tables()
-    if not found:
+    if not engine_of(con).has_table(BORDER_TABLE):
         raise VigilError(
             f"indicator rules use near_borders but table {BORDER_TABLE} is missing",
-            "call vigil.geo.register_border_distances(con, theatre, data_dir, cache_dir) first",
+            "prepare the evidence first (vigil.geo.refresh_border_distances)",
         )
+    store = getattr(con, "store", con)
+    if not isinstance(store, duckdb.DuckDBPyConnection) or _has_temp(store, BORDER_TABLE):
+        return
+    if not _has_table(store, "border_km_state"):
+        return  # an older store's own table, or a bare connection's
+    measured = {r[0] for r in store.execute("SELECT border FROM border_km_state").fetchall()}
+    if missing := sorted(borders - measured):
+        raise VigilError(
+            f"indicator rules use near_borders but distances to {', '.join(missing)} are "
+            "not measured",
+            "prepare the evidence first (vigil.geo.refresh_border_distances, or any vigil "
+            "command that computes indicators)",
+        )
+
+
+def _has_temp(con, name: str) -> bool:
+    sql = "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND temporary"
+    return bool(con.execute(sql, [name]).fetchone()[0])
+
+
+def _has_table(con, name: str) -> bool:
+    sql = "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?"
+    return bool(con.execute(sql, [name]).fetchone()[0])
 
 
 def spec_key(kind: str, indicators: tuple[Indicator, ...], *extra: str) -> str:

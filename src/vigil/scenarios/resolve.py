@@ -29,6 +29,8 @@ import pandas as pd
 
 from vigil.indicators import series as S  # noqa: N812
 from vigil.indicators.arrays import ordinals
+from vigil.query import tables as T  # noqa: N812
+from vigil.query.engine import run
 from vigil.scenarios.bayes import Observed, reach_probability
 from vigil.scenarios.spec import RESOLVE, Outcome, ScenarioLibrary, ScenarioSet
 from vigil.theatre import TOPIC, TheatreSpec
@@ -179,57 +181,63 @@ def observed_on(
 
 
 # ---------------------------------------------------------------------------- queries
+# Ibis over the store's tables (vigil.query): they run on the store or on Spark alike.
 def _event_items(con, rule) -> pd.DataFrame:
-    sql = ibis.to_sql(S.rule_events_expr(rule), dialect="duckdb")
-    return con.execute(
-        f"""SELECT r.occurred_on AS day, r.available_at AS available, r.source, r.source_id,
-                   r.source AS who, e.summary AS title, e.url
-            FROM ({sql}) r JOIN events e USING (source, source_id)"""
-    ).df()
+    hits = S.rule_events_expr(rule)
+    about = T.EVENTS.select("source", "source_id", title=T.EVENTS.summary, url=T.EVENTS.url)
+    j = hits.join(about, ["source", "source_id"])
+    return run(con, j.select(
+        day=j.occurred_on, available=j.available_at, source=j.source, source_id=j.source_id,
+        who=j.source, title=j.title, url=j.url,
+    ))  # fmt: skip
 
 
 def _text_items(con, theatre: TheatreSpec, outcome_ids: list[str]) -> pd.DataFrame:
     """The documents each outcome's text rule matched as occurrences (one query for all)."""
-    return con.execute(
-        """SELECT tm.indicator, min(tm.published_at) AS day, min(tm.available_at) AS available,
-                  tm.source, tm.source_id, coalesce(max(tm.outlet), tm.source) AS who,
-                  max(d.title) AS title, max(d.url) AS url
-           FROM text_matches tm JOIN documents d USING (source, source_id)
-           WHERE tm.theatre = ? AND list_contains(?::VARCHAR[], tm.indicator)
-             AND tm.kind = 'occurrence'
-           GROUP BY tm.indicator, tm.source, tm.source_id""",
-        [theatre.theatre.id, [f"{RESOLVE}{o}" for o in outcome_ids]],
-    ).df()
+    tm = T.TEXT_MATCHES
+    tm = tm.filter(
+        tm.theatre == theatre.theatre.id,
+        tm.indicator.isin([f"{RESOLVE}{o}" for o in outcome_ids] or [""]),
+        tm.kind == "occurrence",
+    )
+    docs = tm.group_by(["indicator", "source", "source_id"]).agg(
+        day=tm.published_at.min(), available=tm.available_at.min(), outlet=tm.outlet.max()
+    )
+    about = T.DOCUMENTS.select("source", "source_id", "title", "url")
+    j = docs.join(about, ["source", "source_id"])
+    return run(con, j.select(
+        "indicator", "day", "available", "source", "source_id",
+        who=j.outlet.coalesce(j.source), title=j.title, url=j.url,
+    ))  # fmt: skip
+
+
+def _month(day) -> ibis.Value:
+    return day.year() * 12 + day.month() - 1
 
 
 def _event_months(con, rule) -> set[int]:
     """Months in which one of the rule's sources reported on ``ACTIVE_DAYS`` days or more
     from the rule's countries (any category)."""
-    where, params = ["TRUE"], []
+    ev = T.EVENTS
     if rule.sources:
-        where.append("list_contains(?::VARCHAR[], source)")
-        params.append(list(rule.sources))
+        ev = ev.filter(ev.source.isin(list(rule.sources)))
     if rule.countries:
-        where.append("list_contains(?::VARCHAR[], country)")
-        params.append(list(rule.countries))
-    rows = con.execute(
-        f"""SELECT year(occurred_on) * 12 + month(occurred_on) - 1 AS m, source,
-                   count(DISTINCT occurred_on) AS days
-            FROM events WHERE {" AND ".join(where)} GROUP BY ALL""",
-        params,
-    ).fetchall()
-    return {int(m) for m, _source, days in rows if days >= ACTIVE_DAYS}
+        ev = ev.filter(ev.country.isin(list(rule.countries)))
+    per = ev.group_by([_month(ev.occurred_on).name("m"), "source"]).agg(
+        days=ev.occurred_on.nunique()
+    )
+    rows = run(con, per)
+    return {int(m) for m, days in zip(rows["m"], rows["days"], strict=True) if days >= ACTIVE_DAYS}
 
 
 def _topic_months(con, theatre: TheatreSpec) -> dict[str, dict[int, int]]:
     """Documents per month on each topic."""
-    rows = con.execute(
-        """SELECT indicator, year(published_at) * 12 + month(published_at) - 1 AS m,
-                  count(DISTINCT source_id) AS n
-           FROM text_matches WHERE theatre = ? AND starts_with(indicator, ?) GROUP BY ALL""",
-        [theatre.theatre.id, TOPIC],
-    ).fetchall()
+    tm = T.TEXT_MATCHES
+    tm = tm.filter(tm.theatre == theatre.theatre.id, tm.indicator.startswith(TOPIC))
+    per = tm.group_by(["indicator", _month(tm.published_at).name("m")]).agg(
+        n=tm.source_id.nunique()
+    )
     out: dict[str, dict[int, int]] = {}
-    for indicator, m, n in rows:
+    for indicator, m, n in run(con, per).itertuples(index=False):
         out.setdefault(indicator.removeprefix(TOPIC), {})[int(m)] = int(n)
     return out

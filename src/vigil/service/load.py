@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from vigil import sources
 from vigil.errors import UsageError, VigilError
 from vigil.ingest import BatchReport, NotLoaded, ingest_file, plan_folder
+from vigil.store import search
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -136,7 +137,27 @@ def load(
             failures.append(_bug(path, exc))
     if progress:
         progress(len(work), len(work), "")
+    if any(r.loaded or r.deleted for r in reports):
+        _refresh_search(con, failures, raise_bugs)
     return reports, failures
+
+
+def _refresh_search(con, failures: list[Failure], raise_bugs: bool) -> None:
+    """Bring the evidence search's index up to the batches just loaded, in a transaction of
+    its own (:func:`vigil.store.search.refresh`): the batches are committed whatever
+    happens here, and a failed refresh leaves the index as it was, which readers still
+    search exactly (rows of batches it does not cover are scanned). So a failure is
+    reported like a file's, and the next load's refresh catches up."""
+    try:
+        search.refresh(con)
+    except VigilError as exc:
+        if raise_bugs:
+            raise
+        failures.append(Failure("search index", exc.message, exc.hint))
+    except Exception as exc:  # a bug: named; the loaded batches stay loaded
+        if raise_bugs:
+            raise
+        failures.append(_bug(Path("search index"), exc))
 
 
 def _bug(path: Path, exc: Exception) -> Failure:

@@ -236,6 +236,7 @@ TOTALS = CsvSpec(
         TRY_CAST(src.n_items AS UBIGINT)::DOUBLE AS value,
         'items' AS unit,
         json_object('feed', nullif(trim(src.feed), ''))::VARCHAR AS attrs,
+        nullif(trim(src.feed), '') AS feed,
         -- a day's count is complete when the day ends; the capture publishes no later
         ({_DAY} + INTERVAL 1 DAY)::TIMESTAMP AS available_at,
         'period_end (day''s count complete at its end)' AS available_basis,

@@ -300,6 +300,79 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0009_query_columns_and_border_distances",
+        """
+        -- the feed a per-feed total counts, as a column: the text series' denominators
+        -- were a JSON lookup on attrs, which only DuckDB ran (Spark made it a Python UDF)
+        ALTER TABLE observations ADD COLUMN feed VARCHAR;
+        UPDATE observations SET feed = json_extract_string(attrs, '$.feed')
+        WHERE series = 'rss.feed_items_total';
+        -- distances of point-located events to the theatres' borders, kept up to date
+        -- batch by batch (vigil.geo.events) instead of rebuilt from every event per use
+        CREATE TABLE event_border_km (
+            border     VARCHAR NOT NULL,   -- border id, e.g. BLR-UKR
+            source     VARCHAR NOT NULL,
+            source_id  VARCHAR NOT NULL,
+            batch_id   BIGINT NOT NULL,    -- the event's batch when it was measured
+            km         DOUBLE NOT NULL,    -- distance to the border line
+            side       VARCHAR             -- ISO3 of the theatre country holding the point
+        );
+        -- per border: the geometry measured against and how far the table is up to date
+        CREATE TABLE border_km_state (
+            border         VARCHAR PRIMARY KEY,
+            fingerprint    VARCHAR NOT NULL,   -- sha256 of the line, precisions, countries
+            max_km         DOUBLE NOT NULL,    -- rows are kept out to this distance
+            through_batch  BIGINT NOT NULL,    -- events of batches up to this are measured
+            refreshed_at   TIMESTAMP NOT NULL
+        );
+        """,
+    ),
+    (
+        # Raw input lines become optional (issue 16): VIGIL_KEEP_RAW=no stores NULL in
+        # `raw`, half the demo store's bytes and four fifths of a GDELT-shaped one
+        # (measured, docs/BENCHMARKS.md, "Merge").
+        # record_hash stays NOT NULL: it is still the md5 of the line, taken at staging,
+        # so revisions are detected whether or not the line itself is kept.
+        "0010_optional_raw",
+        """
+        ALTER TABLE events ALTER COLUMN raw DROP NOT NULL;
+        ALTER TABLE observations ALTER COLUMN raw DROP NOT NULL;
+        ALTER TABLE documents ALTER COLUMN raw DROP NOT NULL;
+        """,
+    ),
+    (
+        # The evidence search's trigram index (issue 16, vigil.store.search): each indexed
+        # text (a document title, an event summary) as one row of its own id and version,
+        # its lower-cased trigrams packed in BIGINTs, how many texts hold each trigram,
+        # and up to which batch it covers (rows of newer batches are scanned).
+        "0011_search_index",
+        """
+        CREATE TABLE search_rows (
+            row_id     INTEGER NOT NULL,   -- the index's id of the text
+            kind       VARCHAR NOT NULL,   -- 'document' (title) or 'event' (summary)
+            source     VARCHAR NOT NULL,
+            source_id  VARCHAR NOT NULL,
+            batch_id   BIGINT NOT NULL     -- the version indexed: a revision has a newer one
+        );
+        CREATE TABLE search_postings (
+            tri     BIGINT NOT NULL,       -- three code points of lower(text), 21 bits each
+            row_id  INTEGER NOT NULL
+        );
+        CREATE TABLE search_trigrams (
+            tri    BIGINT NOT NULL,
+            texts  INTEGER NOT NULL        -- how many indexed texts hold it
+        );
+        CREATE TABLE search_state (
+            covered_batch    BIGINT NOT NULL,  -- rows of batches up to this are indexed
+            postings         BIGINT NOT NULL,
+            sorted_postings  BIGINT NOT NULL,  -- postings in trigram order (then appended)
+            refreshed_at     TIMESTAMP NOT NULL
+        );
+        -- nothing covered yet: every row is above the watermark, so every row is scanned
+        INSERT INTO search_state VALUES (-9223372036854775808, 0, 0, now()::TIMESTAMP);
+        """,
+    ),
 ]
 
 # Columns of each record kind, in table order, without batch_id (set by the ingest).

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from time import perf_counter
 
+import duckdb
+
 from vigil.errors import InputError
 from vigil.store import ANALYST_SOURCE, transaction
 from vigil.text.claims import classify
@@ -146,21 +148,56 @@ def match_documents(
         rules |= {rid: compile_rule(rule) for rid, rule in aux.items()}
     tid, cut = theatre.theatre.id, as_timestamp(since)
     stats = {i: IndicatorMatch(i, r.hash) for i, r in rules.items()}
+    matcher = _distributed(con) or _match_local
     with transaction(con):
         purge_withdrawn(con, tid, source)
         names = list(rules)
         for lo in range(0, len(names), _MASK_BITS):  # one bit per indicator in a BIGINT mask
             part = {n: rules[n] for n in names[lo : lo + _MASK_BITS]}
-            _run(con, tid, source, cut, part, stats)
+            _run(con, tid, source, cut, part, stats, matcher)
     return MatchReport(tid, source, "rules", tuple(stats.values()), perf_counter() - started)
 
 
-def _run(con, theatre: str, source: str, cut, rules: dict[str, CompiledRule], stats) -> None:
+#: what matches the plan's documents (``_vigil_text_todo``): (con, source, rules, stats)
+#: → (indicator, row, kind, cue, rule hash) per match, ``row`` laid out as :data:`ROW`
+Matcher = Callable[[object, str, dict[str, CompiledRule], dict], list[tuple]]
+#: the fields of a document row that :func:`match_chunk` reads and :func:`_rows` writes
+ROW = ("source_id", "title", "body", "published_at", "available_at", "outlet", "language", "mask")
+
+
+def _distributed(con) -> Matcher | None:
+    """The Spark matcher when ``con``'s engine is Spark (its lake synced first, so the
+    documents to examine are there); None for the store itself."""
+    if isinstance(con, duckdb.DuckDBPyConnection):  # the store itself: no query layer
+        return None
+    from vigil.query.engine import engine_of
+    from vigil.query.spark import SparkEngine
+
+    engine = engine_of(con)
+    if not isinstance(engine, SparkEngine):
+        return None
+    from vigil.text.spark_match import spark_matcher
+
+    engine.sync(con.store)
+    return spark_matcher(engine)
+
+
+def _run(
+    con, theatre: str, source: str, cut, rules: dict[str, CompiledRule], stats, matcher: Matcher
+) -> None:
     for ind_id, rule in rules.items():
         stats[ind_id].rehashed = invalidate(con, theatre, ind_id, "rules", rule.hash)
     _plan(con, theatre, source, cut, rules, stats)
-    # Documents stream in chunks (bounded memory); rows are written once the stream is
-    # read, since another statement on the connection would end it.
+    matched_at = datetime.now(UTC).replace(tzinfo=None)
+    insert_matches(con, _rows(matcher(con, source, rules, stats), theatre, source, matched_at))
+    record_examined(con, theatre, "rules", source, cut, "_vigil_text_todo")
+    con.execute("DROP TABLE _vigil_text_todo")
+
+
+def _match_local(con, source: str, rules: dict[str, CompiledRule], stats) -> list[tuple]:
+    """Match the plan's documents in this process, streamed in chunks (bounded memory)."""
+    # Rows are written once the stream is read, since another statement on the
+    # connection would end it.
     result = con.execute(
         """SELECT d.source_id,
                   -- a passage is matched on its own words: its document's title would
@@ -173,13 +210,10 @@ def _run(con, theatre: str, source: str, cut, rules: dict[str, CompiledRule], st
            WHERE d.source = ?""",
         [source],
     )
-    matched_at = datetime.now(UTC).replace(tzinfo=None)
-    rows: list[tuple] = []
+    out: list[tuple] = []
     while chunk := result.fetchmany(CHUNK):
-        rows += _rows(_match_chunk(chunk, list(rules), rules, stats), theatre, source, matched_at)
-    insert_matches(con, rows)
-    record_examined(con, theatre, "rules", source, cut, "_vigil_text_todo")
-    con.execute("DROP TABLE _vigil_text_todo")
+        out += match_chunk(chunk, list(rules), rules, stats)
+    return out
 
 
 def invalidate(con, theatre: str, indicator: str, method: str, rule_hash: str) -> bool:
@@ -266,7 +300,17 @@ def record_examined(con, theatre: str, method: str, source: str, cut, todo: str)
     )
 
 
-def _match_chunk(rows: list[tuple], bits: list[str], rules: dict[str, CompiledRule], stats):
+def match_chunk(
+    rows: Sequence[tuple], bits: list[str], rules: dict[str, CompiledRule], stats
+) -> list[tuple]:
+    """Match one chunk of document rows (laid out as :data:`ROW`; only the source id,
+    title, body, language and mask are read) to the rules whose bit, in ``bits`` order, is
+    set in the row's mask; ``stats`` (:class:`IndicatorMatch` by indicator) are counted.
+
+    The one code path of both matchers: this process (:func:`match_documents`) and each
+    partition of the Spark job (:mod:`vigil.text.spark_match`). Returns (indicator, row,
+    kind, cue, rule hash) per match.
+    """
     norm = [normalise(f"{r[1] or ''} {r[2] or ''}") for r in rows]
     index = LiteralIndex(norm)
     by_mask: dict[int, list[int]] = defaultdict(list)

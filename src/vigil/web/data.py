@@ -27,7 +27,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -43,6 +43,7 @@ from vigil.geo.borders import country_polygons
 from vigil.indicators.capability import WINDOW_DAYS
 from vigil.scenarios import audit
 from vigil.service import look
+from vigil.store import search
 from vigil.store.snapshot import Snapshot, current, published
 from vigil.store.status import store_status
 from vigil.web.work import Computations
@@ -716,20 +717,29 @@ class Dashboard:
 
     # ------------------------------------------------------------------ evidence
     def evidence(self, f: EvidenceQuery) -> dict:
-        """Documents and events, newest first, filtered; ``total`` counts every match."""
+        """Documents and events, newest first, filtered; ``total`` counts every match.
+
+        A text query of three characters or more reads its hits from the store's trigram
+        index (:mod:`vigil.store.search`: the same hits as the ILIKE scan, rows loaded since
+        the index's last refresh scanned); a shorter one scans every text, as before.
+        """
         limit = max(1, min(f.limit, PAGE_MAX))
-        where, params = _evidence_filters(f, self.spec.theatre.id)
-        sql = f"SELECT * FROM ({_EVIDENCE_SQL}) WHERE {where}"
-        cur = self.con.cursor()
-        total = cur.execute(f"SELECT count(*) FROM ({sql})", [self.spec.theatre.id, *params])
-        count = total.fetchone()[0]
-        rows = cur.execute(
-            f"{sql} ORDER BY day DESC, source, source_id LIMIT ? OFFSET ?",
-            [self.spec.theatre.id, *params, limit, max(f.offset, 0)],
-        )
-        cols = [d[0] for d in rows.description]
-        items = [dict(zip(cols, r, strict=True)) for r in rows.fetchall()]
+        cur = self.con.cursor()  # its own connection: the search's TEMP table is private
+        with search.search(cur, f.q) if f.q else nullcontext() as found:
+            sql, params = _evidence_sql(f, self.spec.theatre.id, found)
+            rows = cur.execute(
+                f"SELECT *, count(*) OVER () AS _total FROM ({sql}) "
+                "ORDER BY day DESC, source, source_id LIMIT ? OFFSET ?",
+                [*params, limit, max(f.offset, 0)],
+            )
+            cols = [d[0] for d in rows.description]
+            items = [dict(zip(cols, r, strict=True)) for r in rows.fetchall()]
+            if items:
+                count = items[0]["_total"]
+            else:  # a page past the end: count on its own
+                count = cur.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]
         for item in items:
+            del item["_total"]
             item["day"] = item["day"].isoformat()
             item["indicators"] = item["indicators"] or []
         return {"total": count, "limit": limit, "offset": max(f.offset, 0), "items": items}
@@ -872,7 +882,8 @@ class Dashboard:
 BRIEFING_FILES = {"briefing.html": "text/html", "briefing.md": "text/markdown",
                   "briefing.pdf": "application/pdf", "reach.png": "image/png"}  # fmt: skip
 
-# Documents (with the indicators they were matched to) and events, as one list.
+# Documents (with the indicators they were matched to) and events, as one list; {documents}
+# and {events} are the record tables, or a search's rows of them (vigil.store.search).
 _EVIDENCE_SQL = """
 WITH m AS (
     SELECT source, source_id, list(DISTINCT indicator ORDER BY indicator) AS indicators
@@ -882,25 +893,40 @@ WITH m AS (
 SELECT 'document' AS kind, d.source, d.source_id, CAST(d.published_at AS DATE) AS day,
        d.title AS text, d.outlet AS outlet, NULL AS category, NULL AS country,
        NULL AS location, d.url, m.indicators
-FROM documents d LEFT JOIN m ON m.source = d.source AND m.source_id = d.source_id
+FROM {documents} d LEFT JOIN m ON m.source = d.source AND m.source_id = d.source_id
 UNION ALL
 SELECT 'event', e.source, e.source_id, e.occurred_on, e.summary, NULL, e.category,
        e.country, e.location, e.url, NULL::VARCHAR[]
-FROM events e
+FROM {events} e
 """
 
 
-def _evidence_filters(f: EvidenceQuery, theatre: str) -> tuple[str, list]:
+def _evidence_sql(f: EvidenceQuery, theatre: str, found) -> tuple[str, list]:
+    """The explorer's query and its parameters. With ``found`` (an indexed search) the
+    record tables are its verified rows and the text filter is already applied; without
+    it a text query is the ILIKE scan of every text (queries of one or two characters)."""
+    params: list = [theatre]
+    tables = {"documents": "documents", "events": "events"}
+    if found is not None:
+        for table in tables:
+            tables[table], extra = found.rows(table)
+            params += extra
+    where, more = _evidence_filters(f, theatre, scan=found is None)
+    return f"SELECT * FROM ({_EVIDENCE_SQL.format(**tables)}) WHERE {where}", params + more
+
+
+def _evidence_filters(f: EvidenceQuery, theatre: str, *, scan: bool = True) -> tuple[str, list]:
+    """The WHERE clause of the explorer's filters; the text query only when ``scan`` (an
+    indexed search has applied it to the rows already)."""
     clauses, params = ["TRUE"], []
     if f.kind:
         if f.kind not in ("document", "event"):
             raise UsageError(f"kind {f.kind!r} is not document or event", "drop it or fix it")
         clauses.append("kind = ?")
         params.append(f.kind)
-    if f.q:
-        clauses.append("text ILIKE ?")
-        params.append("%" + f.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
-        clauses[-1] += " ESCAPE '\\'"
+    if f.q and scan:
+        clauses.append("text ILIKE ? ESCAPE '\\'")
+        params.append(search.contains_pattern(f.q))
     for column, value in (("source", f.source), ("country", f.country)):
         if value:
             clauses.append(f"{column} = ?")
