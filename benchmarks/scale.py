@@ -189,6 +189,42 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def readme_table(results: list[dict]) -> str:
+    """The README's short table: how each cost grows, and the two engines side by side."""
+    lines = [
+        "| rows | ingest, rows/s | one 15-min batch merged, s | store, bytes/row | every "
+        "indicator on DuckDB, s | on Spark `local[2]`, s | Spark ÷ DuckDB | peak memory "
+        "(Python + JVM), GB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        duck, sp = r["duckdb"]["warm_s"], r.get("spark", {})
+        spark = sp.get("warm_s")
+        lines.append(
+            f"| {r['rows']:,} | {r['ingest']['rows_per_s']:,} | {r['merge_15min_s']} | "
+            f"{r['store_bytes_per_row']:.0f} | {duck} | {spark if spark else '—'} | "
+            f"{f'{spark / duck:.0f}×' if spark else '—'} | "
+            f"{r['peak_rss_gb']} + {sp.get('jvm_peak_gb', '—')} |"
+        )
+    return "\n".join(lines)
+
+
+def write_docs(results: list[dict], root: Path) -> None:
+    """Replace the measured blocks of the README and docs/BENCHMARKS.md (between
+    ``<!-- scale:start -->`` and ``<!-- scale:end -->``) with these results."""
+    blocks = {
+        root / "README.md": readme_table(results),
+        root / "docs" / "BENCHMARKS.md": "Measured with `python benchmarks/scale.py` on the "
+        "2-vCPU development machine (DuckDB 2.0.0, pyspark 4.0.5, Java 17); warm times are "
+        "the median after a first call.\n\n" + table(results),
+    }
+    for path, body in blocks.items():
+        text = path.read_text(encoding="utf-8")
+        head, rest = text.split("<!-- scale:start -->", 1)
+        _, tail = rest.split("<!-- scale:end -->", 1)
+        path.write_text(f"{head}<!-- scale:start -->\n{body}\n<!-- scale:end -->{tail}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="*", default=[1_000_000, 10_000_000, 50_000_000])
@@ -203,9 +239,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=HERE / "out")
     ap.add_argument("--no-spark", action="store_true")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--docs", type=Path, metavar="JSON",
+                    help="only write the README's and BENCHMARKS.md's tables from a results "
+                    "file (benchmarks/out/scale.json)")  # fmt: skip
     args = ap.parse_args(argv)
     if args.child:
         print("RESULT " + json.dumps(run_size(args.child, args)), flush=True)
+        return 0
+    if args.docs:
+        write_docs(json.loads(args.docs.read_text()), HERE.parent)
         return 0
     sizes = [100_000] if args.quick else args.sizes
     args.out.mkdir(parents=True, exist_ok=True)

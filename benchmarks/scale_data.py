@@ -556,8 +556,9 @@ def write_rows(
     con = _connection(threads)
     sql = _format_sql()
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp, path.open("wb") as out:
-        for lo in range(i0, i1, CHUNK):
-            hi = min(lo + CHUNK - lo % CHUNK, i1)
+        lo = i0
+        while lo < i1:  # up to each chunk's end: a file may start inside a chunk
+            hi = min(lo - lo % CHUNK + CHUNK, i1)
             f = chunk_frame(seed, n, lo, hi, start=start, end=end, first_id=first_id)  # noqa: F841
             part = Path(tmp) / "part.tsv"
             con.execute(
@@ -567,6 +568,7 @@ def write_rows(
             )
             with part.open("rb") as fh:
                 shutil.copyfileobj(fh, out, 1 << 20)
+            lo = hi
     return i1 - i0
 
 

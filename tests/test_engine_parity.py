@@ -24,7 +24,6 @@ from vigil import sources
 from vigil.coverage import source_reach
 from vigil.ingest import ingest_file, plan_folder
 from vigil.query import attach
-from vigil.query.tables import TABLES
 from vigil.scenarios.resolve import load_resolvers
 from vigil.scenarios.spec import load_scenarios
 from vigil.service.look import indicators_as_of
@@ -148,14 +147,31 @@ def test_source_reach_is_the_same(engines) -> None:
 
 
 def test_the_queries_need_no_json_or_udf() -> None:
-    """Every table the queries read is plain columns: nothing Spark turns into a UDF."""
+    """Every template, compiled for Spark, is plain SQL: no JSON function (which Spark
+    turned into a Python UDF that crashed) and no UDF of any kind."""
     import ibis
 
-    from vigil.indicators import series as S  # noqa: N812
+    assert ibis.pyspark  # loading the backend registers the options its compiler reads
 
-    sql = ibis.to_sql(S.totals_expr(), dialect="pyspark")
-    assert "json" not in sql.lower() and "udf" not in sql.lower()
-    assert all("attrs" not in c or t == "observations" for t in TABLES for c in TABLES[t].columns)
+    from vigil.indicators import evidence as E  # noqa: N812
+    from vigil.indicators import series as S  # noqa: N812
+    from vigil.theatre import load_theatre
+
+    spec = load_theatre("belarus")
+    inds = spec.indicators
+    ev = tuple(i for i in inds if i.evidence.events)
+    se = tuple(i for i in inds if i.evidence.series)
+    tx = tuple(i.id for i in inds if i.evidence.text is not None)
+    exprs = [
+        S.events_expr(ev), S.coverage_expr(ev), S.series_expr(se), S.text_expr("belarus", tx),
+        S.topic_expr("belarus", ("topic:x",)), S.activity_expr(), S.able_expr(),
+        S.totals_expr(), E._events_expr(ev), E._observations_expr(se),
+        E._documents_expr("belarus", tx),
+    ]  # fmt: skip
+    assert len(exprs) == 11
+    for expr in exprs:
+        sql = ibis.to_sql(expr, dialect="pyspark").lower()
+        assert "json" not in sql and "udf" not in sql and "attrs" not in sql.split("from")[0]
 
 
 def test_border_distances_are_measured_the_same_on_spark(engines, shared_data, tmp_path) -> None:
@@ -168,10 +184,8 @@ def test_border_distances_are_measured_the_same_on_spark(engines, shared_data, t
     borders = G._borders(lines, spec.theatre, ("point",), spec.border_reach_km())
     polygons = country_polygons(shared_data, spec.theatre, tmp_path)
     events = G._candidates(duck, [b.box for b in borders], ("point",), 0)
-    here = G.measure_rows(events, borders, polygons, spec.theatre.countries)
-    there = G._measure_on_spark(
-        spark.engine, duck, borders, polygons, spec.theatre.countries, ("point",), 0
-    )
+    here = G.measure_rows(events, borders, polygons)
+    there = G._measure_on_spark(spark.engine, duck, borders, polygons, ("point",), 0)
 
     def rows(frame):
         cols = ("border", "source", "source_id", "batch_id", "km", "side")
@@ -182,3 +196,39 @@ def test_border_distances_are_measured_the_same_on_spark(engines, shared_data, t
     for x, y in zip(a, b, strict=True):
         assert x[:4] == y[:4] and x[5] == y[5]
         assert x[4] == pytest.approx(y[4], abs=TOL, rel=0)
+
+
+def test_the_command_line_gives_the_same_json_on_both_engines(engines, shared_data, tmp_path):
+    """`vigil --engine spark indicators` prints what the default engine prints, on a
+    store whose border distances Spark itself must measure first."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from vigil.cli import app
+
+    _, duck, _ = engines
+    db = duck.execute("SELECT path FROM duckdb_databases() WHERE database_name = "
+                      "current_database()").fetchone()[0]  # fmt: skip
+    copy, bare = tmp_path / "v.duckdb", tmp_path / "bare.duckdb"  # the fixture holds its store
+    duck.execute("CHECKPOINT")
+    shutil.copyfile(db, copy)
+    shutil.copyfile(db, bare)
+    with connect(bare) as con:  # nothing measured: Spark measures the borders itself
+        con.execute("DELETE FROM border_km_state")
+        con.execute("DELETE FROM event_border_km")
+    common = ["indicators", "--as-of", "2022-02-24", "--format", "json", "--data",
+              str(shared_data)]  # fmt: skip
+    runner = CliRunner()
+    plain = runner.invoke(app, [*common, "--db", str(copy)])
+    spark = runner.invoke(
+        app, ["--engine", "spark", "--lake", str(tmp_path / "lake"), *common, "--db", str(bare)]
+    )
+    assert plain.exit_code == 0, plain.output
+    assert spark.exit_code == 0, spark.output
+    assert json.loads(spark.stdout) == json.loads(plain.stdout)
+    assert (tmp_path / "lake" / "events").is_dir()
+    with connect(bare) as con:
+        assert con.execute("SELECT count(*) FROM event_border_km").fetchone()[0] > 100
+    bad = runner.invoke(app, ["--engine", "oracle", *common, "--db", str(copy)])
+    assert bad.exit_code == 2 and "unknown engine 'oracle'" in bad.output

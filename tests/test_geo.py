@@ -298,7 +298,7 @@ def test_register_border_distances(con, shared_data, belarus, tmp_path):
     assert {sid for sid, _ in got} == {"mazyr", "kyiv", "brest", "novozybkov"}
     assert got["mazyr", "BLR-UKR"][1] == "BLR"
     assert got["kyiv", "BLR-UKR"][1] == "UKR"
-    assert got["novozybkov", "BLR-UKR"][1] == "RUS"
+    assert got["novozybkov", "BLR-UKR"][1] is None  # in Russia: neither side of BLR-UKR
     assert got["brest", "BLR-POL"][0] == pytest.approx(
         float(distance_km(*BREST, border_lines(shared_data, belarus, tmp_path)["BLR-POL"])),
         abs=1e-9,
@@ -328,7 +328,9 @@ def test_register_with_no_events_or_no_borders_gives_an_empty_table(con, shared_
     assert cols == ["border", "source", "source_id", "batch_id", "km", "side"]
 
 
-def test_side_uses_theatre_countries_first(con, shared_data, tmp_path):
+def test_side_is_one_of_the_borders_own_countries(con, shared_data, tmp_path):
+    """A point's side of a border is the border country that holds it, whatever the
+    theatre lists (so theatres sharing a border share its rows); elsewhere, none."""
     add_events(
         con,
         [
@@ -340,9 +342,13 @@ def test_side_uses_theatre_countries_first(con, shared_data, tmp_path):
     )
     th = theatre("BLR-LTU", "BLR-POL", "BLR-LVA", countries=("BLR",))
     register_border_distances(con, th, shared_data, tmp_path, max_km=300)
-    sides = dict(con.execute("SELECT DISTINCT source_id, side FROM event_border_km").fetchall())
-    # border countries count even when not listed in theatre.countries; the sea is no side
-    assert sides == {"vilnius": "LTU", "bialystok": "POL", "daugavpils": "LVA", "baltic": None}
+    rows = con.execute("SELECT source_id, border, side FROM event_border_km").fetchall()
+    sides = {(sid, border): side for sid, border, side in rows}
+    assert sides["vilnius", "BLR-LTU"] == "LTU"
+    assert sides["bialystok", "BLR-POL"] == "POL"
+    assert sides["daugavpils", "BLR-LVA"] == "LVA"
+    assert sides.get(("vilnius", "BLR-POL")) is None  # Lithuania: neither BLR nor POL
+    assert all(side is None for (sid, _), side in sides.items() if sid == "baltic")
     assert re.fullmatch(
         r"[0-9a-f]{64}-BLR-LTU\.geojson", next((tmp_path / "geo").glob("*-BLR-LTU.geojson")).name
     )
@@ -423,3 +429,77 @@ def test_a_read_only_store_measures_only_what_the_writer_has_not(shared_data, be
         stored
     )
     reader.close()
+
+
+def test_a_withdrawal_after_the_last_events_leaves_the_table_current(
+    shared_data, belarus, tmp_path
+):
+    """A deletions-only batch newer than every event batch moves the watermark: later
+    refreshes measure nothing, and a read-only reader uses the stored table as is."""
+    from vigil.store import connect, open_store
+
+    db = tmp_path / "v.duckdb"
+    writer = connect(db)
+    add_events(writer, [("mazyr", *MAZYR, "point"), ("brest", *BREST, "point")])
+    register_border_distances(writer, belarus, shared_data, tmp_path, max_km=200)
+    writer.execute("DELETE FROM events WHERE source_id = 'brest'")
+    writer.execute(
+        "INSERT INTO tombstones VALUES ('test', 'events', 'brest', TIMESTAMP '2022-02-03', 7)"
+    )
+    assert register_border_distances(writer, belarus, shared_data, tmp_path, max_km=200) == 0
+    assert {r[0] for r in _rows(writer)} == {"mazyr"}
+    through = {r[0] for r in writer.execute("SELECT through_batch FROM border_km_state").fetchall()}
+    assert through == {7}
+    assert register_border_distances(writer, belarus, shared_data, tmp_path, max_km=200) == 0
+    writer.close()
+    reader = open_store(db)
+    assert register_border_distances(reader, belarus, shared_data, tmp_path, max_km=200) == 0
+    temp = "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'event_border_km' AND temporary"
+    assert reader.execute(temp).fetchone()[0] == 0  # current: no copy made
+    reader.close()
+
+
+def test_a_reader_follows_revisions_and_withdrawals_the_writer_has_not_measured(
+    shared_data, belarus, tmp_path
+):
+    from vigil.store import connect, open_store
+
+    db = tmp_path / "v.duckdb"
+    writer = connect(db)
+    add_events(writer, [("mazyr", *MAZYR, "point"), ("brest", *BREST, "point")])
+    register_border_distances(writer, belarus, shared_data, tmp_path, max_km=200)
+    # batch 2 revises mazyr (now at Kyiv) and withdraws brest; nobody measures it
+    writer.execute("DELETE FROM events WHERE source_id IN ('mazyr', 'brest')")
+    writer.execute(
+        """INSERT INTO events (source, source_id, occurred_on, occurred_until, category,
+               longitude, latitude, geo_precision, available_at, available_basis, raw,
+               record_hash, batch_id)
+           VALUES ('test', 'mazyr', DATE '2022-02-01', DATE '2022-02-01', 'DEPLOY', ?, ?,
+                   'point', TIMESTAMP '2022-02-03', 'test', '{}', 'h2', 2)""",
+        list(KYIV),
+    )
+    writer.execute(
+        "INSERT INTO tombstones VALUES ('test', 'events', 'brest', TIMESTAMP '2022-02-03', 2)"
+    )
+    writer.close()
+    reader = open_store(db)
+    register_border_distances(reader, belarus, shared_data, tmp_path, max_km=200)
+    seen = _rows(reader)
+    reader.close()
+    writer = connect(db)  # what the writer measures from scratch
+    writer.execute("DELETE FROM border_km_state")
+    register_border_distances(writer, belarus, shared_data, tmp_path, max_km=200)
+    assert seen == _rows(writer)
+    assert {r[0] for r in seen} == {"mazyr"} and all(r[2] == 2 for r in seen)
+    writer.close()
+
+
+def test_theatres_sharing_a_border_share_its_rows(con, shared_data, belarus, tmp_path):
+    """Alternating between two theatres that share borders measures nothing again."""
+    add_events(con, [("mazyr", *MAZYR, "point"), ("kyiv", *KYIV, "point")])
+    other = belarus.model_copy(update={"countries": tuple(reversed(belarus.countries))})
+    assert register_border_distances(con, belarus, shared_data, tmp_path, max_km=200) > 0
+    rows = _rows(con)
+    for th in (other, belarus, other):
+        assert register_border_distances(con, th, shared_data, tmp_path, max_km=200) == 0
+    assert _rows(con) == rows

@@ -50,6 +50,20 @@ def test_same_seed_same_bytes_and_split_independent(tmp_path):
     assert ids == sorted(ids) and added == sorted(added)
 
 
+def test_files_that_start_inside_a_chunk_lose_no_row(tmp_path, monkeypatch):
+    """Every row of every file, when a file's rows straddle several generation chunks."""
+    monkeypatch.setattr(sd, "CHUNK", 500)
+    whole, parts = tmp_path / "whole.export.CSV", []
+    sd.write_rows(whole, 5, 2600)
+    for k, (i0, i1) in enumerate([(0, 777), (777, 1999), (1999, 2600)]):
+        parts.append(tmp_path / f"{k}.export.CSV")
+        assert sd.write_rows(parts[-1], 5, 2600, i0, i1) == i1 - i0
+    joined = b"".join(p.read_bytes() for p in parts)
+    assert joined == whole.read_bytes()
+    ids = [int(line.split(b"\t", 1)[0]) for line in joined.splitlines()]
+    assert ids == list(range(sd.FIRST_ID, sd.FIRST_ID + 2600))
+
+
 def test_rows_load_through_the_adapter_without_rejects(tmp_path):
     from vigil.ingest import ingest_file
     from vigil.sources.gdelt import ADAPTER

@@ -232,10 +232,10 @@ def add_totals(con, rows) -> None:
     for feed, day, items, available in rows:
         con.execute(
             "INSERT INTO observations (source, source_id, series, geo, period_start, period_end,"
-            " freq, value, unit, attrs, available_at, available_basis, raw, record_hash,"
+            " freq, value, unit, attrs, feed, available_at, available_basis, raw, record_hash,"
             " batch_id) VALUES ('rss', ?, 'rss.feed_items_total', 'WORLD', ?, ?, 'D', ?, "
-            "'items', ?, ?, 'test', '{}', 'h', 1)",
-            [f"{feed}|{day}", day, day, items, f'{{"feed": "{feed}"}}', available],
+            "'items', ?, ?, ?, 'test', '{}', 'h', 1)",
+            [f"{feed}|{day}", day, day, items, f'{{"feed": "{feed}"}}', feed, available],
         )
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+import re
 import threading
 from collections.abc import Callable, Sequence
 from functools import cached_property
@@ -208,7 +209,7 @@ class Workspace:
         if engine_name == "spark":  # pyspark and Java are checked before the store opens
             from vigil.query.spark import check_available
 
-            check_available()
+            check_available(spark_master or settings.get("spark_master"))
         if theatre is not None and not isinstance(theatre, str | TheatreSpec):
             raise UsageError(
                 f"theatre must be a theatre id or folder, not {type(theatre).__name__}",
@@ -237,7 +238,7 @@ class Workspace:
         self._prepared: set[str] = set()
         #: what runs the evidence queries: the store itself, or Spark over its lake
         self.engine = None
-        if engine_name != "duckdb":
+        if engine_name != "duckdb" and self._spec is not None:  # no theatre: no evidence read
             self._open_spark(spark_master, lake)
 
     def _open_store(self, write: bool | None, create: bool, migrate: bool):
@@ -266,10 +267,12 @@ class Workspace:
         """``<cache>/lake/<store name>-<hash of its path>``: one mirror per store."""
         import hashlib
 
-        real = os.path.realpath(self.db)
-        return (
-            self.cache / "lake" / f"{self.db.stem}-{hashlib.sha256(real.encode()).hexdigest()[:12]}"
-        )
+        digest = hashlib.sha256(os.path.realpath(self.db).encode()).hexdigest()[:12]
+        # only characters Spark reads literally; a reader of the published snapshot keeps
+        # its own mirror, so it never rewrites the writer's with older data
+        name = re.sub(r"[^A-Za-z0-9_-]", "_", self.db.stem)[:40]
+        kind = "-snapshot" if self.snapshot is not None else ""
+        return self.cache / "lake" / f"{name}{kind}-{digest}"
 
     # -------------------------------------------------------------- life cycle
     def close(self) -> None:

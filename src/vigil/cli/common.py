@@ -225,8 +225,8 @@ def workspace(
     """
     import vigil
 
-    # the forecaster's commands (no theatre) read no evidence through the query layer
-    engine = (_state.get("engine") or {}) if theatre is not None else {}
+    # checked for every command; the forecaster's (no theatre) read no evidence through it
+    engine = _state.get("engine") or {}
     ws = track(
         vigil.open(db, theatre, data=data, write=write, scenarios=prepare == "scenarios", **engine)
     )

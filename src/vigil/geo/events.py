@@ -7,8 +7,9 @@ centroid would sit "near" a border for a small country and far from it for a lar
 The distances were rebuilt from every geolocated event of the area on each use; at GDELT
 scale (≈300k new events a day) that is the cost that grows with the store. They are now a
 table of the store, measured batch by batch: per border, ``border_km_state`` records what
-the rows were measured against (a fingerprint of the line, the precisions and the
-countries that decide ``side``), out to which distance, and up to which ``batch_id``. A
+the rows were measured against (a fingerprint of the line and the precisions: nothing
+about a theatre, so theatres sharing a border share its rows), out to which distance, and
+up to which batch (of events, or of withdrawals). A
 refresh measures only the events of newer batches (a revised event moves to a newer
 batch, so its old row is replaced; a withdrawn one loses its row), and a changed
 geometry, or a wider reach than stored, measures that border again from scratch.
@@ -55,6 +56,7 @@ class _Border:
     line: object
     box: tuple[float, float, float, float]
     fingerprint: str
+    countries: tuple[str, ...] = ()  #: the border's two countries: a point's possible sides
 
     @property
     def reach_km(self) -> float:
@@ -75,9 +77,9 @@ def register_border_distances(
 
     One row per (event, border) with :math:`d \\le` ``max_km``: ``border``, ``source``,
     ``source_id``, ``batch_id`` (the event's), ``km``
-    (:func:`vigil.geo.distance.distance_km`) and ``side``, the ISO3 of the theatre country
-    whose polygon contains the event (NULL at sea or outside the theatre's countries;
-    unreliable within ~2 km of a border, see :mod:`vigil.geo`). Rows are kept out to the
+    (:func:`vigil.geo.distance.distance_km`) and ``side``, which of the border's two
+    countries holds the event (NULL in neither: at sea or in a third country; unreliable
+    within ~2 km of a border, see :mod:`vigil.geo`). Rows are kept out to the
     widest ``max_km`` asked for; the indicator rules apply their own ``within_km``.
 
     Events are first cut to each border's bounding box widened by ``max_km``
@@ -109,17 +111,22 @@ _EMPTY = """SELECT NULL::VARCHAR AS border, NULL::VARCHAR AS source, NULL::VARCH
 
 
 def _borders(lines, theatre: Theatre, precisions, max_km: float) -> list[_Border]:
+    """The theatre's borders as measured. Nothing in a fingerprint depends on the theatre
+    (a border's rows are its line's, and ``side`` is one of its own two countries), so
+    theatres that share a border share its rows."""
     out = []
     for bid, line in lines.items():
         digest = hashlib.sha256(shapely.to_wkb(line)).hexdigest()
-        key = f"{digest}|{','.join(precisions)}|{','.join(theatre.countries)}"
+        key = f"{digest}|{','.join(sorted(precisions))}"
         fp = hashlib.sha256(key.encode()).hexdigest()[:32]
-        out.append(_Border(bid, line, _widen(line.bounds, max_km), f"{fp}@{max_km:g}"))
+        box = _widen(line.bounds, max_km)
+        out.append(_Border(bid, line, box, f"{fp}@{max_km:g}", tuple(bid.split("-"))))
     return out
 
 
 def _has_state(con) -> bool:
-    sql = "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary"
+    sql = """SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary
+             AND database_name = current_database()"""
     return bool(con.execute(sql, [STATE]).fetchone()[0])
 
 
@@ -131,10 +138,15 @@ def _read_only(con) -> bool:
 
 
 def _plan(con, borders: list[_Border]) -> tuple[int, list[tuple[_Border, int | None]]]:
-    """The newest batch, and per border what to measure against and the batch it is
-    measured through (None: from scratch: never measured, other geometry, or a wider
-    reach than stored). A border stored out to a wider reach than asked keeps it."""
-    top = con.execute("SELECT coalesce(max(batch_id), 0) FROM events").fetchone()[0]
+    """The newest batch that can change a distance (of events, or of their withdrawals),
+    and per border what to measure against and the batch it is measured through (None:
+    from scratch: never measured, other geometry, or a wider reach than stored). A border
+    stored out to a wider reach than asked keeps it."""
+    top = con.execute(
+        """SELECT greatest((SELECT coalesce(max(batch_id), 0) FROM events),
+                           (SELECT coalesce(max(batch_id), 0) FROM tombstones
+                            WHERE kind = 'events'))"""
+    ).fetchone()[0]
     state = {
         b: (fp, through)
         for b, fp, through in con.execute(
@@ -160,36 +172,32 @@ def _covers(stored: str, wanted: str) -> bool:
     return s_fp == w_fp and float(s_km) >= float(w_km)
 
 
+# The keys whose stored distance a batch after ``?`` invalidates: events revised into (or
+# first loaded by) a newer batch, and events withdrawn by one. Both sets are as small as
+# what was loaded since: no pass over the whole events table.
+_STALE = """SELECT source, source_id FROM events WHERE batch_id > ?
+            UNION ALL
+            SELECT source, source_id FROM tombstones WHERE kind = 'events' AND batch_id > ?"""
+
+
 def _refresh_stored(con, theatre, data_dir, cache_dir, borders, precisions) -> int:
     top, plan = _plan(con, borders)
-    withdrawn = con.execute(
-        "SELECT coalesce(max(batch_id), 0) FROM tombstones WHERE kind = 'events'"
-    ).fetchone()[0]
     written = 0
     for b, through in plan:
         if through is None:
             con.execute(f"DELETE FROM {TABLE} WHERE border = ?", [b.id])
             through = 0
-        elif through >= top and withdrawn <= through:
+        elif through >= top:
             continue
         else:
-            # revised events moved to newer batches: their old distances go
             con.execute(
-                f"""DELETE FROM {TABLE} WHERE border = ? AND (source, source_id) IN (
-                        SELECT source, source_id FROM events WHERE batch_id > ?)""",
-                [b.id, through],
+                f"DELETE FROM {TABLE} WHERE border = ? AND (source, source_id) IN ({_STALE})",
+                [b.id, through, through],
             )
-            if withdrawn > through:  # withdrawn events: their rows have no event left
-                con.execute(
-                    f"""DELETE FROM {TABLE} t WHERE border = ? AND NOT EXISTS (
-                            SELECT 1 FROM events e
-                            WHERE e.source = t.source AND e.source_id = t.source_id)""",
-                    [b.id],
-                )
         written += _measure(con, theatre, data_dir, cache_dir, [b], precisions, through, TABLE)
         con.execute(
             f"INSERT OR REPLACE INTO {STATE} VALUES (?, ?, ?, ?, ?)",
-            [b.id, b.fingerprint, float(b.fingerprint.rsplit("@", 1)[1]), top,
+            [b.id, b.fingerprint, b.reach_km, top,
              dt.datetime.now(dt.UTC).replace(tzinfo=None)],
         )  # fmt: skip
     return written
@@ -199,10 +207,7 @@ def _refresh_in_memory(con, theatre, data_dir, cache_dir, borders, precisions) -
     """A read-only connection: the stored rows still valid plus newer batches measured
     here, as a TEMP table that shadows the stored one (nothing when it is current)."""
     top, plan = _plan(con, borders)
-    withdrawn = con.execute(
-        "SELECT coalesce(max(batch_id), 0) FROM tombstones WHERE kind = 'events'"
-    ).fetchone()[0]
-    if all(t is not None and t >= top and withdrawn <= t for _, t in plan):
+    if all(t is not None and t >= top for _, t in plan):
         con.execute(f"DROP TABLE IF EXISTS temp.{TABLE}")
         return 0
     # the stored table by its catalog: "main" alone would find the TEMP one (temp.main)
@@ -212,11 +217,9 @@ def _refresh_in_memory(con, theatre, data_dir, cache_dir, borders, precisions) -
     for b, through in plan:
         if through is not None:  # keep what is stored and still current
             con.execute(
-                f"""INSERT INTO temp.{TABLE} SELECT {_COLUMNS} FROM {stored} t
-                    WHERE border = ? AND EXISTS (
-                        SELECT 1 FROM events e WHERE e.source = t.source
-                          AND e.source_id = t.source_id AND e.batch_id <= ?)""",
-                [b.id, through],
+                f"""INSERT INTO temp.{TABLE} SELECT {_COLUMNS} FROM {stored}
+                    WHERE border = ? AND (source, source_id) NOT IN ({_STALE})""",
+                [b.id, through, through],
             )
         written += _measure(
             con, theatre, data_dir, cache_dir, [b], precisions, through or 0, f"temp.{TABLE}"
@@ -234,13 +237,15 @@ def _measure(con, theatre, data_dir, cache_dir, borders, precisions, after: int,
     polygons = country_polygons(data_dir, theatre, cache_dir)
     engine = engine_of(con)
     if isinstance(engine, SparkEngine):
-        frame = _measure_on_spark(engine, con, borders, polygons, theatre.countries,
-                                  precisions, after)  # fmt: skip
+        frame = _measure_on_spark(engine, con, borders, polygons, precisions, after)
     else:
         events = _candidates(con, [b.box for b in borders], precisions, after)
-        frame = measure_rows(events, borders, polygons, theatre.countries)
+        frame = measure_rows(events, borders, polygons)
     if not len(frame["border"]):
         return 0
+    # DuckDB 2 refuses register() while an earlier statement's result (a DELETE's count,
+    # a one-row fetchone) is not read to its end; a finished query replaces it
+    con.execute("SELECT 1").fetchall()
     con.register("_vigil_event_border_km", frame)
     try:
         con.execute(
@@ -251,38 +256,46 @@ def _measure(con, theatre, data_dir, cache_dir, borders, precisions, after: int,
     return len(frame["border"])
 
 
-def measure_rows(events: dict, borders: list[_Border], polygons, countries) -> dict:
+def measure_rows(events: dict, borders: list[_Border], polygons) -> dict:
     """The ``event_border_km`` rows of some events (arrays ``source``, ``source_id``,
     ``longitude``, ``latitude``, ``batch_id``): one per event and border within the
-    border's reach, with its distance and side. Pure: the store and Spark both call it."""
+    border's reach, with its distance and side (which of the border's two countries holds
+    the point; NULL in neither). Pure: the store and Spark both call it."""
     lon = np.asarray(events["longitude"], dtype=float)
     lat = np.asarray(events["latitude"], dtype=float)
-    idx_parts, border_parts, km_parts = [], [], []
+    idx_parts, border_parts, km_parts, side_parts = [], [], [], []
     for b in borders:
         x0, y0, x1, y1 = b.box
         idx = np.flatnonzero((lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1))
         km = distance_km(lon[idx], lat[idx], b.line)
-        keep = km <= b.reach_km
-        idx_parts.append(idx[keep])
-        km_parts.append(km[keep])
-        border_parts.append(np.full(int(keep.sum()), b.id, dtype=object))
+        keep = idx[km <= b.reach_km]
+        own = {c: polygons[c] for c in b.countries if c in polygons}
+        sides = _sides(lon, lat, keep, own, b.countries) if len(keep) else {}
+        idx_parts.append(keep)
+        km_parts.append(km[km <= b.reach_km])
+        border_parts.append(np.full(len(keep), b.id, dtype=object))
+        side_parts.append(np.array([sides.get(int(i)) for i in keep], dtype=object))
     idx = np.concatenate(idx_parts) if idx_parts else np.array([], dtype=int)
-    sides = _sides(lon, lat, np.unique(idx), polygons, countries) if len(idx) else {}
+
+    def joined(parts, dtype):
+        return np.concatenate(parts) if parts else np.array([], dtype=dtype)
+
     return {
-        "border": np.concatenate(border_parts) if border_parts else np.array([], dtype=object),
+        "border": joined(border_parts, object),
         "source": np.asarray(events["source"], dtype=object)[idx],
         "source_id": np.asarray(events["source_id"], dtype=object)[idx],
         "batch_id": np.asarray(events["batch_id"]).astype(np.int64)[idx],
-        "km": (np.concatenate(km_parts) if km_parts else np.array([])).astype(float),
-        "side": np.array([sides.get(int(i)) for i in idx], dtype=object),
+        "km": joined(km_parts, float).astype(float),
+        "side": joined(side_parts, object),
     }
 
 
-def _measure_on_spark(engine, store, borders, polygons, countries, precisions, after) -> dict:
+def _measure_on_spark(engine, store, borders, polygons, precisions, after) -> dict:
     """:func:`measure_rows` as a Spark job over the lake's events (synced first)."""
     import pandas as pd
 
-    engine.sync(store.store if hasattr(store, "store") else store)
+    # the events only: the distances themselves are being rewritten in this transaction
+    engine.sync(store.store if hasattr(store, "store") else store, tables=("events",))
     x0, y0, x1, y1 = _union([b.box for b in borders])
     ev = engine.session.table("events")
     ev = ev.where(
@@ -290,21 +303,24 @@ def _measure_on_spark(engine, store, borders, polygons, countries, precisions, a
         & ev.longitude.between(x0, x1) & ev.latitude.between(y0, y1)
     ).select("source", "source_id", "longitude", "latitude", "batch_id")  # fmt: skip
     # geometry travels as WKB (prepared geometries do not pickle)
-    lines = [(b.id, shapely.to_wkb(b.line), b.box, b.reach_km) for b in borders]
+    lines = [(b.id, shapely.to_wkb(b.line), b.box, b.reach_km, b.countries) for b in borders]
     areas = {code: shapely.to_wkb(geom) for code, geom in polygons.items()}
-    order = tuple(countries)
 
     def measure(frames):
         mine = [
-            _Border(bid, shapely.from_wkb(wkb), box, f"spark@{km:g}") for bid, wkb, box, km in lines
+            _Border(bid, shapely.from_wkb(wkb), box, f"spark@{km:g}", own)
+            for bid, wkb, box, km, own in lines
         ]
         shapes = {code: shapely.from_wkb(wkb) for code, wkb in areas.items()}
         for frame in frames:
-            yield pd.DataFrame(measure_rows(frame, mine, shapes, order))
+            yield pd.DataFrame(measure_rows(frame, mine, shapes))
 
     schema = "border string, source string, source_id string, batch_id long, km double, side string"
     rows = engine.execute_spark(ev.mapInPandas(measure, schema))
-    return {c: rows[c].to_numpy(dtype=object if c in _TEXT else None) for c in rows.columns}
+    out = {c: rows[c].to_numpy() for c in rows.columns}
+    for c in _TEXT:  # a missing side is NULL, as on the store's path, not pandas' NaN
+        out[c] = np.array([None if pd.isna(v) else v for v in out[c]], dtype=object)
+    return out
 
 
 _TEXT = ("border", "source", "source_id", "side")
@@ -336,7 +352,7 @@ def _candidates(con, boxes, precisions: tuple[str, ...], after: int) -> dict[str
 
 
 def _sides(lon, lat, idx, polygons, order) -> dict[int, str]:
-    """Map event index → ISO3 of the first polygon (in theatre order) that contains it."""
+    """Map event index → ISO3 of the first polygon (in ``order``) that contains it."""
     sides: dict[int, str] = {}
     left = idx
     for code in [*order, *(c for c in polygons if c not in order)]:

@@ -129,10 +129,11 @@ def compute_indicators(
     """Every indicator of ``theatre`` as of ``as_of`` (records available by its end).
 
     Reads ``events``, ``observations``, ``text_matches`` (filled by
-    :func:`vigil.text.match.match_documents`) and, for rules with ``near_borders``, the TEMP
-    table ``event_border_km`` (:func:`vigil.geo.register_border_distances`; a
-    :class:`~vigil.errors.VigilError` says so when it is missing). Each value carries up to
-    ``evidence_limit`` evidence items (:func:`~vigil.indicators.evidence.evidence_for`).
+    :func:`vigil.text.match.match_documents`) and, for rules with ``near_borders``, the
+    table ``event_border_km`` (:func:`vigil.geo.refresh_border_distances`; a
+    :class:`~vigil.errors.VigilError` says so when a border was never measured). Each
+    value carries up to ``evidence_limit`` evidence items
+    (:func:`~vigil.indicators.evidence.evidence_for`).
     ``arrays``: every indicator's evidence already loaded up to ``as_of`` from at least
     :func:`lookback` days before it (a :class:`~vigil.indicators.readings.Reader`'s), so a
     caller that also reads the indicators loads the store once.

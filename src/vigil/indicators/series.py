@@ -288,8 +288,8 @@ def check_border_table(con, indicators: tuple[Indicator, ...]) -> None:
         raise VigilError(
             f"indicator rules use near_borders but distances to {', '.join(missing)} are "
             "not measured",
-            "prepare the evidence first (vigil.geo.refresh_border_distances, or any vigil "
-            "command that computes indicators)",
+            "run any command that computes indicators (e.g. `vigil indicators`), which "
+            "measures them, or call vigil.geo.refresh_border_distances",
         )
 
 
@@ -299,7 +299,8 @@ def _has_temp(con, name: str) -> bool:
 
 
 def _has_table(con, name: str) -> bool:
-    sql = "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?"
+    sql = """SELECT count(*) FROM duckdb_tables() WHERE table_name = ?
+             AND database_name = current_database()"""
     return bool(con.execute(sql, [name]).fetchone()[0])
 
 

@@ -25,6 +25,7 @@ another one, so two stores never mix their batches in one folder.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from dataclasses import dataclass
@@ -35,10 +36,15 @@ import duckdb
 from vigil.errors import StoreError
 from vigil.files import write_atomic
 from vigil.query.tables import TABLES
+from vigil.store.snapshot import SUFFIX as SNAPSHOT
 
 STATE = "lake.json"
+LOCK = ".lock"
+#: the state file's format: another (older, newer, unreadable) is started afresh
+FORMAT = 2
 #: record tables mirrored per batch, and the one table mirrored whole
 BATCHED = ("events", "observations", "documents", "event_border_km")
+RECORDS = ("events", "observations", "documents")
 WHOLE = ("text_matches",)
 _TYPES = {"string": "VARCHAR", "date": "DATE", "timestamp": "TIMESTAMP", "float64": "DOUBLE",
           "int64": "BIGINT"}  # fmt: skip
@@ -66,10 +72,17 @@ def columns(table: str) -> list[tuple[str, str]]:
 
 
 def store_identity(con: duckdb.DuckDBPyConnection) -> str:
-    """The store file the connection writes (its real path)."""
+    """The store the connection reads (its real path). A published snapshot
+    (``vigil.snapshot.duckdb``, read while another process writes the store) is the same
+    store, a little older: it shares the store's lake."""
     path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = "
                        "current_database()").fetchone()[0]  # fmt: skip
-    return os.path.realpath(path) if path else ":memory:"
+    if not path:
+        return ":memory:"
+    real = Path(os.path.realpath(path))
+    if real.stem.endswith(SNAPSHOT):
+        real = real.with_name(real.stem.removesuffix(SNAPSHOT) + real.suffix)
+    return str(real)
 
 
 class Lake:
@@ -82,10 +95,20 @@ class Lake:
         return self.path / table
 
     def _state(self, store: str) -> dict:
+        """What the files hold. A state file that cannot be read, or of another format, is
+        started afresh: the lake is a copy, and a full sync rewrites every file."""
+        fresh = {"format": FORMAT, "store": store, "tables": {}}
         file = self.path / STATE
         if not file.exists():
-            return {"store": store, "tables": {}}
-        state = json.loads(file.read_text(encoding="utf-8"))
+            return fresh
+        try:
+            state = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return fresh
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            return fresh
+        if not isinstance(state.get("tables"), dict):
+            return fresh
         if state.get("store") != store:
             raise StoreError(
                 f"lake {self.path} mirrors store {state.get('store')}, not {store}",
@@ -93,24 +116,65 @@ class Lake:
             )
         return state
 
-    def sync(self, con: duckdb.DuckDBPyConnection) -> Synced:
-        """Bring the mirror in step with the store (see the module docstring)."""
+    def sync(self, con: duckdb.DuckDBPyConnection, tables=None) -> Synced:
+        """Bring the mirror in step with the store (see the module docstring); ``tables``:
+        only these (default all). One sync at a time per lake (a lock file: two
+        processes may share it)."""
         store = store_identity(con)
-        state = self._state(store)
-        written: dict[str, int] = {}
-        removed: dict[str, int] = {}
-        tables = state["tables"]
-        for table in BATCHED:
-            if not _exists(con, table):
-                continue
-            tables[table], written[table], removed[table] = self._sync_batched(
-                con, table, tables.get(table, {})
-            )
-        for table in WHOLE:
-            tables[table], written[table] = self._sync_whole(con, table, tables.get(table))
-            removed[table] = 0
-        write_atomic(self.path / STATE, json.dumps(state, indent=1, sort_keys=True))
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            lock = (self.path / LOCK).open("a")
+        except OSError as exc:
+            raise StoreError(
+                f"lake {self.path}: {exc.strerror or exc}",
+                "give --lake (VIGIL_LAKE) a folder this process can create and write",
+            ) from exc
+        with lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            state = self._state(store)
+            written: dict[str, int] = {}
+            removed: dict[str, int] = {}
+            known_tables = state["tables"]
+            newest = _newest_batch(con)
+            for table in BATCHED:
+                if (tables is not None and table not in tables) or not _exists(con, table):
+                    continue
+                known = known_tables.get(table)
+                known = known if isinstance(known, dict) else {}
+                if (
+                    table in RECORDS
+                    and known.get("_newest") == newest
+                    and self._intact(table, known)
+                ):
+                    # every change to a record table comes with a new batch (a revision
+                    # or a withdrawal is one): none since the last sync, nothing to do
+                    written[table] = removed[table] = 0
+                    continue
+                known, written[table], removed[table] = self._sync_batched(con, table, known)
+                known_tables[table] = {**known, "_newest": newest} if table in RECORDS else known
+            for table in WHOLE:
+                if tables is not None and table not in tables:
+                    continue
+                known_tables[table], written[table] = self._sync_whole(
+                    con, table, known_tables.get(table)
+                )
+                removed[table] = 0
+            write_atomic(self.path / STATE, json.dumps(state, indent=1, sort_keys=True))
         return Synced(written, removed)
+
+    def _intact(self, table: str, known: dict) -> bool:
+        """Whether every file the state names is there at the size it was written (a
+        deleted or truncated file is written again)."""
+        folder = self.folder(table)
+        for batch, entry in known.items():
+            if batch.startswith("_"):
+                continue
+            file = folder / f"batch-{batch}.parquet"
+            if not isinstance(entry, list) or not file.exists():
+                return False
+            if file.stat().st_size != entry[1]:
+                return False
+        return True
 
     def _sync_batched(self, con, table: str, known: dict) -> tuple[dict, int, int]:
         fingerprint = _generation(con, table)
@@ -121,11 +185,18 @@ class Lake:
         folder = self.folder(table)
         folder.mkdir(parents=True, exist_ok=True)
         written = removed = 0
+        entries: dict = {}
         for batch, n in counts.items():
-            if known.get(batch) != n or not (folder / f"batch-{batch}.parquet").exists():
-                self._write(con, table, folder / f"batch-{batch}.parquet", "batch_id = ?",
-                            [int(batch)])  # fmt: skip
+            file = folder / f"batch-{batch}.parquet"
+            entry = known.get(batch)
+            fine = (
+                isinstance(entry, list) and entry[0] == n and file.exists()
+                and file.stat().st_size == entry[1]
+            )  # fmt: skip
+            if not fine:
+                self._write(con, table, file, "batch_id = ?", [int(batch)])
                 written += 1
+            entries[batch] = [n, file.stat().st_size]
         for file in folder.glob("batch-*.parquet"):
             batch = file.stem.removeprefix("batch-")
             if batch not in counts and batch != "empty":
@@ -136,31 +207,43 @@ class Lake:
             self._write(con, table, empty, "FALSE", [])
         elif counts and empty.exists():
             empty.unlink()
-        return {**counts, "_generation": fingerprint}, written, removed
+        return {**entries, "_generation": fingerprint}, written, removed
 
     def _sync_whole(self, con, table: str, known) -> tuple[list, int]:
+        file = self.folder(table) / "all.parquet"
         mark = [str(v) for v in con.execute(
             f"SELECT count(*), max(matched_at) FROM {table}").fetchone()]  # fmt: skip
-        file = self.folder(table) / "all.parquet"
-        if known == mark and file.exists():
-            return mark, 0
+        same = isinstance(known, list) and len(known) == 3 and known[:2] == mark
+        if same and file.exists() and file.stat().st_size == known[2]:
+            return known, 0
         file.parent.mkdir(parents=True, exist_ok=True)
         self._write(con, table, file, "TRUE", [])
-        return mark, 1
+        return [*mark, file.stat().st_size], 1
 
     def _write(self, con, table: str, file: Path, where: str, params: list) -> None:
         cols = ", ".join(f'CAST("{n}" AS {t}) AS "{n}"' for n, t in columns(table))
-        tmp = file.with_name(f".{file.name}.tmp")
+        tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
         con.execute(
             f"COPY (SELECT {cols} FROM {table} WHERE {where}) TO '{_quote(tmp)}' "
             "(FORMAT parquet, COMPRESSION zstd)",
             params,
-        )
+        ).fetchall()  # consumed: an open result would block the connection's next call
         os.replace(tmp, file)
 
 
+def _newest_batch(con) -> str:
+    """What changes whenever the records do: the manifest's newest batch, its size and its
+    last finish (one small table, not the records; a store restored from a backup at the
+    same path differs in them too)."""
+    row = con.execute(
+        "SELECT coalesce(max(batch_id), 0), count(*), max(finished_at) FROM batches"
+    ).fetchone()
+    return "|".join(map(str, row))
+
+
 def _exists(con, table: str) -> bool:
-    sql = "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary"
+    sql = """SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary
+             AND database_name = current_database()"""
     return bool(con.execute(sql, [table]).fetchone()[0])
 
 

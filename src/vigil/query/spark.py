@@ -29,7 +29,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from vigil.errors import UsageError
+from vigil.errors import UsageError, VigilError
 from vigil.query.engine import IbisEngine
 from vigil.query.lake import Lake, Synced
 from vigil.query.tables import TABLES
@@ -47,8 +47,9 @@ _CONF = {
 _LOCAL_CONF = {"spark.sql.shuffle.partitions": "4", "spark.default.parallelism": "4"}
 
 
-def check_available() -> None:
-    """Fail with what to install when pyspark or a Java runtime is missing."""
+def check_available(master: str = DEFAULT_MASTER) -> None:
+    """Fail with what to install when pyspark, a usable Java runtime or (for Spark
+    Connect) its client is missing."""
     try:
         import pyspark  # noqa: F401
     except ImportError as exc:
@@ -56,11 +57,25 @@ def check_available() -> None:
             "--engine spark needs pyspark, which is not installed",
             "run `make install` (it installs the [spark] extra), or pip install -e '.[spark]'",
         ) from exc
+    home = os.environ.get("JAVA_HOME")
+    if home and not (Path(home) / "bin" / "java").exists():
+        raise UsageError(
+            f"JAVA_HOME={home} has no bin/java, and Spark starts the Java it names",
+            "point JAVA_HOME at a Java 17 or 21 runtime, or unset it to use the java on PATH",
+        )
     if not java_home():
         raise UsageError(
             "--engine spark needs a Java runtime (17 or 21) and none was found",
             "run `make install-java` (Debian's headless JRE) or set JAVA_HOME",
         )
+    if master.startswith("sc://"):
+        try:
+            import grpc  # noqa: F401
+        except ImportError as exc:
+            raise UsageError(
+                "a Spark Connect master (sc://…) needs pyspark's Connect client",
+                "pip install 'pyspark[connect]==4.0.5' in Vigil's environment",
+            ) from exc
 
 
 def java_home() -> str | None:
@@ -73,8 +88,23 @@ def java_home() -> str | None:
 
 
 def spark_session(master: str = DEFAULT_MASTER, conf: dict[str, str] | None = None):
-    """A Spark session for ``master`` (module docstring), created once per process."""
-    check_available()
+    """A Spark session for ``master`` (module docstring), created once per process. A
+    master that cannot be started or reached is a :class:`UsageError` naming it, with
+    Spark's own reason, not a page of Java."""
+    check_available(master)
+    try:
+        return _session(master, conf)
+    except Exception as exc:  # Py4J, PySpark and Java errors alike: name the master
+        reason = str(exc).strip().splitlines()
+        raise UsageError(
+            f"could not start Spark with master {master!r}: "
+            + (reason[0][:300] if reason else type(exc).__name__),
+            "check --spark-master (local[2], spark://host:7077 or sc://host:15002) and that "
+            "the master is up and reachable; --debug shows Spark's log",
+        ) from exc
+
+
+def _session(master: str, conf: dict[str, str] | None):
     from pyspark.sql import SparkSession
 
     if master.startswith("local"):
@@ -106,9 +136,10 @@ class SparkEngine(IbisEngine):
         self.session, self.lake = session, lake
         self._views: set[str] = set()
 
-    def sync(self, store) -> Synced:
-        """Mirror the store's evidence into the lake and point the views at it."""
-        synced = self.lake.sync(store)
+    def sync(self, store, tables=None) -> Synced:
+        """Mirror the store's evidence (``tables``: only these) into the lake and point the
+        views at it."""
+        synced = self.lake.sync(store, tables)
         for table in TABLES:
             folder = self.lake.folder(table)
             changed = synced.written.get(table) or synced.removed.get(table)
@@ -148,7 +179,24 @@ def _quiet():
 
 
 def open_spark(store, lake_dir: Path, master: str = DEFAULT_MASTER) -> SparkEngine:
-    """A Spark engine over ``store``'s lake in ``lake_dir``, synced."""
-    engine = SparkEngine(spark_session(master), Lake(lake_dir))
-    engine.sync(store)
+    """A Spark engine over ``store``'s lake in ``lake_dir``, synced. The lake's path must
+    read the same to Spark (no glob or URI characters)."""
+    if any(c in str(lake_dir) for c in "[]{}*?:,"):
+        raise UsageError(
+            f"lake folder {lake_dir} has a character Spark reads as a pattern or URI",
+            "give --lake (VIGIL_LAKE) a path of letters, digits, '-', '_', '.' and '/'",
+        )
+    session = spark_session(master)
+    try:
+        engine = SparkEngine(session, Lake(lake_dir))
+        engine.sync(store)
+    except VigilError:
+        raise
+    except Exception as exc:  # a master accepted at start that then fails (unreachable)
+        reason = str(exc).strip().splitlines()
+        raise UsageError(
+            f"Spark with master {master!r} failed: "
+            + (reason[0][:300] if reason else type(exc).__name__),
+            "check that the master is up and reachable; --debug shows Spark's log",
+        ) from exc
     return engine

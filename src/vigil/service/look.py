@@ -54,10 +54,11 @@ def prepare_evidence(
 def register_borders(
     con: duckdb.DuckDBPyConnection, theatre: TheatreSpec, data_dir: Path, cache_dir: Path
 ) -> int:
-    """The TEMP table of event distances to the theatre's borders, out to
-    :meth:`~vigil.theatre.TheatreSpec.border_reach_km` (rows registered; 0 for a theatre
-    without borders). It
-    writes nothing to the store, so a read-only connection can hold it too."""
+    """Bring the event distances to the theatre's borders up to date, out to
+    :meth:`~vigil.theatre.TheatreSpec.border_reach_km` (rows measured now; 0 for a theatre
+    without borders): the store's ``event_border_km``, measured batch by batch, or on a
+    read-only connection a TEMP table of the stored rows plus what the writer has not
+    measured yet (:mod:`vigil.geo.events`)."""
     if not theatre.theatre.borders:
         return 0
     return register_border_distances(

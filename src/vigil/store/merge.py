@@ -187,7 +187,8 @@ def _delete_replaced(con, table: str) -> None:
         raise ReconciliationError(
             f"the merge meant to replace {expected} stored row(s) of {table} but deleted "
             f"{deleted}: the table changed under the merge",
-            "run the merge inside one transaction (vigil.ingest does); nothing was written",
+            "nothing was written; this is a bug (the merge runs inside the ingest's one "
+            "transaction): please report it with the file",
         )
 
 

@@ -316,7 +316,7 @@ MIGRATIONS: list[tuple[str, str]] = [
             source_id  VARCHAR NOT NULL,
             batch_id   BIGINT NOT NULL,    -- the event's batch when it was measured
             km         DOUBLE NOT NULL,    -- distance to the border line
-            side       VARCHAR             -- ISO3 of the theatre country holding the point
+            side       VARCHAR             -- which of the border's countries holds the point
         );
         -- per border: the geometry measured against and how far the table is up to date
         CREATE TABLE border_km_state (

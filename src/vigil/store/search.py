@@ -31,12 +31,13 @@ hits:
 * **kept incrementally** — documents and events carry the ``batch_id`` that wrote them, a
   revision replaces a record with a row of a newer batch, and a withdrawal deletes it; no
   row's text ever changes in place. ``search_state.covered_batch`` says up to which batch
-  the index covers: :func:`refresh` indexes the texts that have no entry (the rows of
-  newer batches), drops the entries whose row (that exact ``batch_id``) is gone, and moves
-  the watermark to the newest batch, in one transaction, so the index is never
-  half-written. Batch ids come from one sequence, taken inside the writing transaction of
-  the only process that may write the store, so no row at or below the watermark appears
-  after a refresh (and one that did, written by hand, is indexed at the next refresh).
+  the index covers: :func:`refresh` indexes the texts of newer batches, drops the entries
+  whose key a newer batch revised or withdrew, and moves the watermark to the newest
+  batch, in one transaction, so the index is never half-written; what it reads is what
+  was loaded since (the batch column's zone maps), not every record. Batch ids come from
+  one sequence, taken inside the writing transaction of the only process that may write
+  the store, so no row at or below the watermark appears after a refresh
+  (:func:`rebuild` starts again from nothing, should one ever be written by hand).
 * **never stale in results** — a reader of a store loaded since its last refresh (the
   read-only dashboard) still gets the exact hits: the indexed candidates joined to the
   *current* rows on (source, source_id, batch_id) — an entry whose row was revised or
@@ -54,6 +55,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from vigil.errors import StoreError
+from vigil.store import ANALYST_SOURCE
 from vigil.store.db import transaction
 
 #: the shortest query the index answers; shorter ones have no trigram and are scanned
@@ -123,8 +125,8 @@ def refresh(con) -> Refreshed:
     with transaction(con):
         covered, postings, sorted_postings = _state(con)
         newest = _newest_batch(con)
-        removed = _drop_dead(con)
-        added = _add_missing(con)
+        removed = _drop_dead(con, covered)
+        added = _add_missing(con, covered)
         total = con.execute("SELECT count(*) FROM search_postings").fetchone()[0]
         sorted_postings = total if added and not postings else min(sorted_postings, total)
         compacted = total - sorted_postings > max(total * UNSORTED_SHARE, UNSORTED_MIN)
@@ -162,15 +164,29 @@ def _newest_batch(con) -> int:
     ).fetchone()[0]
 
 
-def _drop_dead(con) -> int:
-    """Drop the entries whose row is gone: revised (its row now has a newer batch) or
-    withdrawn (deleted). Their postings go, and the trigram counts lose them."""
+def _drop_dead(con, covered: int) -> int:
+    """Drop the entries whose row is gone: revised (its key now has a row of a newer
+    batch) or withdrawn (a tombstone of a newer batch). Both are found from what was
+    loaded since ``covered`` alone, never by a pass over every record: at GDELT scale a
+    refresh follows every 15-minute load. An analyst's document replaced by a new version
+    drops passages that have no newer row and no tombstone, so that one source (an
+    analyst's own files: small) is checked whole. Their postings go, and the trigram
+    counts lose them."""
     dead = " UNION ALL ".join(
-        f"""SELECT r.row_id FROM search_rows r ANTI JOIN {table} t
+        f"""SELECT r.row_id FROM search_rows r
+            WHERE r.kind = '{kind}' AND r.batch_id <= {int(covered)}
+              AND (r.source, r.source_id) IN (
+                  SELECT source, source_id FROM {table} WHERE batch_id > {int(covered)}
+                  UNION ALL
+                  SELECT source, source_id FROM tombstones
+                  WHERE kind = '{table}' AND batch_id > {int(covered)})
+            UNION ALL
+            SELECT r.row_id FROM search_rows r ANTI JOIN {table} t
               ON t.source = r.source AND t.source_id = r.source_id AND t.batch_id = r.batch_id
-            WHERE r.kind = '{kind}'"""
+            WHERE r.kind = '{kind}' AND r.source = '{ANALYST_SOURCE}'"""
         for table, (kind, _) in TEXTS.items()
     )
+    dead = f"SELECT DISTINCT row_id FROM ({dead})"
     con.execute(f"CREATE OR REPLACE TEMP TABLE _vigil_search_dead AS {dead}")
     n = con.execute("SELECT count(*) FROM _vigil_search_dead").fetchone()[0]
     if n:
@@ -190,16 +206,16 @@ def _drop_dead(con) -> int:
     return n
 
 
-def _add_missing(con) -> int:
-    """Index every text of three characters or more that has no entry: in practice the
-    rows of the batches above the watermark, but looked up by key rather than trusted to
-    the watermark, so a row written out of batch order (by hand, or by a writer that broke
-    the sequence's order) is indexed at the next refresh all the same."""
+def _add_missing(con, covered: int) -> int:
+    """Index the texts of three characters or more of the batches after ``covered`` (the
+    rows loaded since the last refresh: read through the batch column's zone maps, not by
+    a pass over every record) that have no entry yet."""
     texts = " UNION ALL ".join(
         f"""SELECT '{kind}' AS kind, t.source, t.source_id, t.batch_id, t.{col} AS text
-            FROM {table} t ANTI JOIN (SELECT * FROM search_rows WHERE kind = '{kind}') r
+            FROM {table} t ANTI JOIN (SELECT * FROM search_rows
+                                      WHERE kind = '{kind}' AND batch_id > {int(covered)}) r
               ON t.source = r.source AND t.source_id = r.source_id AND t.batch_id = r.batch_id
-            WHERE length(t.{col}) >= {MIN_CHARS}"""
+            WHERE t.batch_id > {int(covered)} AND length(t.{col}) >= {MIN_CHARS}"""
         for table, (kind, col) in TEXTS.items()
     )
     con.execute(

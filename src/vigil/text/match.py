@@ -393,8 +393,7 @@ def daily_rates(
     method_list = ", ".join("?" * len(methods)) or "NULL"
     sql = f"""
         WITH totals AS (
-            SELECT period_start AS day, json_extract_string(attrs, '$.feed') AS feed,
-                   sum(value) AS items
+            SELECT period_start AS day, feed, sum(value) AS items
             FROM observations WHERE series = 'rss.feed_items_total' AND source = ?
               AND (?::TIMESTAMP IS NULL OR available_at <= ?::TIMESTAMP)
             GROUP BY ALL HAVING sum(value) > 0),

@@ -100,7 +100,9 @@ def match_on_spark(
         if docs != n_keys:
             raise StoreError(
                 f"the lake holds {docs} of the {n_keys} documents this run must examine",
-                "sync the lake with the store (vigil.query.spark.SparkEngine.sync) and run again",
+                "the lake was synced just before, so another process may be rewriting it, or "
+                "the workers read another path: give each store its own --lake, on a path "
+                "every worker sees, and run again",
             )
         for ind, secs in con.execute(
             f"SELECT indicator, sum(seconds) FROM {table} WHERE source_id IS NULL "
