@@ -263,14 +263,15 @@ def test_distance_is_vectorised_and_nan_safe():
 # --- events near borders --------------------------------------------------------------------
 
 
-def add_events(con, rows):
-    """Insert (source_id, lon, lat, precision) rows into the events table."""
+def add_events(con, rows, batch: int = 1):
+    """Insert (source_id, lon, lat, precision) rows into the events table, as ``batch``
+    (a later batch: what a load of new or revised events writes)."""
     con.executemany(
-        """INSERT INTO events (source, source_id, occurred_on, occurred_until, category,
+        f"""INSERT INTO events (source, source_id, occurred_on, occurred_until, category,
                longitude, latitude, geo_precision, available_at, available_basis, raw,
                record_hash, batch_id)
            VALUES ('test', ?, DATE '2022-02-01', DATE '2022-02-01', 'DEPLOY', ?, ?, ?,
-                   TIMESTAMP '2022-02-02', 'test', '{}', 'h', 1)""",
+                   TIMESTAMP '2022-02-0{1 + batch}', 'test', '{{}}', 'h{batch}', {batch})""",
         rows,
     )
 
@@ -369,14 +370,7 @@ def test_border_distances_are_kept_up_to_date_batch_by_batch(con, shared_data, b
     assert register_border_distances(con, belarus, shared_data, tmp_path, max_km=200) == 0
     # batch 2: a new event, and mazyr revised (it moves to Kyiv, its batch with it)
     con.execute("DELETE FROM events WHERE source_id = 'mazyr'")
-    con.executemany(
-        """INSERT INTO events (source, source_id, occurred_on, occurred_until, category,
-               longitude, latitude, geo_precision, available_at, available_basis, raw,
-               record_hash, batch_id)
-           VALUES ('test', ?, DATE '2022-02-01', DATE '2022-02-01', 'DEPLOY', ?, ?, 'point',
-                   TIMESTAMP '2022-02-03', 'test', '{}', 'h2', 2)""",
-        [("mazyr", *KYIV), ("novozybkov", *NOVOZYBKOV)],
-    )
+    add_events(con, [("mazyr", *KYIV, "point"), ("novozybkov", *NOVOZYBKOV, "point")], batch=2)
     # and brest withdrawn (a tombstone written by batch 2)
     con.execute("DELETE FROM events WHERE source_id = 'brest'")
     con.execute(
@@ -411,14 +405,7 @@ def test_a_read_only_store_measures_only_what_the_writer_has_not(shared_data, be
     add_events(writer, [("mazyr", *MAZYR, "point")])
     register_border_distances(writer, belarus, shared_data, tmp_path, max_km=200)
     stored = _rows(writer)
-    writer.executemany(
-        """INSERT INTO events (source, source_id, occurred_on, occurred_until, category,
-               longitude, latitude, geo_precision, available_at, available_basis, raw,
-               record_hash, batch_id)
-           VALUES ('test', ?, DATE '2022-02-01', DATE '2022-02-01', 'DEPLOY', ?, ?, 'point',
-                   TIMESTAMP '2022-02-03', 'test', '{}', 'h2', 2)""",
-        [("brest", *BREST)],
-    )
+    add_events(writer, [("brest", *BREST, "point")], batch=2)
     writer.close()
     reader = open_store(db)
     measured = register_border_distances(reader, belarus, shared_data, tmp_path, max_km=200)
@@ -470,14 +457,7 @@ def test_a_reader_follows_revisions_and_withdrawals_the_writer_has_not_measured(
     register_border_distances(writer, belarus, shared_data, tmp_path, max_km=200)
     # batch 2 revises mazyr (now at Kyiv) and withdraws brest; nobody measures it
     writer.execute("DELETE FROM events WHERE source_id IN ('mazyr', 'brest')")
-    writer.execute(
-        """INSERT INTO events (source, source_id, occurred_on, occurred_until, category,
-               longitude, latitude, geo_precision, available_at, available_basis, raw,
-               record_hash, batch_id)
-           VALUES ('test', 'mazyr', DATE '2022-02-01', DATE '2022-02-01', 'DEPLOY', ?, ?,
-                   'point', TIMESTAMP '2022-02-03', 'test', '{}', 'h2', 2)""",
-        list(KYIV),
-    )
+    add_events(writer, [("mazyr", *KYIV, "point")], batch=2)
     writer.execute(
         "INSERT INTO tombstones VALUES ('test', 'events', 'brest', TIMESTAMP '2022-02-03', 2)"
     )
