@@ -24,7 +24,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import re
 import shutil
+import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -68,6 +70,12 @@ def check_available(master: str = DEFAULT_MASTER) -> None:
             "--engine spark needs a Java runtime (17 or 21) and none was found",
             "run `make install-java` (Debian's headless JRE) or set JAVA_HOME",
         )
+    version = java_version()
+    if version is not None and version not in JAVA_VERSIONS:
+        raise UsageError(
+            f"--engine spark needs Java 17 or 21, and the Java found is {version}",
+            "point JAVA_HOME at a Java 17 or 21 runtime (`make install-java` installs 17)",
+        )
     if master.startswith("sc://"):
         try:
             import grpc  # noqa: F401
@@ -85,6 +93,27 @@ def java_home() -> str | None:
         return home
     java = shutil.which("java")
     return str(Path(java).resolve().parents[1]) if java else None
+
+
+#: the Java releases Spark 4.0 runs on
+JAVA_VERSIONS = (17, 21)
+
+
+def java_version() -> int | None:
+    """The major version of the Java Spark will start (None: it could not be read, and
+    Spark's own start then says what is wrong)."""
+    java = Path(java_home() or "") / "bin" / "java"
+    try:
+        out = subprocess.run(
+            [str(java), "-version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    if not found:
+        return None
+    major = int(found.group(1))
+    return int(found.group(2)) if major == 1 and found.group(2) else major  # "1.8" is 8
 
 
 def spark_session(master: str = DEFAULT_MASTER, conf: dict[str, str] | None = None):
