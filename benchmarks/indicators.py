@@ -34,9 +34,9 @@ DATES = ("2021-07-15", "2022-02-15", "2022-11-15", "2023-07-10")
 def prepare(con, theatre, data: Path, cache: Path) -> str:
     """Border distances and text matches, as the daily job would have them."""
     notes = []
-    from vigil.geo import register_border_distances
+    from vigil.geo import refresh_border_distances
 
-    rows = register_border_distances(con, theatre.theatre, data, cache)
+    rows = refresh_border_distances(con, theatre.theatre, data, cache)
     notes.append(f"{rows} event-border distances")
     have = con.execute("SELECT count(*) FROM text_matches WHERE theatre = ?",
                        [theatre.theatre.id]).fetchone()[0]  # fmt: skip

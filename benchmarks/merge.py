@@ -9,7 +9,7 @@
    from the last stored day (288,000 rows); *adversarial* — 3,000 ids spread uniformly
    through the stored range, half revised, half identical.
 3. Time, on the same store in the same run, each batch's merge with the plan before
-   issue 16 (the baseline: every stored row of the source joined) and with
+   this change (the baseline: every stored row of the source joined) and with
    :func:`vigil.store.merge.merge_staged`; each inside a transaction rolled back, so every
    repetition sees the same store. Both must give the same counts. Also the lookup step
    alone (the part that grows) for each option considered: (a) the old join, (b) the
@@ -138,7 +138,7 @@ def stage_batch(con, shape: str, lo: int, hi: int) -> None:
 
 
 def old_merge(con, stage: str, table: str, source: str, batch_id: int) -> store_merge.MergeCounts:
-    """The merge before issue 16 (the baseline): every stored row of the source joined,
+    """The earlier merge (the baseline): every stored row of the source joined,
     replaced rows deleted by key over the whole table."""
     staged = {r[0] for r in con.execute(f"DESCRIBE {stage}").fetchall()}
     store_merge._refuse_conflicts(con, stage, "FALSE", "FALSE")

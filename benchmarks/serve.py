@@ -84,6 +84,15 @@ def start_server(
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
 
 
+def stop_server(server: subprocess.Popen) -> None:
+    """Stop a server started by :func:`start_server`: SIGTERM, then SIGKILL after 10 s."""
+    server.terminate()
+    try:
+        server.wait(10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
 def wait_healthy(server: subprocess.Popen, base: str, log, timeout: float = 60.0) -> dict:
     """The server's health once it answers; else exit with the end of its ``log``."""
     try:
@@ -264,11 +273,7 @@ def run_server_phases(args, src: Path, seed0: int, per_target: bool) -> tuple[di
                 base, [cold_timeline(seed0 + 8400 + i * 97) for i in range(10)]
             )
         finally:
-            server.terminate()
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_server(server)
     return health, figures
 
 

@@ -56,7 +56,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
 from common import pin_two_cores  # noqa: E402
-from serve import BASELINE, MIX_CHEAP, free_port, start_server, wait_healthy  # noqa: E402
+from serve import (  # noqa: E402
+    BASELINE,
+    MIX_CHEAP,
+    free_port,
+    start_server,
+    stop_server,
+    wait_healthy,
+)
 
 #: the first fake interval: after everything in the real store (its assessments end 2025-09-01)
 T0 = dt.datetime(2025, 9, 2, 8, 0, tzinfo=dt.UTC)
@@ -418,11 +425,7 @@ def main(argv: list[str] | None = None) -> int:
             with httpx.Client(base_url=base, timeout=CLIENT_TIMEOUT_S) as c:
                 final = c.get(BASELINE).json()
         finally:
-            server.terminate()
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_server(server)
         server_log.seek(0)
         watcher_log.seek(0)
         logs = {"serve": server_log.read(), "watch": watcher_log.read()}

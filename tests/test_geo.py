@@ -20,7 +20,7 @@ from vigil.geo import (
     country_polygons,
     distance_km,
     length_km,
-    register_border_distances,
+    refresh_border_distances,
 )
 from vigil.theatre import Border, Theatre, load_theatre
 
@@ -276,7 +276,7 @@ def add_events(con, rows, batch: int = 1):
     )
 
 
-def test_register_border_distances(con, shared_data, belarus, tmp_path):
+def test_refresh_border_distances(con, shared_data, belarus, tmp_path):
     add_events(
         con,
         [
@@ -290,7 +290,7 @@ def test_register_border_distances(con, shared_data, belarus, tmp_path):
             ("paris", 2.35, 48.86, "point"),
         ],
     )
-    n = register_border_distances(con, belarus, shared_data, tmp_path, max_km=200)
+    n = refresh_border_distances(con, belarus, shared_data, tmp_path, max_km=200)
     rows = con.execute(
         "SELECT source_id, border, km, side FROM event_border_km ORDER BY source_id, border"
     ).fetchall()
@@ -307,7 +307,7 @@ def test_register_border_distances(con, shared_data, belarus, tmp_path):
     assert ("kyiv", "BLR-POL") not in got  # ~500 km away
     assert all(km <= 200 for km, _ in got.values())
     # the table is kept: a narrower radius measures nothing new (rules apply within_km)
-    assert register_border_distances(con, belarus, shared_data, tmp_path, max_km=60) == 0
+    assert refresh_border_distances(con, belarus, shared_data, tmp_path, max_km=60) == 0
     assert con.execute("SELECT count(*) FROM event_border_km").fetchone()[0] == len(rows)
     near = con.execute(
         "SELECT source_id, border FROM event_border_km WHERE km <= 60 ORDER BY 1, 2"
@@ -321,10 +321,10 @@ def test_register_border_distances(con, shared_data, belarus, tmp_path):
 
 
 def test_register_with_no_events_or_no_borders_gives_an_empty_table(con, shared_data, tmp_path):
-    assert register_border_distances(con, theatre("BLR-UKR"), shared_data, tmp_path) == 0
+    assert refresh_border_distances(con, theatre("BLR-UKR"), shared_data, tmp_path) == 0
     assert con.execute("SELECT count(*) FROM event_border_km").fetchone() == (0,)
     add_events(con, [("mazyr", *MAZYR, "point")])
-    assert register_border_distances(con, theatre(), shared_data, tmp_path) == 0
+    assert refresh_border_distances(con, theatre(), shared_data, tmp_path) == 0
     cols = [r[0] for r in con.execute("DESCRIBE event_border_km").fetchall()]
     assert cols == ["border", "source", "source_id", "batch_id", "km", "side"]
 
@@ -342,7 +342,7 @@ def test_side_is_one_of_the_borders_own_countries(con, shared_data, tmp_path):
         ],
     )
     th = theatre("BLR-LTU", "BLR-POL", "BLR-LVA", countries=("BLR",))
-    register_border_distances(con, th, shared_data, tmp_path, max_km=300)
+    refresh_border_distances(con, th, shared_data, tmp_path, max_km=300)
     rows = con.execute("SELECT source_id, border, side FROM event_border_km").fetchall()
     sides = {(sid, border): side for sid, border, side in rows}
     assert sides["vilnius", "BLR-LTU"] == "LTU"
@@ -365,9 +365,9 @@ def test_border_distances_are_kept_up_to_date_batch_by_batch(con, shared_data, b
     """Only new batches are measured; a revised event's row is replaced, a withdrawn
     event's dropped; the result equals measuring everything from scratch."""
     add_events(con, [("mazyr", *MAZYR, "point"), ("brest", *BREST, "point")])
-    first = register_border_distances(con, belarus, shared_data, tmp_path, max_km=200)
+    first = refresh_border_distances(con, belarus, shared_data, tmp_path, max_km=200)
     assert first == len(_rows(con)) > 0
-    assert register_border_distances(con, belarus, shared_data, tmp_path, max_km=200) == 0
+    assert refresh_border_distances(con, belarus, shared_data, tmp_path, max_km=200) == 0
     # batch 2: a new event, and mazyr revised (it moves to Kyiv, its batch with it)
     con.execute("DELETE FROM events WHERE source_id = 'mazyr'")
     add_events(con, [("mazyr", *KYIV, "point"), ("novozybkov", *NOVOZYBKOV, "point")], batch=2)
@@ -376,22 +376,22 @@ def test_border_distances_are_kept_up_to_date_batch_by_batch(con, shared_data, b
     con.execute(
         "INSERT INTO tombstones VALUES ('test', 'events', 'brest', TIMESTAMP '2022-02-03', 2)"
     )
-    measured = register_border_distances(con, belarus, shared_data, tmp_path, max_km=200)
+    measured = refresh_border_distances(con, belarus, shared_data, tmp_path, max_km=200)
     got = _rows(con)
     assert measured == sum(1 for r in got if r[2] == 2)
     assert {r[0] for r in got} == {"mazyr", "novozybkov"}
     assert all(r[2] == 2 for r in got)
     # the same as measuring from scratch
     con.execute("DELETE FROM border_km_state")
-    register_border_distances(con, belarus, shared_data, tmp_path, max_km=200)
+    refresh_border_distances(con, belarus, shared_data, tmp_path, max_km=200)
     assert _rows(con) == got
 
 
 def test_a_wider_reach_or_other_geometry_measures_again(con, shared_data, belarus, tmp_path):
     add_events(con, [("kyiv", *KYIV, "point")])  # ~100 km from BLR-UKR
-    register_border_distances(con, belarus, shared_data, tmp_path, max_km=50)
+    refresh_border_distances(con, belarus, shared_data, tmp_path, max_km=50)
     assert _rows(con) == []
-    assert register_border_distances(con, belarus, shared_data, tmp_path, max_km=200) > 0
+    assert refresh_border_distances(con, belarus, shared_data, tmp_path, max_km=200) > 0
     assert {r[0] for r in _rows(con)} == {"kyiv"}
     fingerprints = dict(con.execute("SELECT border, fingerprint FROM border_km_state").fetchall())
     assert all(fp.endswith("@200") for fp in fingerprints.values())
@@ -403,12 +403,12 @@ def test_a_read_only_store_measures_only_what_the_writer_has_not(shared_data, be
     db = tmp_path / "v.duckdb"
     writer = connect(db)
     add_events(writer, [("mazyr", *MAZYR, "point")])
-    register_border_distances(writer, belarus, shared_data, tmp_path, max_km=200)
+    refresh_border_distances(writer, belarus, shared_data, tmp_path, max_km=200)
     stored = _rows(writer)
     add_events(writer, [("brest", *BREST, "point")], batch=2)
     writer.close()
     reader = open_store(db)
-    measured = register_border_distances(reader, belarus, shared_data, tmp_path, max_km=200)
+    measured = refresh_border_distances(reader, belarus, shared_data, tmp_path, max_km=200)
     got = _rows(reader)  # the TEMP table: stored rows plus brest, measured in memory
     assert measured == sum(1 for r in got if r[0] == "brest") > 0
     assert [r for r in got if r[0] == "mazyr"] == stored
@@ -428,19 +428,19 @@ def test_a_withdrawal_after_the_last_events_leaves_the_table_current(
     db = tmp_path / "v.duckdb"
     writer = connect(db)
     add_events(writer, [("mazyr", *MAZYR, "point"), ("brest", *BREST, "point")])
-    register_border_distances(writer, belarus, shared_data, tmp_path, max_km=200)
+    refresh_border_distances(writer, belarus, shared_data, tmp_path, max_km=200)
     writer.execute("DELETE FROM events WHERE source_id = 'brest'")
     writer.execute(
         "INSERT INTO tombstones VALUES ('test', 'events', 'brest', TIMESTAMP '2022-02-03', 7)"
     )
-    assert register_border_distances(writer, belarus, shared_data, tmp_path, max_km=200) == 0
+    assert refresh_border_distances(writer, belarus, shared_data, tmp_path, max_km=200) == 0
     assert {r[0] for r in _rows(writer)} == {"mazyr"}
     through = {r[0] for r in writer.execute("SELECT through_batch FROM border_km_state").fetchall()}
     assert through == {7}
-    assert register_border_distances(writer, belarus, shared_data, tmp_path, max_km=200) == 0
+    assert refresh_border_distances(writer, belarus, shared_data, tmp_path, max_km=200) == 0
     writer.close()
     reader = open_store(db)
-    assert register_border_distances(reader, belarus, shared_data, tmp_path, max_km=200) == 0
+    assert refresh_border_distances(reader, belarus, shared_data, tmp_path, max_km=200) == 0
     temp = "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'event_border_km' AND temporary"
     assert reader.execute(temp).fetchone()[0] == 0  # current: no copy made
     reader.close()
@@ -454,7 +454,7 @@ def test_a_reader_follows_revisions_and_withdrawals_the_writer_has_not_measured(
     db = tmp_path / "v.duckdb"
     writer = connect(db)
     add_events(writer, [("mazyr", *MAZYR, "point"), ("brest", *BREST, "point")])
-    register_border_distances(writer, belarus, shared_data, tmp_path, max_km=200)
+    refresh_border_distances(writer, belarus, shared_data, tmp_path, max_km=200)
     # batch 2 revises mazyr (now at Kyiv) and withdraws brest; nobody measures it
     writer.execute("DELETE FROM events WHERE source_id IN ('mazyr', 'brest')")
     add_events(writer, [("mazyr", *KYIV, "point")], batch=2)
@@ -463,12 +463,12 @@ def test_a_reader_follows_revisions_and_withdrawals_the_writer_has_not_measured(
     )
     writer.close()
     reader = open_store(db)
-    register_border_distances(reader, belarus, shared_data, tmp_path, max_km=200)
+    refresh_border_distances(reader, belarus, shared_data, tmp_path, max_km=200)
     seen = _rows(reader)
     reader.close()
     writer = connect(db)  # what the writer measures from scratch
     writer.execute("DELETE FROM border_km_state")
-    register_border_distances(writer, belarus, shared_data, tmp_path, max_km=200)
+    refresh_border_distances(writer, belarus, shared_data, tmp_path, max_km=200)
     assert seen == _rows(writer)
     assert {r[0] for r in seen} == {"mazyr"} and all(r[2] == 2 for r in seen)
     writer.close()
@@ -478,8 +478,8 @@ def test_theatres_sharing_a_border_share_its_rows(con, shared_data, belarus, tmp
     """Alternating between two theatres that share borders measures nothing again."""
     add_events(con, [("mazyr", *MAZYR, "point"), ("kyiv", *KYIV, "point")])
     other = belarus.model_copy(update={"countries": tuple(reversed(belarus.countries))})
-    assert register_border_distances(con, belarus, shared_data, tmp_path, max_km=200) > 0
+    assert refresh_border_distances(con, belarus, shared_data, tmp_path, max_km=200) > 0
     rows = _rows(con)
     for th in (other, belarus, other):
-        assert register_border_distances(con, th, shared_data, tmp_path, max_km=200) == 0
+        assert refresh_border_distances(con, th, shared_data, tmp_path, max_km=200) == 0
     assert _rows(con) == rows

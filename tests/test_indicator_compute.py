@@ -360,9 +360,9 @@ def real(shared_data, tmp_path_factory):
     inds = (have["russian_buildup"], *(have.get(k) or stand_in(k, *a) for k, a in NEEDED.items()))
     theatre = TheatreSpec(theatre=lib.theatre, indicators=inds, folder=lib.folder)
     try:
-        from vigil.geo import register_border_distances
+        from vigil.geo import refresh_border_distances
 
-        register_border_distances(con, lib.theatre, shared_data, tmp_path_factory.mktemp("geo"))
+        refresh_border_distances(con, lib.theatre, shared_data, tmp_path_factory.mktemp("geo"))
     except ImportError:  # the geo layer is not there: near-border rules match nothing
         con.execute("CREATE TEMP TABLE event_border_km (source VARCHAR, source_id VARCHAR, "
                     "border VARCHAR, km DOUBLE, side VARCHAR)")  # fmt: skip

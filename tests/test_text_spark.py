@@ -116,7 +116,7 @@ def test_a_lake_behind_the_store_fails_the_run(spark, month_store, tmp_path, mon
         "batch_id + 1 AS batch_id) FROM documents WHERE source_id IN "
         "(SELECT source_id FROM documents ORDER BY source_id LIMIT 3)"
     )
-    monkeypatch.setattr(SparkEngine, "sync", lambda self, store: None)
+    monkeypatch.setattr(SparkEngine, "sync", lambda self, store, tables=None: None)
     with pytest.raises(StoreError, match="lake holds 8561 of the 8564 documents"):
         match_documents(distributed, load_theatre("belarus"), indicators=["pmc_presence"])
     assert raw.execute("SELECT count(*) FROM text_examined").fetchone()[0] == 0

@@ -323,7 +323,7 @@ class Workspace:
         if key in self._prepared or "scenarios" in self._prepared:
             return
         if self.read_only:
-            look.register_borders(self.con, self.spec, self.data, self.cache)
+            look.refresh_borders(self.con, self.spec, self.data, self.cache)
         else:
             rules = self.library.text_rules() if scenarios else None
             if progress is None:

@@ -3,7 +3,7 @@
 * :func:`border_lines` — each declared border (``BLR-UKR``…) built by code from the Natural
   Earth admin-0 countries file the theatre names, cached under ``<cache>/geo``;
 * :func:`distance_km` — vectorised, geodesic-accurate (< 1 %) distance from points to a line;
-* :func:`refresh_border_distances` (also :func:`register_border_distances`) — the table
+* :func:`refresh_border_distances` — the table
   ``event_border_km(border, source, source_id, batch_id, km, side)`` of point-located
   events within ``max_km`` of each border, kept up to date batch by batch.
 
@@ -33,7 +33,7 @@ from vigil.geo.borders import (
     shared_border,
 )
 from vigil.geo.distance import aeqd, distance_km, length_km
-from vigil.geo.events import TABLE, refresh_border_distances, register_border_distances
+from vigil.geo.events import TABLE, refresh_border_distances
 
 __all__ = [
     "TABLE",
@@ -45,6 +45,5 @@ __all__ = [
     "length_km",
     "read_countries",
     "refresh_border_distances",
-    "register_border_distances",
     "shared_border",
 ]

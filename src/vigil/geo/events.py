@@ -37,7 +37,7 @@ from vigil.geo.borders import border_lines, country_polygons
 from vigil.geo.distance import distance_km
 from vigil.query.engine import engine_of
 from vigil.query.spark import SparkEngine
-from vigil.store import transaction
+from vigil.store import has_table, transaction
 from vigil.theatre import Theatre
 
 TABLE = "event_border_km"
@@ -64,7 +64,7 @@ class _Border:
         return float(self.fingerprint.rsplit("@", 1)[1])
 
 
-def register_border_distances(
+def refresh_border_distances(
     con: duckdb.DuckDBPyConnection,
     theatre: Theatre,
     data_dir: Path,
@@ -88,7 +88,7 @@ def register_border_distances(
     stored, what a read-only connection does, and when a border is measured again.
     """
     lines = border_lines(data_dir, theatre, cache_dir)
-    if not _has_state(con):  # a bare connection (tests, scratch): the TEMP table only
+    if not has_table(con, STATE, where="stored"):  # a bare connection: the TEMP table only
         con.execute(f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT * FROM ({_EMPTY})")
         if not lines:
             return 0
@@ -101,9 +101,6 @@ def register_border_distances(
         return _refresh_in_memory(con, theatre, data_dir, cache_dir, borders, precisions)
     with transaction(con):
         return _refresh_stored(con, theatre, data_dir, cache_dir, borders, precisions)
-
-
-refresh_border_distances = register_border_distances
 
 
 _EMPTY = """SELECT NULL::VARCHAR AS border, NULL::VARCHAR AS source, NULL::VARCHAR AS source_id,
@@ -122,12 +119,6 @@ def _borders(lines, theatre: Theatre, precisions, max_km: float) -> list[_Border
         box = _widen(line.bounds, max_km)
         out.append(_Border(bid, line, box, f"{fp}@{max_km:g}", tuple(bid.split("-"))))
     return out
-
-
-def _has_state(con) -> bool:
-    sql = """SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary
-             AND database_name = current_database()"""
-    return bool(con.execute(sql, [STATE]).fetchone()[0])
 
 
 def _read_only(con) -> bool:
@@ -295,7 +286,7 @@ def _measure_on_spark(engine, store, borders, polygons, precisions, after) -> di
     import pandas as pd
 
     # the events only: the distances themselves are being rewritten in this transaction
-    engine.sync(store.store if hasattr(store, "store") else store, tables=("events",))
+    engine.sync(getattr(store, "store", store), tables=("events",))
     x0, y0, x1, y1 = _union([b.box for b in borders])
     ev = engine.session.table("events")
     ev = ev.where(

@@ -9,10 +9,10 @@ spatial type, and run unchanged on DuckDB (the store, by default) and on Spark
 **Vintages.** Every aggregate keeps the day its records became available (``asof`` =
 the date of ``available_at``; a record is visible "as of D" iff ``available_at < D + 1
 day``, i.e. ``asof ≤ D``). The templates aggregate over all time, keyed by day and
-``asof``; a date range is a filter on those keys (:func:`in_window`), so one query per
-evidence kind, for all indicators at once, serves every as-of date in the range:
-:func:`daily_evidence` keeps only rows with ``asof ≤ D``. Nothing available after D can
-reach a value as of D.
+``asof``; a date range is a filter on those keys
+(:func:`vigil.query.tables.in_window`), so one query per evidence kind, for all
+indicators at once, serves every as-of date in the range: :func:`daily_evidence` keeps
+only rows with ``asof ≤ D``. Nothing available after D can reach a value as of D.
 
 **Kinds** (one daily column each; NaN = no data that day, 0 = observed, nothing found):
 
@@ -62,8 +62,7 @@ from vigil.query.engine import engine_of
 from vigil.query.engine import fetch as fetch
 from vigil.query.tables import BORDER_KM, BORDER_TABLE, EVENTS, OBSERVATIONS, TEXT_MATCHES
 from vigil.query.tables import Query as Query
-from vigil.query.tables import in_window as in_window
-from vigil.store import ANALYST_SOURCE
+from vigil.store import ANALYST_SOURCE, has_table
 from vigil.theatre import EventRule, Indicator, SeriesRule
 
 CLAIM_WEIGHT = 0.25
@@ -78,8 +77,8 @@ PERIOD_COLUMNS = ("period_start", "period_end")
 
 # ---------------------------------------------------------------- Ibis templates
 # Templates aggregate over all time, keyed by the record's day and ``asof``; a date window
-# is a filter on those keys (:func:`in_window`), so one compiled template serves every
-# date range (compiling costs ~10-100 ms; running a few ms).
+# is a filter on those keys (vigil.query.tables.in_window), so one compiled template
+# serves every date range (compiling costs ~10-100 ms; running a few ms).
 def _rule_predicate(t: ibis.Table, rule: EventRule):
     pred = t.category.isin(rule.categories)
     if rule.modes:
@@ -279,9 +278,11 @@ def check_border_table(con, indicators: tuple[Indicator, ...]) -> None:
             "prepare the evidence first (vigil.geo.refresh_border_distances)",
         )
     store = getattr(con, "store", con)
-    if not isinstance(store, duckdb.DuckDBPyConnection) or _has_temp(store, BORDER_TABLE):
+    if not isinstance(store, duckdb.DuckDBPyConnection):
         return
-    if not _has_table(store, "border_km_state"):
+    if has_table(store, BORDER_TABLE, where="temp"):  # a read-only reader's own measure
+        return
+    if not has_table(store, "border_km_state", where="stored"):
         return  # an older store's own table, or a bare connection's
     measured = {r[0] for r in store.execute("SELECT border FROM border_km_state").fetchall()}
     if missing := sorted(borders - measured):
@@ -291,17 +292,6 @@ def check_border_table(con, indicators: tuple[Indicator, ...]) -> None:
             "run any command that computes indicators (e.g. `vigil indicators`), which "
             "measures them, or call vigil.geo.refresh_border_distances",
         )
-
-
-def _has_temp(con, name: str) -> bool:
-    sql = "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND temporary"
-    return bool(con.execute(sql, [name]).fetchone()[0])
-
-
-def _has_table(con, name: str) -> bool:
-    sql = """SELECT count(*) FROM duckdb_tables() WHERE table_name = ?
-             AND database_name = current_database()"""
-    return bool(con.execute(sql, [name]).fetchone()[0])
 
 
 def spec_key(kind: str, indicators: tuple[Indicator, ...], *extra: str) -> str:

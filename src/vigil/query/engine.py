@@ -20,6 +20,7 @@ reads to a cluster without threading a second handle through every workflow.
 from __future__ import annotations
 
 import datetime as dt
+from abc import ABC, abstractmethod
 from typing import Any
 
 import duckdb
@@ -27,28 +28,27 @@ import ibis
 import pandas as pd
 
 from vigil.query.tables import Query, in_window
+from vigil.store import has_table as store_has_table
 
 _SQL: dict[str, str] = {}
 
 
-class Engine:
+class Engine(ABC):
     """What runs evidence queries; ``name`` is what ``--engine`` calls it."""
 
     name = "engine"
 
+    @abstractmethod
     def fetch(self, q: Query, start: dt.date, end: dt.date) -> pd.DataFrame:
         """``q`` over ``[start, end]``, only records visible by ``end``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def execute(self, expr: ibis.Table) -> pd.DataFrame:
         """Any expression over the unbound tables, as a frame."""
-        raise NotImplementedError
 
+    @abstractmethod
     def has_table(self, name: str) -> bool:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Release what the engine holds (the store's connection is not its to close)."""
+        """Whether the engine holds table ``name``."""
 
 
 class DuckDBEngine(Engine):
@@ -74,8 +74,7 @@ class DuckDBEngine(Engine):
 
     def has_table(self, name: str) -> bool:
         # temporary tables included: a read-only store's border distances may be one
-        sql = "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?"
-        return bool(self.con.execute(sql, [name]).fetchone()[0])
+        return store_has_table(self.con, name)
 
 
 class IbisEngine(Engine):

@@ -36,6 +36,7 @@ import duckdb
 from vigil.errors import StoreError
 from vigil.files import write_atomic
 from vigil.query.tables import TABLES
+from vigil.store import has_table
 from vigil.store.snapshot import SUFFIX as SNAPSHOT
 
 STATE = "lake.json"
@@ -137,7 +138,9 @@ class Lake:
             known_tables = state["tables"]
             newest = _newest_batch(con)
             for table in BATCHED:
-                if (tables is not None and table not in tables) or not _exists(con, table):
+                if tables is not None and table not in tables:
+                    continue
+                if not has_table(con, table, where="stored"):
                     continue
                 known = known_tables.get(table)
                 known = known if isinstance(known, dict) else {}
@@ -241,16 +244,10 @@ def _newest_batch(con) -> str:
     return "|".join(map(str, row))
 
 
-def _exists(con, table: str) -> bool:
-    sql = """SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary
-             AND database_name = current_database()"""
-    return bool(con.execute(sql, [table]).fetchone()[0])
-
-
 def _generation(con, table: str) -> str:
     """What invalidates every file of a table at once: the border geometry, for the
     border distances (:mod:`vigil.geo.events`); nothing for the record tables."""
-    if table != "event_border_km" or not _exists(con, "border_km_state"):
+    if table != "event_border_km" or not has_table(con, "border_km_state", where="stored"):
         return ""
     rows = con.execute(
         "SELECT border, fingerprint, max_km FROM border_km_state ORDER BY border"

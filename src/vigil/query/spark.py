@@ -22,6 +22,7 @@ timestamp, as in DuckDB.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import os
 import re
@@ -102,10 +103,15 @@ JAVA_VERSIONS = (17, 21)
 def java_version() -> int | None:
     """The major version of the Java Spark will start (None: it could not be read, and
     Spark's own start then says what is wrong)."""
-    java = Path(java_home() or "") / "bin" / "java"
+    return _java_major(str(Path(java_home() or "") / "bin" / "java"))
+
+
+@functools.lru_cache(maxsize=8)
+def _java_major(java: str) -> int | None:
+    """``java -version`` read once per process and binary (a JVM start costs ~0.1 s)."""
     try:
         out = subprocess.run(
-            [str(java), "-version"], capture_output=True, text=True, timeout=30, check=False
+            [java, "-version"], capture_output=True, text=True, timeout=30, check=False
         )
     except (OSError, subprocess.SubprocessError):
         return None

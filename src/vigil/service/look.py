@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vigil.geo import register_border_distances
+from vigil.geo import refresh_border_distances
 from vigil.indicators.compute import IndicatorValue, compute_indicators
 from vigil.indicators.evidence import EvidenceItem
 from vigil.indicators.readings import IndicatorReading, Reader
@@ -48,10 +48,10 @@ def prepare_evidence(
     """
     sources = [r[0] for r in con.execute("SELECT DISTINCT source FROM documents").fetchall()]
     reports = tuple(match_documents(con, theatre, source=s, extra=rules) for s in sorted(sources))
-    return Prepared(reports, register_borders(con, theatre, data_dir, cache_dir))
+    return Prepared(reports, refresh_borders(con, theatre, data_dir, cache_dir))
 
 
-def register_borders(
+def refresh_borders(
     con: duckdb.DuckDBPyConnection, theatre: TheatreSpec, data_dir: Path, cache_dir: Path
 ) -> int:
     """Bring the event distances to the theatre's borders up to date, out to
@@ -61,7 +61,7 @@ def register_borders(
     measured yet (:mod:`vigil.geo.events`)."""
     if not theatre.theatre.borders:
         return 0
-    return register_border_distances(
+    return refresh_border_distances(
         con, theatre.theatre, data_dir, cache_dir, max_km=theatre.border_reach_km()
     )
 

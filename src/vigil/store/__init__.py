@@ -1,6 +1,6 @@
 """The DuckDB evidence store: schema, migrations and read helpers."""
 
-from vigil.store.db import connect, open_store, pending_migrations, transaction
+from vigil.store.db import connect, has_table, open_store, pending_migrations, transaction
 from vigil.store.snapshot import Snapshot, publish, published, snapshot_path
 
 #: the ``documents.source`` of an analyst document's passages (:mod:`vigil.documents`).
@@ -13,6 +13,7 @@ __all__ = [
     "ANALYST_SOURCE",
     "Snapshot",
     "connect",
+    "has_table",
     "open_store",
     "pending_migrations",
     "publish",

@@ -158,6 +158,19 @@ def _memory_limit() -> str:
     return value
 
 
+def has_table(con, name: str, *, where: str = "any") -> bool:
+    """Whether ``con`` sees table ``name``: ``"stored"`` in the store itself (not an
+    attached database's, not a TEMP one), ``"temp"`` as a TEMP table, ``"any"`` either
+    (what an unqualified name resolves to)."""
+    scope = {
+        "stored": "NOT temporary AND database_name = current_database()",
+        "temp": "temporary",
+        "any": "(temporary OR database_name = current_database())",
+    }[where]
+    sql = f"SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND {scope}"
+    return bool(con.execute(sql, [name]).fetchone()[0])
+
+
 @contextmanager
 def transaction(con) -> Iterator[None]:
     """One transaction, rolled back on any error; DuckDB's progress bar off meanwhile."""

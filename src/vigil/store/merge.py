@@ -45,9 +45,9 @@ docs/BENCHMARKS.md, "Merge"). Where it is not: a batch whose keys spread across 
 stored range (an old file reloaded among new ones, a revision of a year-old record, or a
 source whose ids carry no time order) cannot skip the row groups its keys fall in; with
 keys in every row group it reads all of the source's ``source_id``, which grows with the
-store: about half what the plan before issue 16 cost (it also read every row's hash and
-time). A batch whose ids change length
-(9 to 10 digits) spans nearly all of the string order once, and pays the same.
+store: about half what the earlier plan cost (it joined every stored row of the source,
+reading each row's hash and time too). A batch whose ids change length (9 to 10 digits)
+spans nearly all of the string order once, and pays the same.
 
 Row ids are only stable within one transaction (a checkpoint may compact a table), so a
 merge runs inside the ingest's transaction, and the deletions are counted against the

@@ -329,7 +329,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
-        # Raw input lines become optional (issue 16): VIGIL_KEEP_RAW=no stores NULL in
+        # Raw input lines become optional: VIGIL_KEEP_RAW=no stores NULL in
         # `raw`, half the demo store's bytes and four fifths of a GDELT-shaped one
         # (measured, docs/BENCHMARKS.md, "Merge").
         # record_hash stays NOT NULL: it is still the md5 of the line, taken at staging,
@@ -342,7 +342,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
-        # The evidence search's trigram index (issue 16, vigil.store.search): each indexed
+        # The evidence search's trigram index (vigil.store.search): each indexed
         # text (a document title, an event summary) as one row of its own id and version,
         # its lower-cased trigrams packed in BIGINTs, how many texts hold each trigram,
         # and up to which batch it covers (rows of newer batches are scanned).

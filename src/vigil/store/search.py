@@ -1,5 +1,5 @@
 """A trigram index of the evidence texts, so that a text search reads its hits rather than
-every headline (issue 16).
+every headline.
 
 The evidence explorer's search is a substring test, ``text ILIKE '%q%'``, over every
 document title and every event summary. DuckDB's full-text extension cannot replace it:

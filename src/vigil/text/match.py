@@ -178,7 +178,7 @@ def _distributed(con) -> Matcher | None:
         return None
     from vigil.text.spark_match import spark_matcher
 
-    engine.sync(con.store)
+    engine.sync(con.store, tables=("documents",))  # what the job reads
     return spark_matcher(engine)
 
 
