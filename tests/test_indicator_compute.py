@@ -16,6 +16,7 @@ from vigil.indicators import series as sr
 from vigil.indicators.compute import load_vintages
 from vigil.indicators.evidence import _documents_expr, _events_expr, _observations_expr
 from vigil.indicators.plot import plot_timeline, render_html, render_png
+from vigil.query.tables import in_window
 from vigil.theatre import EventRule, Evidence, Indicator, SeriesRule, TextRule, Theatre, TheatreSpec
 
 D = dt.date
@@ -215,7 +216,7 @@ def test_every_template_compiles_to_bigquery():
         sr.Query("de", lambda: _documents_expr("t", ("x",))),
     ]  # fmt: skip
     for q in templates:
-        sql = ibis.to_sql(sr.in_window(q, D(2021, 1, 1), D(2022, 1, 1)), dialect="bigquery")
+        sql = ibis.to_sql(in_window(q, D(2021, 1, 1), D(2022, 1, 1)), dialect="bigquery")
         assert "SELECT" in sql and "`" in sql, q.key
 
 
